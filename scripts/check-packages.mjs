@@ -22,10 +22,7 @@ for (const dir of dirs) {
   );
   const checks = [
     [bin('publint'), ['--strict', dir]],
-    [
-      bin('attw'),
-      ['--pack', dir, '--format', 'table-flipped', ...(esmOnly ? ['--profile', 'esm-only'] : [])],
-    ],
+    [bin('attw'), ['--pack', dir, '--format', 'table-flipped', '--profile', esmOnly ? 'esm-only' : 'node16']],
   ];
   for (const [command, args] of checks) {
     try {

@@ -2,11 +2,18 @@
 export type CodecErrorCode =
   /** A Remaining Length or variable byte integer longer than 4 bytes, or overlong. */
   | 'CODEC_MALFORMED_VARINT'
-  /** A length field that points past the end of the packet, or bytes left over after it. */
+  /**
+   * A length field that points past the end of the packet, bytes left over after it, a remaining
+   * length other than the fixed one of the packet type (PINGREQ 0, 3.x PUBACK 2), or input that
+   * ends inside a packet (`decodePackets`).
+   */
   | 'CODEC_LENGTH_OVERRUN'
-  /** Fixed-header flag bits that must be 0 (or 0010 for PUBREL, SUBSCRIBE, UNSUBSCRIBE). */
+  /**
+   * Fixed-header flag bits that must be 0 (or 0010 for PUBREL, SUBSCRIBE, UNSUBSCRIBE), or other
+   * reserved bits: CONNECT flag bit 0, CONNACK acknowledge flags 1-7, subscription options.
+   */
   | 'CODEC_RESERVED_FLAGS'
-  /** QoS 3, a QoS 0 PUBLISH with DUP, or a subscription option with QoS 3. */
+  /** QoS 3, a QoS 0 PUBLISH with DUP, a subscription option with QoS 3, a will QoS without a will. */
   | 'CODEC_INVALID_QOS'
   /** A UTF-8 string that is not valid UTF-8, or holds U+0000 or a surrogate. */
   | 'CODEC_INVALID_UTF8'
@@ -20,7 +27,10 @@ export type CodecErrorCode =
   | 'CODEC_DUPLICATE_PROPERTY'
   /** A property identifier unknown to MQTT 5.0, or not allowed on this packet type. */
   | 'CODEC_PROPERTY_NOT_ALLOWED'
-  /** A property or field value outside its range (e.g. Receive Maximum 0, Maximum QoS 2). */
+  /**
+   * A property or field value outside its range (e.g. Receive Maximum 0, Maximum QoS 2, Retain
+   * Handling 3), an empty topic name, will retain without a will, a 3.x password without username.
+   */
   | 'CODEC_INVALID_VALUE'
   /** CONNECT protocol name is neither `MQTT` nor `MQIsdp`, or does not match the level. */
   | 'CODEC_INVALID_PROTOCOL_NAME'

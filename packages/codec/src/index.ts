@@ -1,3 +1,6 @@
+export type { DecoderOptions } from './decoder.js';
+export { Decoder, decodePackets } from './decoder.js';
+export { encode, encodedLength, encodeInto } from './encode.js';
 export type { CodecErrorCode } from './errors.js';
 export { isCodecError, MalformedPacketError } from './errors.js';
 export type { QoS, RetainHandling } from './packet-types.js';

@@ -1,0 +1,306 @@
+// Starting and stopping the brokers under test, each as a child process on a fresh ephemeral
+// port of 127.0.0.1 (never 1883). Every child is registered so that run.mjs can kill them all
+// on exit, error or SIGINT.
+import { execFileSync, spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BROKER_NAMES = ['ours', 'aedes', 'mosquitto'];
+
+const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
+const OURS_CLI = join(BENCH_DIR, '..', 'dist', 'cli.js');
+const AEDES_SERVER = join(BENCH_DIR, 'aedes-server.mjs');
+const READY_TIMEOUT_MS = 15_000;
+const STOP_TIMEOUT_MS = 3000;
+/** Our broker's defaults as of writing, used when `--print-config` cannot be read. */
+const FALLBACK_LIMITS = { maxQueuedMessages: 1000, maxInflightMessages: 32 };
+
+const live = new Set();
+/** Temporary directories (Mosquitto configs) still to remove. */
+const tempDirs = new Set();
+
+/**
+ * Kills every broker still running (SIGKILL) and removes their temporary files, synchronously:
+ * for exit and signal handlers.
+ */
+export function killAllBrokersNow() {
+  for (const child of live) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // Already gone: nothing to clean up.
+    }
+  }
+  live.clear();
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+/**
+ * Spawns `command` with the soft fd limit raised to the hard limit (the idle-connection
+ * scenario opens 10,000 sockets). `exec` keeps the pid, so /proc/<pid> is the broker itself.
+ */
+function spawnBroker(command, args) {
+  const script = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"';
+  const child = spawn('/bin/sh', ['-c', script, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+/** Keeps the last lines of a stream (and keeps draining it, so the broker never blocks on a full pipe). */
+function tailOf(stream, keep = 20) {
+  const lines = [];
+  let partial = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (text) => {
+    const parts = (partial + text).split('\n');
+    partial = parts.pop() ?? '';
+    for (const line of parts) {
+      lines.push(line);
+      if (lines.length > keep) lines.shift();
+    }
+  });
+  return () => [...lines, partial].filter((line) => line.length > 0).join('\n');
+}
+
+function findExecutable(name) {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
+  for (const dir of dirs) {
+    if (dir === '') continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not in this directory; try the next one.
+    }
+  }
+  return undefined;
+}
+
+/** Why a broker cannot run here, or undefined if it looks runnable. */
+export function unavailableReason(name) {
+  if (name === 'ours') {
+    if (!existsSync(OURS_CLI)) {
+      return `${OURS_CLI} not found; build it: cd /work/main && npx turbo run build --filter @mqtt-adapt/broker`;
+    }
+    return undefined;
+  }
+  if (name === 'aedes') {
+    try {
+      import.meta.resolve('aedes');
+      return undefined;
+    } catch {
+      return 'the aedes package is not installed; pnpm add -D aedes --filter @mqtt-adapt/broker';
+    }
+  }
+  if (name === 'mosquitto') {
+    const bin = process.env.MOSQUITTO_BIN ?? findExecutable('mosquitto');
+    return bin === undefined ? 'no mosquitto binary on PATH or in /usr/sbin (set MOSQUITTO_BIN)' : undefined;
+  }
+  return `unknown broker ${name}`;
+}
+
+/** Our broker's limits, from `cli.js --print-config`, so Mosquitto can be configured to match. */
+export function ourLimits() {
+  try {
+    const text = execFileSync(process.execPath, [OURS_CLI, '--print-config'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    const { limits } = JSON.parse(text);
+    return {
+      maxQueuedMessages: limits.maxQueuedMessages,
+      maxInflightMessages: limits.maxInflightMessages,
+      source: 'ours --print-config',
+    };
+  } catch {
+    return { ...FALLBACK_LIMITS, source: 'fallback (ours --print-config failed)' };
+  }
+}
+
+/** Waits for a stdout JSON line with "msg":"listening" and a port. */
+function waitForListeningLine(child, stdoutTail, stderrTail, label) {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(
+        new Error(`${label} printed no "listening" line within ${READY_TIMEOUT_MS} ms\n${stderrTail()}`),
+      );
+    }, READY_TIMEOUT_MS);
+    const onData = (text) => {
+      buffered += text;
+      let newline = buffered.indexOf('\n');
+      while (newline !== -1) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        newline = buffered.indexOf('\n');
+        let record;
+        try {
+          record = JSON.parse(line);
+        } catch {
+          continue; // Not a JSON log line.
+        }
+        if (record?.msg === 'listening' && Number.isInteger(record.port) && record.port > 0) {
+          cleanup();
+          resolve(record.port);
+          return;
+        }
+      }
+    };
+    const onExit = (code, signal) => {
+      cleanup();
+      const output = [stderrTail(), stdoutTail()].filter(Boolean).join('\n');
+      reject(new Error(`${label} exited (${signal ?? `code ${code}`}) before listening\n${output}`));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      child.off('exit', onExit);
+    };
+    child.stdout.on('data', onData);
+    child.once('exit', onExit);
+  });
+}
+
+/** A free TCP port on 127.0.0.1 (for Mosquitto, which cannot report a port 0 binding). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0 }, () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const socket = netConnect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function waitForPort(child, port, stderrTail) {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(
+        `mosquitto exited (${child.signalCode ?? `code ${child.exitCode}`}) before listening\n${stderrTail()}`,
+      );
+    }
+    if (await canConnect(port)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(
+    `mosquitto did not accept connections on port ${port} within ${READY_TIMEOUT_MS} ms\n${stderrTail()}`,
+  );
+}
+
+function mosquittoConfig(port, limits) {
+  return [
+    '# Written by apps/broker/bench: a private, in-memory Mosquitto for the benchmark.',
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous true',
+    'persistence false',
+    // Match our broker's defaults (see ourLimits()): Mosquitto's max_queued_messages also
+    // caps the QoS 0 packets queued to an online client, as our write high-water mark does.
+    `max_queued_messages ${limits.maxQueuedMessages}`,
+    `max_inflight_messages ${limits.maxInflightMessages}`,
+    'max_connections -1',
+    'set_tcp_nodelay true',
+    // No per-connection log lines: ours logs none at its default level either.
+    'connection_messages false',
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    '',
+  ].join('\n');
+}
+
+function describe(child, port, name, extra = {}) {
+  const exited = new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  return {
+    name,
+    pid: child.pid,
+    port,
+    ...extra,
+    get isAlive() {
+      return child.exitCode === null && child.signalCode === null;
+    },
+    exitDescription() {
+      return child.signalCode ?? `code ${child.exitCode}`;
+    },
+    async stop() {
+      if (this.isAlive) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+        await exited;
+        clearTimeout(timer);
+      }
+      extra.cleanup?.();
+    },
+  };
+}
+
+/** Starts one broker on a fresh ephemeral port; resolves once it accepts connections. */
+export async function startBroker(name, { limits } = {}) {
+  if (name === 'ours' || name === 'aedes') {
+    const script = name === 'ours' ? OURS_CLI : AEDES_SERVER;
+    const args =
+      name === 'ours' ? ['--port', '0', '--host', '127.0.0.1', '--log-format', 'json'] : ['--port', '0'];
+    const child = spawnBroker(process.execPath, [script, ...args]);
+    const stdoutTail = tailOf(child.stdout);
+    const stderrTail = tailOf(child.stderr);
+    child.stdout.setEncoding('utf8');
+    try {
+      const port = await waitForListeningLine(child, stdoutTail, stderrTail, name);
+      return describe(child, port, name, { stderrTail });
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw error;
+    }
+  }
+  if (name === 'mosquitto') {
+    const bin = process.env.MOSQUITTO_BIN ?? findExecutable('mosquitto');
+    let lastError;
+    // The port is found free and then bound by Mosquitto: retry if another process won the race.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const port = await freePort();
+      const dir = mkdtempSync(join(tmpdir(), 'mqtt-adapt-bench-mosquitto-'));
+      const configFile = join(dir, 'mosquitto.conf');
+      writeFileSync(configFile, mosquittoConfig(port, limits ?? FALLBACK_LIMITS));
+      tempDirs.add(dir);
+      const cleanup = () => {
+        rmSync(dir, { recursive: true, force: true });
+        tempDirs.delete(dir);
+      };
+      const child = spawnBroker(bin, ['-c', configFile]);
+      const stderrTail = tailOf(child.stderr);
+      tailOf(child.stdout);
+      try {
+        await waitForPort(child, port, stderrTail);
+        return describe(child, port, name, { stderrTail, cleanup, configFile });
+      } catch (error) {
+        child.kill('SIGKILL');
+        cleanup();
+        lastError = error;
+      }
+    }
+    throw lastError;
+  }
+  throw new Error(`unknown broker ${name}`);
+}

@@ -1,0 +1,122 @@
+// Hand-built MQTT 3.1.1 packets for the load generator. Built once per run (never per
+// message) and written as pre-encoded bytes. Deliberately independent of @mqtt-adapt/codec:
+// the generator must not share a bug with the broker under test, and it needs no build.
+
+export const PacketType = Object.freeze({
+  Connect: 1,
+  Connack: 2,
+  Publish: 3,
+  Puback: 4,
+  Subscribe: 8,
+  Suback: 9,
+  Pingreq: 12,
+  Disconnect: 14,
+});
+
+/** Remaining-length varint (1..4 bytes). */
+function varint(n) {
+  if (!Number.isInteger(n) || n < 0 || n > 268_435_455)
+    throw new RangeError(`remaining length ${n} out of range`);
+  const out = [];
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    out.push(byte);
+  } while (n > 0);
+  return Buffer.from(out);
+}
+
+function utf8(str) {
+  const bytes = Buffer.from(str, 'utf8');
+  const len = Buffer.allocUnsafe(2);
+  len.writeUInt16BE(bytes.length, 0);
+  return Buffer.concat([len, bytes]);
+}
+
+function packet(firstByte, body) {
+  return Buffer.concat([Buffer.from([firstByte]), varint(body.length), body]);
+}
+
+/** CONNECT, protocol level 4 (3.1.1), clean session, no will, no credentials. */
+export function connectPacket(clientId, keepaliveSeconds = 0) {
+  const header = Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0, 0]);
+  header.writeUInt16BE(keepaliveSeconds, 8);
+  return packet(0x10, Buffer.concat([header, utf8(clientId)]));
+}
+
+/** SUBSCRIBE with one topic filter. */
+export function subscribePacket(packetId, topicFilter, qos) {
+  const id = Buffer.allocUnsafe(2);
+  id.writeUInt16BE(packetId, 0);
+  return packet(0x82, Buffer.concat([id, utf8(topicFilter), Buffer.from([qos])]));
+}
+
+/** PUBLISH; `packetId` only for QoS > 0. */
+export function publishPacket(topicName, payload, qos = 0, packetId = 0) {
+  const parts = [utf8(topicName)];
+  if (qos > 0) {
+    const id = Buffer.allocUnsafe(2);
+    id.writeUInt16BE(packetId, 0);
+    parts.push(id);
+  }
+  parts.push(payload);
+  return packet(0x30 | (qos << 1), Buffer.concat(parts));
+}
+
+export const DISCONNECT = Buffer.from([0xe0, 0x00]);
+
+/** A deterministic payload of `size` bytes. */
+export function payloadOf(size) {
+  const payload = Buffer.allocUnsafe(size);
+  for (let i = 0; i < size; i++) payload[i] = 0x61 + (i % 26);
+  return payload;
+}
+
+/** `count` copies of one packet concatenated: one write sends them all. */
+export function repeatPacket(bytes, count) {
+  const out = Buffer.allocUnsafe(bytes.length * count);
+  for (let i = 0; i < count; i++) bytes.copy(out, i * bytes.length);
+  return out;
+}
+
+/**
+ * QoS 1 PUBLISH packets for packet ids 1..count, back to back, each `stride` bytes: a
+ * publisher sends them in order as subarray views of this one buffer (no encoding, no copy
+ * per message). The payload starts with the publisher's index and the message's sequence
+ * number (= its packet id), both uint16, so the subscriber can tell how far each publisher's
+ * messages got through the broker (see scenarios.mjs, qos1).
+ */
+export function qos1PublishRing(topicName, payload, publisherIndex, count) {
+  if (!Number.isInteger(count) || count < 1 || count > 65_535) {
+    throw new RangeError(`qos1 ring of ${count} messages; give 1..65535 messages per publisher`);
+  }
+  if (payload.length < 4)
+    throw new RangeError(`payload of ${payload.length} bytes; the qos1 scenario needs at least 4`);
+  const template = publishPacket(topicName, payload, 1, 1);
+  const stride = template.length;
+  const payloadAt = template.length - payload.length;
+  const ring = Buffer.allocUnsafe(stride * count);
+  for (let id = 1; id <= count; id++) {
+    const at = (id - 1) * stride;
+    template.copy(ring, at);
+    ring.writeUInt16BE(id, at + payloadAt - 2);
+    ring.writeUInt16BE(publisherIndex, at + payloadAt);
+    ring.writeUInt16BE(id, at + payloadAt + 2);
+  }
+  return { ring, stride, size: count };
+}
+
+/**
+ * PUBACKs for a list of packet ids, one buffer (the subscriber acks a whole chunk at once).
+ */
+export function pubacksFor(ids, count) {
+  const out = Buffer.allocUnsafe(count * 4);
+  for (let i = 0; i < count; i++) {
+    const at = i * 4;
+    out[at] = 0x40;
+    out[at + 1] = 0x02;
+    out.writeUInt16BE(ids[i], at + 2);
+  }
+  return out;
+}

@@ -1,0 +1,161 @@
+// Medians and the printed tables.
+
+export function median(values) {
+  const sorted = values.filter((v) => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function formatNumber(value) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
+  if (Math.abs(value) >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}
+
+function formatRatio(ours, theirs) {
+  if (ours === null || theirs === null || theirs === 0) return '—';
+  return `${(ours / theirs).toFixed(2)}x`;
+}
+
+function formatPercent(fraction) {
+  if (fraction === null || !Number.isFinite(fraction)) return '—';
+  return `${Math.round(fraction * 100)}%`;
+}
+
+/** Median summary of one broker's runs of one scenario (or of one derived row). */
+export function summarize(runs, pick) {
+  const ok = runs.filter((run) => run.ok);
+  const values = ok.map((run) => pick(run.result));
+  const brokerUtil = ok.map((run) =>
+    run.result.brokerCpuSeconds === null ? null : run.result.brokerCpuSeconds / run.result.windowSeconds,
+  );
+  const generatorUtil = ok.map((run) => run.result.generatorCpuSeconds / run.result.windowSeconds);
+  const losses = ok
+    .filter((run) => run.result.expected !== undefined && run.result.delivered !== undefined)
+    .map((run) => 1 - run.result.delivered / run.result.expected);
+  // Work per broker CPU-second: steadier than a rate on a shared machine, where the broker
+  // may not get a whole core. Only for quantities that are counts per wall second.
+  const perCpu = ok.map((run) => {
+    const v = pick(run.result);
+    const cpu = run.result.brokerCpuSeconds;
+    return cpu && cpu > 0 && typeof v === 'number' ? (v * run.result.seconds) / cpu : null;
+  });
+  return {
+    value: median(values),
+    perBrokerCpuSecond: median(perCpu),
+    values,
+    runs: runs.length,
+    failed: runs.length - ok.length,
+    failures: runs.filter((run) => !run.ok).map((run) => run.error),
+    brokerCpuSeconds: median(ok.map((run) => run.result.brokerCpuSeconds)),
+    generatorCpuSeconds: median(ok.map((run) => run.result.generatorCpuSeconds)),
+    windowSeconds: median(ok.map((run) => run.result.windowSeconds)),
+    brokerUtil: median(brokerUtil),
+    generatorUtil: median(generatorUtil),
+    maxLoss: losses.length > 0 ? Math.max(...losses) : null,
+    ends: [...new Set(ok.map((run) => run.result.end).filter(Boolean))],
+  };
+}
+
+function cpuCell(summary) {
+  if (summary === undefined || summary.value === null) return '—';
+  return `b ${formatPercent(summary.brokerUtil)} / g ${formatPercent(summary.generatorUtil)}`;
+}
+
+function table(header, rows) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => String(row[i]).length)));
+  const line = (cells) => `| ${cells.map((cell, i) => String(cell).padEnd(widths[i])).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+/**
+ * The main table: one row per measured quantity, medians per broker, ratios ours/peer, and
+ * CPU utilisation of the broker (b) and the generator (g) over the measured window, as a
+ * share of one core.
+ */
+export function mainTable(rows) {
+  const header = [
+    'scenario',
+    'unit',
+    'ours',
+    'aedes',
+    'mosquitto',
+    'ours/aedes',
+    'ours/mosquitto',
+    'CPU ours (broker/gen)',
+    'CPU aedes (broker/gen)',
+    'CPU mosquitto (broker/gen)',
+  ];
+  const body = rows.map((row) => {
+    const v = (name) => row.brokers[name]?.value ?? null;
+    return [
+      row.label,
+      row.unit,
+      formatNumber(v('ours')),
+      formatNumber(v('aedes')),
+      formatNumber(v('mosquitto')),
+      formatRatio(v('ours'), v('aedes')),
+      formatRatio(v('ours'), v('mosquitto')),
+      cpuCell(row.brokers.ours),
+      cpuCell(row.brokers.aedes),
+      cpuCell(row.brokers.mosquitto),
+    ];
+  });
+  return table(header, body);
+}
+
+/**
+ * Messages (or cycles) handled per second of broker CPU: rate x seconds / broker CPU seconds.
+ * On a noisy machine the broker may not get a full core; this number does not depend on it.
+ */
+export function efficiencyTable(rows) {
+  const header = ['scenario', 'unit', 'ours', 'aedes', 'mosquitto', 'ours/aedes', 'ours/mosquitto'];
+  const body = [];
+  for (const row of rows) {
+    if (row.derived || !row.perCpuUnit) continue;
+    const v = (name) => row.brokers[name]?.perBrokerCpuSecond ?? null;
+    body.push([
+      row.label,
+      row.perCpuUnit,
+      formatNumber(v('ours')),
+      formatNumber(v('aedes')),
+      formatNumber(v('mosquitto')),
+      formatRatio(v('ours'), v('aedes')),
+      formatRatio(v('ours'), v('mosquitto')),
+    ]);
+  }
+  return table(header, body);
+}
+
+/** Per broker and scenario: every repetition, CPU seconds, loss and how the runs ended. */
+export function detailTable(rows) {
+  const header = [
+    'scenario',
+    'broker',
+    'runs (value per rep)',
+    'window s',
+    'broker CPU s',
+    'gen CPU s',
+    'max loss',
+    'end',
+  ];
+  const body = [];
+  for (const row of rows) {
+    if (row.derived) continue;
+    for (const [name, s] of Object.entries(row.brokers)) {
+      body.push([
+        row.label,
+        name,
+        s.values.map(formatNumber).join(', ') + (s.failed > 0 ? ` (+${s.failed} failed)` : ''),
+        formatNumber(s.windowSeconds),
+        formatNumber(s.brokerCpuSeconds),
+        formatNumber(s.generatorCpuSeconds),
+        s.maxLoss === null ? '—' : `${(s.maxLoss * 100).toFixed(2)}%`,
+        s.ends.join(','),
+      ]);
+    }
+  }
+  return table(header, body);
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+import { prepareCli } from './cli-command.js';
+import { exitCodeFor, isBrokerAppError } from './errors.js';
+import { createLogger } from './logger.js';
+import { exitOnSignals } from './shutdown.js';
+import { type RunningBroker, startBroker } from './start-broker.js';
+
+// The `mqtt-adapt` executable. Exit codes: 0 stopped cleanly (or --help, --version,
+// --print-config), 1 runtime error (port in use, forced shutdown, crash), 2 invalid config.
+const command = prepareCli(process.argv.slice(2), process.env);
+if (command.kind === 'exit') {
+  process.stdout.write(command.stdout);
+  process.stderr.write(command.stderr);
+  process.exitCode = command.exitCode;
+} else {
+  const log = await createLogger(command.config.log);
+  process.on('uncaughtException', (error) => {
+    log.fatal({ err: error }, 'uncaught exception; exiting');
+    process.exit(1);
+  });
+  let running: RunningBroker | undefined;
+  // Before listening: see exitOnSignals. A signal during startup exits 0 at once.
+  exitOnSignals(log, {
+    timeoutMs: command.config.shutdownTimeoutMs,
+    stop: () => running?.close(),
+    describe: () => ({ connections: running?.broker.stats.connections ?? 0 }),
+  });
+  if (command.configFile) log.debug({ configFile: command.configFile }, 'config file read');
+  try {
+    running = await startBroker(command.config, { logger: log });
+  } catch (error) {
+    if (!isBrokerAppError(error)) throw error;
+    // One plain line on stderr (not a log record): it is meant for the person starting the broker.
+    process.stderr.write(`${error.message}\n`);
+    process.exit(exitCodeFor(error));
+  }
+}

@@ -1,0 +1,289 @@
+// The option table: every setting's flag, MQTT_ADAPT_* variable and config key in one place,
+// plus what reads variables, applies overrides and prints --help from it. The flag parser
+// itself (node:util parseArgs) is in cli-options.ts, so that the library entry does not pull it.
+import {
+  defaultDataDir,
+  defaultLimits,
+  defaultListener,
+  defaultLog,
+  defaultShutdownTimeoutMs,
+  fieldChecks,
+} from './config.js';
+import { type Check, closest, configError, isPlainObject } from './internal/checks.js';
+
+/** Where a setting of the config lives, e.g. `['listeners', 0, 'port']`. */
+export type ConfigPath = readonly [string, ...Array<string | number>];
+
+/**
+ * One configurable option: its CLI flag, environment variable and config file key. This
+ * table drives the flag parser, the environment reader, `--help` and the README's table.
+ */
+export interface OptionSpec {
+  /** Long flag without dashes: `port` for `--port`. */
+  readonly flag: string;
+  readonly short?: string;
+  readonly env: string;
+  readonly path: ConfigPath;
+  /** Placeholder shown in `--help`: `--port <port>`. */
+  readonly placeholder: string;
+  readonly description: string;
+  readonly defaultValue: string | number;
+  readonly numeric: boolean;
+  readonly check: Check<unknown>;
+}
+
+function option(
+  flag: string,
+  env: string,
+  path: ConfigPath,
+  placeholder: string,
+  check: Check<unknown>,
+  defaultValue: string | number,
+  description: string,
+  short?: string,
+): OptionSpec {
+  const numeric = typeof defaultValue === 'number';
+  return {
+    flag,
+    env,
+    path,
+    placeholder,
+    check,
+    defaultValue,
+    description,
+    numeric,
+    ...(short ? { short } : {}),
+  };
+}
+
+const ENV_PREFIX = 'MQTT_ADAPT_';
+
+export const configOptions: readonly OptionSpec[] = [
+  option(
+    'host',
+    'MQTT_ADAPT_HOST',
+    ['listeners', 0, 'host'],
+    'host',
+    fieldChecks.host,
+    defaultListener.host,
+    'interface of the first listener: 0.0.0.0 all IPv4, :: all IPv6, 127.0.0.1 loopback',
+  ),
+  option(
+    'port',
+    'MQTT_ADAPT_PORT',
+    ['listeners', 0, 'port'],
+    'port',
+    fieldChecks.port,
+    defaultListener.port,
+    'TCP port of the first listener; 0 picks a free port',
+    'p',
+  ),
+  option(
+    'write-high-water-mark-bytes',
+    'MQTT_ADAPT_WRITE_HIGH_WATER_MARK_BYTES',
+    ['listeners', 0, 'writeHighWaterMarkBytes'],
+    'bytes',
+    fieldChecks.writeHighWaterMarkBytes,
+    defaultListener.writeHighWaterMarkBytes,
+    'bytes buffered per socket before a client counts as slow (QoS 0 dropped, QoS 1/2 wait)',
+  ),
+  option(
+    'max-packet-size',
+    'MQTT_ADAPT_MAX_PACKET_SIZE',
+    ['limits', 'maxPacketSize'],
+    'bytes',
+    fieldChecks.maxPacketSize,
+    defaultLimits.maxPacketSize,
+    'largest packet accepted from a client, fixed header included',
+  ),
+  option(
+    'max-connect-packet-size',
+    'MQTT_ADAPT_MAX_CONNECT_PACKET_SIZE',
+    ['limits', 'maxConnectPacketSize'],
+    'bytes',
+    fieldChecks.maxConnectPacketSize,
+    defaultLimits.maxConnectPacketSize,
+    'largest CONNECT accepted, checked before its body is buffered',
+  ),
+  option(
+    'connect-timeout-ms',
+    'MQTT_ADAPT_CONNECT_TIMEOUT_MS',
+    ['limits', 'connectTimeoutMs'],
+    'ms',
+    fieldChecks.connectTimeoutMs,
+    defaultLimits.connectTimeoutMs,
+    'time a new connection has to send CONNECT',
+  ),
+  option(
+    'max-inflight-messages',
+    'MQTT_ADAPT_MAX_INFLIGHT_MESSAGES',
+    ['limits', 'maxInflightMessages'],
+    'n',
+    fieldChecks.maxInflightMessages,
+    defaultLimits.maxInflightMessages,
+    'outbound QoS 1/2 messages awaiting acknowledgement per client',
+  ),
+  option(
+    'max-queued-messages',
+    'MQTT_ADAPT_MAX_QUEUED_MESSAGES',
+    ['limits', 'maxQueuedMessages'],
+    'n',
+    fieldChecks.maxQueuedMessages,
+    defaultLimits.maxQueuedMessages,
+    'QoS 1/2 messages queued per session behind the in-flight window or while offline',
+  ),
+  option(
+    'max-qos',
+    'MQTT_ADAPT_MAX_QOS',
+    ['limits', 'maxQoS'],
+    '0|1|2',
+    fieldChecks.maxQoS,
+    defaultLimits.maxQoS,
+    'highest QoS granted to subscriptions',
+  ),
+  option(
+    'log-level',
+    'MQTT_ADAPT_LOG_LEVEL',
+    ['log', 'level'],
+    'level',
+    fieldChecks.logLevel,
+    defaultLog.level,
+    'fatal, error, warn, info, debug (connects, disconnects, protocol errors), trace or silent',
+  ),
+  option(
+    'log-format',
+    'MQTT_ADAPT_LOG_FORMAT',
+    ['log', 'format'],
+    'format',
+    fieldChecks.logFormat,
+    defaultLog.format,
+    'json, pretty, or auto (pretty when stdout is a terminal)',
+  ),
+  option(
+    'data-dir',
+    'MQTT_ADAPT_DATA_DIR',
+    ['dataDir'],
+    'dir',
+    fieldChecks.dataDir,
+    defaultDataDir,
+    'directory of durable stores (unused by the in-memory store; not created)',
+  ),
+  option(
+    'shutdown-timeout-ms',
+    'MQTT_ADAPT_SHUTDOWN_TIMEOUT_MS',
+    ['shutdownTimeoutMs'],
+    'ms',
+    fieldChecks.shutdownTimeoutMs,
+    defaultShutdownTimeoutMs,
+    'longest graceful shutdown before the process exits anyway (exit code 1)',
+  ),
+];
+
+/** The config file's flag and variable: not a config key itself. */
+export const CONFIG_FILE_ENV = 'MQTT_ADAPT_CONFIG';
+
+/** One value for the config, from a flag or a variable, already checked under its own name. */
+export interface ConfigOverride {
+  readonly path: ConfigPath;
+  readonly value: unknown;
+}
+
+/** Converts a flag or variable's text to the option's type and checks it under `label`. */
+export function parseValue(spec: OptionSpec, raw: string, label: string): unknown {
+  const text = raw.trim();
+  const value = spec.numeric && /^\d+$/.test(text) ? Number(text) : text;
+  return spec.check(value, label);
+}
+
+export interface EnvSettings {
+  readonly configFile: string | undefined;
+  readonly overrides: readonly ConfigOverride[];
+}
+
+/**
+ * Reads the `MQTT_ADAPT_*` variables. An empty variable counts as unset; an unknown one is an
+ * error (a typo would otherwise be silently ignored).
+ */
+export function readEnv(env: NodeJS.ProcessEnv): EnvSettings {
+  const known = [CONFIG_FILE_ENV, ...configOptions.map((spec) => spec.env)];
+  for (const name of Object.keys(env)) {
+    if (name.startsWith(ENV_PREFIX) && !known.includes(name)) {
+      const near = closest(name, known);
+      throw configError(
+        `environment variable ${name} is not known; ${near ? `did you mean ${near}?` : 'see --help for the list'}`,
+      );
+    }
+  }
+  const overrides: ConfigOverride[] = [];
+  for (const spec of configOptions) {
+    const raw = env[spec.env];
+    if (raw !== undefined && raw !== '')
+      overrides.push({ path: spec.path, value: parseValue(spec, raw, spec.env) });
+  }
+  const configFile = env[CONFIG_FILE_ENV];
+  return { configFile: configFile === '' ? undefined : configFile, overrides };
+}
+
+/**
+ * Writes an override into a raw config object (a parsed config file), creating the mappings
+ * on its way. A value of the wrong shape on the way (say `listeners: 5`) is left for
+ * `resolveConfig` to report.
+ */
+export function applyOverride(raw: Record<string, unknown>, { path, value }: ConfigOverride): void {
+  let node: Record<string, unknown> | unknown[] = raw;
+  for (let i = 0; i < path.length - 1; i++) {
+    const key = path[i]!;
+    const nextIsIndex = typeof path[i + 1] === 'number';
+    let child = (node as Record<string | number, unknown>)[key];
+    if (child === undefined) {
+      child = nextIsIndex ? [{}] : {};
+      (node as Record<string | number, unknown>)[key] = child;
+    }
+    if (nextIsIndex ? !Array.isArray(child) : !isPlainObject(child)) return;
+    node = child as Record<string, unknown> | unknown[];
+  }
+  if (Array.isArray(node) || isPlainObject(node))
+    (node as Record<string | number, unknown>)[path.at(-1)!] = value;
+}
+
+/** Displays a config path as written in a config file: `listeners[0].port`. */
+export function formatPath(path: ConfigPath): string {
+  return path.reduce<string>((text, part) => {
+    if (typeof part === 'number') return `${text}[${part}]`;
+    return text === '' ? part : `${text}.${part}`;
+  }, '');
+}
+
+/** `--help`: every option with its flag, variable, config key and default. */
+export function helpText(version: string): string {
+  const lines = [
+    `mqtt-adapt ${version}: an MQTT 3.1, 3.1.1 and 5.0 broker`,
+    '',
+    'Usage: mqtt-adapt [options]',
+    '',
+    'Precedence: flags > environment variables > config file > defaults.',
+    '',
+    'Options:',
+  ];
+  const flagColumn = (spec: { flag: string; short?: string }, placeholder?: string): string =>
+    `  ${spec.short ? `-${spec.short}, ` : '    '}--${spec.flag}${placeholder ? ` <${placeholder}>` : ''}`;
+  const width = Math.max(...configOptions.map((spec) => flagColumn(spec, spec.placeholder).length)) + 2;
+  lines.push(
+    `${flagColumn({ flag: 'config', short: 'c' }, 'file').padEnd(width)}config file, YAML (.yaml, .yml) or JSON (.json)`,
+    `${''.padEnd(width)}env ${CONFIG_FILE_ENV}; default: none`,
+  );
+  for (const spec of configOptions) {
+    lines.push(`${flagColumn(spec, spec.placeholder).padEnd(width)}${spec.description}`);
+    lines.push(
+      `${''.padEnd(width)}env ${spec.env}, config ${formatPath(spec.path)}; default: ${spec.defaultValue}`,
+    );
+  }
+  lines.push(
+    `${flagColumn({ flag: 'print-config' }).padEnd(width)}print the merged config (secrets redacted) as JSON and exit`,
+    `${flagColumn({ flag: 'help', short: 'h' }).padEnd(width)}print this help and exit`,
+    `${flagColumn({ flag: 'version', short: 'v' }).padEnd(width)}print the version and exit`,
+    '',
+    'Exit codes: 0 stopped cleanly, 1 runtime error (port in use, forced shutdown), 2 invalid config.',
+  );
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,115 @@
+import type { Socket } from 'node:net';
+import type { Transport } from '@mqtt-adapt/router';
+
+/** Time a closing socket has to flush to a peer that does not read before it is destroyed. */
+export const CLOSE_GRACE_MS = 1000;
+
+/** The part of `net.Socket` the transport uses (a `tls.TLSSocket` has it too). */
+export type TransportSocket = Pick<
+  Socket,
+  | 'cork'
+  | 'uncork'
+  | 'write'
+  | 'end'
+  | 'destroy'
+  | 'pause'
+  | 'resume'
+  | 'destroyed'
+  | 'writableEnded'
+  | 'remoteAddress'
+  | 'remotePort'
+>;
+
+/**
+ * A socket as the router's `Transport`. Writes of one event-loop turn are corked and flushed
+ * by one `uncork` in `process.nextTick`: many packets, one syscall.
+ *
+ * `write` returns what `socket.write` returns: false once the socket buffers its
+ * `writableHighWaterMark` or more (the listener creates sockets with the configured
+ * `writeHighWaterMarkBytes`), which tells the router the client is slow. Using the stream's own
+ * answer guarantees a `drain` event follows every false, and the listener turns that into
+ * `ClientConnection.drained()`; a separate, lower threshold could report false with no
+ * `drain` ever to come.
+ */
+export class SocketTransport implements Transport {
+  readonly remoteAddress: string;
+  readonly #socket: TransportSocket;
+  #corked = false;
+  #closing = false;
+  #graceTimer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(socket: TransportSocket) {
+    this.#socket = socket;
+    this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
+  }
+
+  /** True once `close()` was called: inbound bytes are no longer of interest. */
+  get isClosing(): boolean {
+    return this.#closing;
+  }
+
+  write(data: Buffer): boolean {
+    const socket = this.#socket;
+    // Past end() or destroy() a write would raise ERR_STREAM_WRITE_AFTER_END; the connection
+    // is going away and the router hears of it through transportClosed().
+    if (this.#closing || socket.destroyed || socket.writableEnded) return false;
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(uncorkTransport, this);
+    }
+    return socket.write(data);
+  }
+
+  /** Runs once per corked turn (see `write`). */
+  flush(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    if (!this.#socket.destroyed) this.#socket.uncork();
+  }
+
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    const socket = this.#socket;
+    if (socket.destroyed) return;
+    // end() uncorks and flushes what was written, then sends FIN. A peer that never reads
+    // would hold the socket open: destroy it after a grace period.
+    socket.end();
+    this.#graceTimer = setTimeout(destroySocket, CLOSE_GRACE_MS, socket);
+    this.#graceTimer.unref();
+  }
+
+  /** The listener calls this on the socket's `close` event. */
+  socketClosed(): void {
+    this.#closing = true;
+    if (this.#graceTimer !== undefined) {
+      clearTimeout(this.#graceTimer);
+      this.#graceTimer = undefined;
+    }
+  }
+
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    if (!this.#closing) this.#socket.resume();
+  }
+}
+
+// Module-level callbacks: no closure per write or per close (STYLE.md §5).
+function uncorkTransport(transport: SocketTransport): void {
+  transport.flush();
+}
+
+function destroySocket(socket: TransportSocket): void {
+  socket.destroy();
+}
+
+/** `127.0.0.1:53211`, `[::1]:53211`. */
+export function formatAddress(address: string | undefined, port: number | undefined): string {
+  if (address === undefined) return 'unknown';
+  const host = address.includes(':') ? `[${address}]` : address;
+  return port === undefined ? host : `${host}:${port}`;
+}

@@ -1,0 +1,112 @@
+import { Broker, type BrokerHooks } from '@mqtt-adapt/router';
+import pino, { type Logger } from 'pino';
+import { type BrokerConfig, type BrokerConfigInput, resolveConfig, toBrokerOptions } from './config.js';
+import { BrokerAppError } from './errors.js';
+import { type ListenerAddress, listenTcp, type RunningListener } from './tcp-listener.js';
+
+/** The store in use; `memory` until the durable stores are wired in (`dataDir` is for them). */
+export const STORE_NAME = 'memory';
+
+export interface StartBrokerOptions {
+  /** Logger for the broker and the router. Default: a silent pino logger. */
+  readonly logger?: Logger;
+  /** Authentication and authorization hooks, passed to the router. */
+  readonly hooks?: BrokerHooks;
+}
+
+export interface RunningBroker {
+  readonly broker: Broker;
+  /** The validated config, defaults filled in. */
+  readonly config: BrokerConfig;
+  /** One entry per listener, in config order, with the port the OS bound (port 0 resolved). */
+  readonly addresses: readonly ListenerAddress[];
+  /**
+   * Graceful stop: stops accepting, `broker.close()` (connected clients are disconnected and
+   * their wills published), then waits for every socket to close. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the broker in this process: validates `config` (throws `BrokerAppError`
+ * `BROKER_CONFIG_INVALID` with a one-line message), binds every listener (throws
+ * `BROKER_PORT_IN_USE` / `BROKER_LISTEN_FAILED`), and logs one `listening` line per listener.
+ *
+ * ```ts
+ * const { addresses, close } = await startBroker({ listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }] });
+ * console.log(`mqtt://127.0.0.1:${addresses[0].port}`);
+ * await close();
+ * ```
+ */
+export async function startBroker(
+  config: BrokerConfigInput = {},
+  options: StartBrokerOptions = {},
+): Promise<RunningBroker> {
+  const resolved = resolveConfig(config);
+  const log = options.logger ?? pino({ level: 'silent' });
+  const broker = createRouter(resolved, log, options.hooks);
+  if (log.isLevelEnabled('debug')) logClientEvents(broker, log);
+
+  const listeners: RunningListener[] = [];
+  try {
+    for (const listener of resolved.listeners) listeners.push(await listenTcp(listener, broker, log));
+  } catch (error) {
+    for (const listener of listeners) listener.stopAccepting();
+    await broker.close();
+    await Promise.all(listeners.map((listener) => listener.closed()));
+    throw error;
+  }
+  const addresses = listeners.map((listener) => listener.address);
+  for (const address of addresses) log.info({ ...address, store: STORE_NAME }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      for (const listener of listeners) listener.stopAccepting();
+      try {
+        await broker.close();
+      } catch (error) {
+        log.error({ err: error }, 'broker close failed; closing sockets anyway');
+      }
+      await Promise.all(listeners.map((listener) => listener.closed()));
+    })();
+    return closing;
+  };
+  return { broker, config: resolved, addresses, close };
+}
+
+function createRouter(config: BrokerConfig, logger: Logger, hooks: BrokerHooks | undefined): Broker {
+  try {
+    return new Broker({ ...toBrokerOptions(config.limits), logger, ...(hooks ? { hooks } : {}) });
+  } catch (error) {
+    // The router checks its options too; its verdict is a config error like ours.
+    if ((error as { code?: unknown }).code === 'ROUTER_INVALID_OPTION') {
+      throw new BrokerAppError('BROKER_CONFIG_INVALID', `config: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+/** Connects and disconnects at debug; subscribed only when debug is on, so free otherwise. */
+function logClientEvents(broker: Broker, log: Logger): void {
+  broker.on('clientConnected', (client, sessionPresent) => {
+    log.debug(
+      {
+        clientId: client.clientId,
+        username: client.username,
+        remoteAddress: client.remoteAddress,
+        protocolVersion: client.protocolVersion,
+        sessionPresent,
+      },
+      'client connected',
+    );
+  });
+  broker.on('clientDisconnected', (client, reason) => {
+    log.debug(
+      { clientId: client.clientId, remoteAddress: client.remoteAddress, reason },
+      'client disconnected',
+    );
+  });
+}

@@ -1,0 +1,184 @@
+import { describe, expect, it } from 'vitest';
+import { parseCliArgs } from '../src/cli-options.js';
+import {
+  applyOverride,
+  CONFIG_FILE_ENV,
+  configOptions,
+  formatPath,
+  helpText,
+  readEnv,
+} from '../src/option-table.js';
+import { appErrorOf } from './errors-helper.js';
+
+describe('parseCliArgs', () => {
+  it('turns flags into checked, typed overrides', () => {
+    const args = parseCliArgs([
+      '--port',
+      '1884',
+      '--host=127.0.0.1',
+      '-c',
+      'broker.yaml',
+      '--log-level',
+      'debug',
+    ]);
+    expect(args.configFile).toBe('broker.yaml');
+    expect(args.overrides).toEqual([
+      { path: ['listeners', 0, 'host'], value: '127.0.0.1' },
+      { path: ['listeners', 0, 'port'], value: 1884 },
+      { path: ['log', 'level'], value: 'debug' },
+    ]);
+    expect(args).toMatchObject({ help: false, version: false, printConfig: false });
+  });
+
+  it('reads the command flags and short forms', () => {
+    expect(parseCliArgs(['-h'])).toMatchObject({ help: true });
+    expect(parseCliArgs(['--version'])).toMatchObject({ version: true });
+    expect(parseCliArgs(['-v'])).toMatchObject({ version: true });
+    expect(parseCliArgs(['--print-config', '-p', '0']).overrides).toEqual([
+      { path: ['listeners', 0, 'port'], value: 0 },
+    ]);
+  });
+
+  it('has a flag for every limit', () => {
+    const args = parseCliArgs([
+      '--max-packet-size=2048',
+      '--max-connect-packet-size=1024',
+      '--connect-timeout-ms=500',
+      '--max-inflight-messages=10',
+      '--max-queued-messages=20',
+      '--max-qos=1',
+      '--write-high-water-mark-bytes=4096',
+      '--shutdown-timeout-ms=100',
+      '--data-dir=/var/lib/mqtt-adapt',
+      '--log-format=json',
+    ]);
+    expect(Object.fromEntries(args.overrides.map((o) => [formatPath(o.path), o.value]))).toEqual({
+      'limits.maxPacketSize': 2048,
+      'limits.maxConnectPacketSize': 1024,
+      'limits.connectTimeoutMs': 500,
+      'limits.maxInflightMessages': 10,
+      'limits.maxQueuedMessages': 20,
+      'limits.maxQoS': 1,
+      'listeners[0].writeHighWaterMarkBytes': 4096,
+      shutdownTimeoutMs: 100,
+      dataDir: '/var/lib/mqtt-adapt',
+      'log.format': 'json',
+    });
+  });
+
+  it.each([
+    [['--port', '70000'], 'config: --port = 70000 is not a port (0-65535)'],
+    [['--port', 'abc'], 'config: --port = "abc" is not a port (0-65535)'],
+    [['--port', '1e3'], 'config: --port = "1e3" is not a port (0-65535)'],
+    [['--port'], 'config: --port needs a value, e.g. --port 1883'],
+    [['--port', '--host', 'x'], 'config: --port needs a value, e.g. --port 1883'],
+    [['--prot', '1'], 'config: unknown option --prot; did you mean --port?'],
+    [['--frobnicate'], 'config: unknown option --frobnicate; see --help'],
+    [['--help=yes'], 'config: --help takes no value; drop "=yes"'],
+    [['start'], 'config: unexpected argument "start"; options start with --, see --help'],
+    [['--max-qos', '3'], 'config: --max-qos = 3 is not a QoS (0, 1, 2)'],
+    [
+      ['--log-level', 'loud'],
+      'config: --log-level = "loud" is not a log level (fatal, error, warn, info, debug, trace, silent)',
+    ],
+  ])('rejects %j with one line', (argv, message) => {
+    const error = appErrorOf(() => parseCliArgs(argv));
+    expect(error.code).toBe('BROKER_CONFIG_INVALID');
+    expect(error.message).toBe(message);
+  });
+});
+
+describe('readEnv', () => {
+  it('reads one variable per option, typed and checked', () => {
+    const settings = readEnv({
+      MQTT_ADAPT_PORT: '1885',
+      MQTT_ADAPT_HOST: '::1',
+      MQTT_ADAPT_LOG_LEVEL: 'warn',
+      MQTT_ADAPT_MAX_QOS: '0',
+      MQTT_ADAPT_CONFIG: '/etc/mqtt-adapt.yaml',
+      PATH: '/usr/bin',
+    });
+    expect(settings.configFile).toBe('/etc/mqtt-adapt.yaml');
+    expect(settings.overrides).toEqual([
+      { path: ['listeners', 0, 'host'], value: '::1' },
+      { path: ['listeners', 0, 'port'], value: 1885 },
+      { path: ['limits', 'maxQoS'], value: 0 },
+      { path: ['log', 'level'], value: 'warn' },
+    ]);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(readEnv({ MQTT_ADAPT_PORT: '', MQTT_ADAPT_CONFIG: '' })).toEqual({
+      configFile: undefined,
+      overrides: [],
+    });
+  });
+
+  it('names the variable of a bad value', () => {
+    expect(appErrorOf(() => readEnv({ MQTT_ADAPT_PORT: '65536' })).message).toBe(
+      'config: MQTT_ADAPT_PORT = 65536 is not a port (0-65535)',
+    );
+  });
+
+  it('rejects an unknown MQTT_ADAPT_ variable, suggesting the near one', () => {
+    expect(appErrorOf(() => readEnv({ MQTT_ADAPT_PROT: '1' })).message).toBe(
+      'config: environment variable MQTT_ADAPT_PROT is not known; did you mean MQTT_ADAPT_PORT?',
+    );
+  });
+});
+
+describe('applyOverride', () => {
+  it('creates the first listener and the mappings on its way', () => {
+    const raw: Record<string, unknown> = {};
+    applyOverride(raw, { path: ['listeners', 0, 'port'], value: 1 });
+    applyOverride(raw, { path: ['log', 'level'], value: 'debug' });
+    applyOverride(raw, { path: ['dataDir'], value: '/d' });
+    expect(raw).toEqual({ listeners: [{ port: 1 }], log: { level: 'debug' }, dataDir: '/d' });
+  });
+
+  it('overrides only the first of several listeners', () => {
+    const raw: Record<string, unknown> = { listeners: [{ port: 1883 }, { port: 1884 }] };
+    applyOverride(raw, { path: ['listeners', 0, 'port'], value: 0 });
+    expect(raw).toEqual({ listeners: [{ port: 0 }, { port: 1884 }] });
+  });
+
+  it('leaves a wrongly shaped value for validation to report', () => {
+    const raw: Record<string, unknown> = { listeners: 5, log: 'x' };
+    applyOverride(raw, { path: ['listeners', 0, 'port'], value: 0 });
+    applyOverride(raw, { path: ['log', 'level'], value: 'debug' });
+    expect(raw).toEqual({ listeners: 5, log: 'x' });
+  });
+});
+
+describe('helpText', () => {
+  const help = helpText('1.2.3');
+
+  it('shows every option with its flag, variable, config key and default', () => {
+    for (const spec of configOptions) {
+      expect(help).toContain(`--${spec.flag} <${spec.placeholder}>`);
+      expect(help).toContain(
+        `env ${spec.env}, config ${formatPath(spec.path)}; default: ${spec.defaultValue}`,
+      );
+    }
+    expect(help).toContain('default: 1883');
+    expect(help).toContain('default: 0.0.0.0');
+    expect(help).toContain('default: ./data');
+  });
+
+  it('shows the command flags, the config file, precedence and exit codes', () => {
+    for (const flag of ['--config <file>', '--print-config', '--help', '--version'])
+      expect(help).toContain(flag);
+    expect(help).toContain(CONFIG_FILE_ENV);
+    expect(help).toContain('mqtt-adapt 1.2.3');
+    expect(help).toContain('flags > environment variables > config file > defaults');
+    expect(help).toContain('2 invalid config');
+  });
+
+  it('keeps every flag and variable unique', () => {
+    const flags = configOptions.map((spec) => spec.flag);
+    const envs = configOptions.map((spec) => spec.env);
+    expect(new Set(flags).size).toBe(flags.length);
+    expect(new Set(envs).size).toBe(envs.length);
+    for (const env of envs) expect(env).toMatch(/^MQTT_ADAPT_[A-Z0-9_]+$/);
+  });
+});

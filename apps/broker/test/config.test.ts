@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { defaultLimits, defaultListener, resolveConfig, toBrokerOptions } from '../src/config.js';
+import { appErrorOf } from './errors-helper.js';
+
+describe('resolveConfig', () => {
+  it('fills every default for an empty config', () => {
+    expect(resolveConfig({})).toEqual({
+      listeners: [{ type: 'tcp', host: '0.0.0.0', port: 1883, writeHighWaterMarkBytes: 65536 }],
+      limits: {
+        maxPacketSize: 1048576,
+        maxConnectPacketSize: 65536,
+        connectTimeoutMs: 10000,
+        maxInflightMessages: 32,
+        maxQueuedMessages: 1000,
+        maxQoS: 2,
+      },
+      log: { level: 'info', format: 'auto' },
+      dataDir: './data',
+      shutdownTimeoutMs: 5000,
+    });
+    expect(resolveConfig(undefined)).toEqual(resolveConfig({}));
+  });
+
+  it('keeps given values and defaults the rest of each listener', () => {
+    const config = resolveConfig({
+      listeners: [
+        { port: 0, host: '127.0.0.1' },
+        { type: 'tcp', port: 1884 },
+      ],
+      limits: { maxQoS: 1 },
+    });
+    expect(config.listeners).toEqual([
+      { type: 'tcp', host: '127.0.0.1', port: 0, writeHighWaterMarkBytes: 65536 },
+      { type: 'tcp', host: '0.0.0.0', port: 1884, writeHighWaterMarkBytes: 65536 },
+    ]);
+    expect(config.limits).toEqual({ ...defaultLimits, maxQoS: 1 });
+  });
+
+  it('does not share the default objects with the result', () => {
+    const config = resolveConfig({});
+    config.listeners[0]!.port = 1;
+    config.limits.maxQoS = 0;
+    expect(defaultListener.port).toBe(1883);
+    expect(resolveConfig({}).limits.maxQoS).toBe(2);
+  });
+
+  it.each([
+    [{ listeners: [{ port: 70000 }] }, 'config: listeners[0].port = 70000 is not a port (0-65535)'],
+    [{ listeners: [{}, { port: -1 }] }, 'config: listeners[1].port = -1 is not a port (0-65535)'],
+    [{ listeners: [{ port: '1883' }] }, 'config: listeners[0].port = "1883" is not a port (0-65535)'],
+    [{ listeners: [{ port: 1.5 }] }, 'config: listeners[0].port = 1.5 is not a port (0-65535)'],
+    [{ listeners: [{ host: '' }] }, 'config: listeners[0].host = "" is not a host (a non-empty string)'],
+    [
+      { listeners: [{ prot: 1 }] },
+      'config: listeners[0].prot is not a known key; did you mean listeners[0].port?',
+    ],
+    [{ listeners: [{ type: 'tls' }] }, 'config: listeners[0].type = "tls" is not supported yet; use "tcp"'],
+    [{ listeners: [{ type: 'udp' }] }, 'config: listeners[0].type = "udp" is not a listener type (tcp)'],
+    [
+      { listeners: [5] },
+      'config: listeners[0] = 5 is not a mapping (expected keys: type, host, port, writeHighWaterMarkBytes)',
+    ],
+    [
+      { listeners: [] },
+      'config: listeners = [] is empty; add at least one listener, e.g. { type: tcp, port: 1883 }',
+    ],
+    [
+      { listeners: { port: 1 } },
+      'config: listeners = {"port":1} is not a list; write a list of listeners, e.g. [{ type: tcp }]',
+    ],
+    [{ limits: { maxQoS: 3 } }, 'config: limits.maxQoS = 3 is not a QoS (0, 1, 2)'],
+    [
+      { limits: { maxPaketSize: 10 } },
+      'config: limits.maxPaketSize is not a known key; did you mean limits.maxPacketSize?',
+    ],
+    [
+      { limits: { maxPacketSize: 300_000_000 } },
+      'config: limits.maxPacketSize = 300000000 is not a packet size in bytes (16-268435460)',
+    ],
+    [
+      { limits: { maxInflightMessages: 0 } },
+      'config: limits.maxInflightMessages = 0 is not a message count (1-65535)',
+    ],
+    [
+      { log: { level: 'verbose' } },
+      'config: log.level = "verbose" is not a log level (fatal, error, warn, info, debug, trace, silent)',
+    ],
+    [{ log: 'debug' }, 'config: log = "debug" is not a mapping (expected keys: level, format)'],
+    [{ dataDir: 3 }, 'config: dataDir = 3 is not a directory (a non-empty string)'],
+    [{ shutdownTimeoutMs: 0 }, 'config: shutdownTimeoutMs = 0 is not a timeout in ms (1-2147483647)'],
+    [{ listener: [] }, 'config: listener is not a known key; did you mean listeners?'],
+    [
+      { zzz: 1 },
+      'config: zzz is not a known key; known keys: listeners, limits, log, dataDir, shutdownTimeoutMs',
+    ],
+  ])('rejects %j with one line naming key, value and fix', (input, message) => {
+    const error = appErrorOf(() => resolveConfig(input));
+    expect(error.code).toBe('BROKER_CONFIG_INVALID');
+    expect(error.message).toBe(message);
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('accepts port 0 and the bounds of every range', () => {
+    expect(resolveConfig({ listeners: [{ port: 0 }] }).listeners[0]!.port).toBe(0);
+    expect(resolveConfig({ listeners: [{ port: 65535 }] }).listeners[0]!.port).toBe(65535);
+    expect(resolveConfig({ limits: { maxQoS: 0, maxQueuedMessages: 0 } }).limits.maxQueuedMessages).toBe(0);
+  });
+});
+
+describe('toBrokerOptions', () => {
+  it('maps every limit onto the router options', () => {
+    expect(toBrokerOptions(defaultLimits)).toEqual({
+      maxPacketSize: 1048576,
+      maxConnectPacketSize: 65536,
+      connectTimeoutMs: 10000,
+      maxInflightMessages: 32,
+      maxQueuedMessages: 1000,
+      maxQoS: 2,
+    });
+  });
+
+  it('caps the CONNECT limit at maxPacketSize', () => {
+    const options = toBrokerOptions({ ...defaultLimits, maxPacketSize: 1024 });
+    expect(options.maxConnectPacketSize).toBe(1024);
+  });
+});

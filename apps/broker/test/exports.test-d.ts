@@ -1,0 +1,32 @@
+// Type-level only (checked by `tsc -p tsconfig.json`): the public types are reachable from the
+// package root, and startBroker's shape is what the README promises.
+import type { Broker } from '@mqtt-adapt/router';
+import { expectTypeOf } from 'vitest';
+import {
+  type BrokerAppErrorCode,
+  type BrokerConfig,
+  type BrokerConfigInput,
+  type LimitsConfig,
+  type ListenerAddress,
+  type ListenerConfig,
+  type LogLevel,
+  type RunningBroker,
+  resolveConfig,
+  type StartBrokerOptions,
+  startBroker,
+  type TcpListenerConfig,
+} from '../src/index.js';
+
+expectTypeOf(startBroker).parameters.toEqualTypeOf<[BrokerConfigInput?, StartBrokerOptions?]>();
+expectTypeOf(startBroker).returns.toEqualTypeOf<Promise<RunningBroker>>();
+expectTypeOf<RunningBroker['broker']>().toEqualTypeOf<Broker>();
+expectTypeOf<RunningBroker['addresses']>().toEqualTypeOf<readonly ListenerAddress[]>();
+expectTypeOf<RunningBroker['close']>().toEqualTypeOf<() => Promise<void>>();
+expectTypeOf(resolveConfig).returns.toEqualTypeOf<BrokerConfig>();
+expectTypeOf<BrokerConfig['listeners']>().toEqualTypeOf<ListenerConfig[]>();
+expectTypeOf<ListenerConfig>().toEqualTypeOf<TcpListenerConfig>();
+expectTypeOf<LimitsConfig['maxQoS']>().toEqualTypeOf<0 | 1 | 2>();
+expectTypeOf<LogLevel>().toEqualTypeOf<'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'>();
+expectTypeOf<BrokerAppErrorCode>().toEqualTypeOf<
+  'BROKER_CONFIG_INVALID' | 'BROKER_CONFIG_FILE' | 'BROKER_PORT_IN_USE' | 'BROKER_LISTEN_FAILED'
+>();

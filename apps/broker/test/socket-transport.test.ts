@@ -1,0 +1,146 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  CLOSE_GRACE_MS,
+  formatAddress,
+  SocketTransport,
+  type TransportSocket,
+} from '../src/socket-transport.js';
+
+/** Records what the transport does to its socket; `write` answers like a stream with `highWaterMark`. */
+class FakeSocket {
+  calls: string[] = [];
+  written: Buffer[] = [];
+  writableLength = 0;
+  writableEnded = false;
+  destroyed = false;
+  remoteAddress: string | undefined = '127.0.0.1';
+  remotePort: number | undefined = 53211;
+  constructor(readonly highWaterMark = 100) {}
+  cork() {
+    this.calls.push('cork');
+  }
+  uncork() {
+    this.calls.push('uncork');
+  }
+  write(data: Buffer) {
+    this.calls.push('write');
+    this.written.push(data);
+    this.writableLength += data.length;
+    return this.writableLength < this.highWaterMark;
+  }
+  end() {
+    this.calls.push('end');
+    this.writableEnded = true;
+    return this;
+  }
+  destroy() {
+    this.calls.push('destroy');
+    this.destroyed = true;
+    return this;
+  }
+  pause() {
+    this.calls.push('pause');
+    return this;
+  }
+  resume() {
+    this.calls.push('resume');
+    return this;
+  }
+}
+
+function transportOf(socket: FakeSocket): SocketTransport {
+  return new SocketTransport(socket as unknown as TransportSocket);
+}
+
+const nextTick = () => new Promise<void>((resolve) => process.nextTick(resolve));
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('SocketTransport', () => {
+  it('corks on the first write of a turn and uncorks once, in process.nextTick', async () => {
+    const socket = new FakeSocket();
+    const transport = transportOf(socket);
+    transport.write(Buffer.from([1]));
+    transport.write(Buffer.from([2]));
+    transport.write(Buffer.from([3]));
+    expect(socket.calls).toEqual(['cork', 'write', 'write', 'write']);
+    await nextTick();
+    expect(socket.calls).toEqual(['cork', 'write', 'write', 'write', 'uncork']);
+    transport.write(Buffer.from([4]));
+    await nextTick();
+    expect(socket.calls.slice(5)).toEqual(['cork', 'write', 'uncork']);
+    expect(Buffer.concat(socket.written)).toEqual(Buffer.from([1, 2, 3, 4]));
+  });
+
+  it('returns false once the socket is past its high-water mark', () => {
+    const socket = new FakeSocket(10);
+    const transport = transportOf(socket);
+    expect(transport.write(Buffer.alloc(6))).toBe(true);
+    expect(transport.write(Buffer.alloc(6))).toBe(false);
+  });
+
+  it('close ends the socket once and destroys it after the grace period', () => {
+    vi.useFakeTimers();
+    const socket = new FakeSocket();
+    const transport = transportOf(socket);
+    transport.close();
+    transport.close();
+    expect(socket.calls).toEqual(['end']);
+    vi.advanceTimersByTime(CLOSE_GRACE_MS - 1);
+    expect(socket.destroyed).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(socket.destroyed).toBe(true);
+  });
+
+  it('does not destroy a socket that closed within the grace period', () => {
+    vi.useFakeTimers();
+    const socket = new FakeSocket();
+    const transport = transportOf(socket);
+    transport.close();
+    transport.socketClosed();
+    vi.advanceTimersByTime(CLOSE_GRACE_MS * 2);
+    expect(socket.calls).toEqual(['end']);
+  });
+
+  it('drops writes after close, and after the socket ended or was destroyed', () => {
+    const closed = new FakeSocket();
+    const transport = transportOf(closed);
+    transport.close();
+    expect(transport.isClosing).toBe(true);
+    expect(transport.write(Buffer.from([1]))).toBe(false);
+    expect(closed.written).toEqual([]);
+
+    const destroyed = new FakeSocket();
+    destroyed.destroyed = true;
+    expect(transportOf(destroyed).write(Buffer.from([1]))).toBe(false);
+    expect(destroyed.calls).toEqual([]);
+  });
+
+  it('flushes writes of the turn in which close is called (end uncorks)', async () => {
+    const socket = new FakeSocket();
+    const transport = transportOf(socket);
+    transport.write(Buffer.from([1]));
+    transport.close();
+    await nextTick();
+    // The nextTick uncork still runs but the socket's end() has flushed already.
+    expect(socket.calls.slice(0, 3)).toEqual(['cork', 'write', 'end']);
+  });
+
+  it('maps pause and resume to the socket, and does not resume a closing one', () => {
+    const socket = new FakeSocket();
+    const transport = transportOf(socket);
+    transport.pause();
+    transport.resume();
+    transport.close();
+    transport.resume();
+    expect(socket.calls).toEqual(['pause', 'resume', 'end']);
+  });
+
+  it('names the peer as address:port, IPv6 in brackets', () => {
+    expect(transportOf(new FakeSocket()).remoteAddress).toBe('127.0.0.1:53211');
+    expect(formatAddress('::1', 1883)).toBe('[::1]:1883');
+    expect(formatAddress(undefined, undefined)).toBe('unknown');
+  });
+});

@@ -1,0 +1,205 @@
+import type { QoS } from '@mqtt-adapt/codec';
+import type { Clock } from './clock.js';
+import { type Connection, ConnectionState } from './connection.js';
+import { DeliveryEncoder } from './delivery-encoder.js';
+import type { BrokerHooks, DisconnectReason, DropReason } from './hooks.js';
+import { EventHub } from './internal/event-hub.js';
+import { SubscriptionIndex } from './internal/subscription-index.js';
+import type { Logger } from './logger.js';
+import type { Message } from './message.js';
+import type { ResolvedBrokerOptions } from './options.js';
+import { RetainedIndex } from './retained-index.js';
+import { type QueuedMessage, Session } from './session.js';
+
+export interface BrokerStats {
+  connections: number;
+  sessions: number;
+  subscriptions: number;
+  retainedMessages: number;
+  /** PUBLISH packets accepted from clients, plus wills and `Broker.publish`. */
+  messagesReceived: number;
+  /** PUBLISH packets written to clients. */
+  messagesSent: number;
+  /** Deliveries dropped: slow consumers, full queues, refused publishes. */
+  messagesDropped: number;
+}
+
+/**
+ * The broker's shared state and delivery logic, used by connections and handlers. Not part of
+ * the public API: `Broker` is the facade.
+ */
+export class BrokerCore {
+  readonly sessions = new Map<string, Session>();
+  readonly connections = new Set<Connection>();
+  readonly subscriptions = new SubscriptionIndex();
+  readonly retained = new RetainedIndex();
+  readonly events: EventHub;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly hooks: BrokerHooks;
+  readonly counters = { messagesReceived: 0, messagesSent: 0, messagesDropped: 0 };
+  closing = false;
+
+  constructor(readonly options: ResolvedBrokerOptions) {
+    this.logger = options.logger;
+    this.clock = options.clock;
+    this.hooks = options.hooks;
+    this.events = new EventHub(this.logger);
+  }
+
+  /**
+   * Routes one message: updates the retained index, then delivers once per matching session at
+   * the highest granted QoS of its matching subscriptions [MQTT-3.3.5-1].
+   */
+  route(message: Message, publisher: Session | undefined): void {
+    this.counters.messagesReceived++;
+    if (message.retain) this.retained.set(message);
+    const encoder = new DeliveryEncoder(message);
+    const merger = this.subscriptions.collect(message.topicName, publisher);
+    try {
+      const deliveries = merger.deliveries;
+      for (let i = 0; i < merger.length; i++) {
+        const delivery = deliveries[i]!;
+        const qos = Math.min(message.qos, delivery.qos) as QoS;
+        // Forwarded copies carry RETAIN 0 [MQTT-3.3.1-9] unless 5.0 Retain As Published asks otherwise.
+        const retain = delivery.retainAsPublished ? message.retain : false;
+        this.deliver(delivery.subscriber, message, qos, retain, encoder);
+      }
+    } finally {
+      this.subscriptions.release(merger);
+    }
+    if (this.events.has('messagePublished')) this.events.emit('messagePublished', message);
+  }
+
+  /** Hands one message to one session: written now, queued, or dropped (counted). */
+  deliver(session: Session, message: Message, qos: QoS, retain: boolean, encoder?: DeliveryEncoder): void {
+    const connection = session.connection;
+    const online = connection !== undefined && connection.state === ConnectionState.Connected;
+    if (qos === 0) {
+      if (!online) return; // QoS 0 is not kept for offline sessions.
+      if (connection.congested) {
+        this.drop(message, session.clientId, 'slow-consumer');
+        return;
+      }
+      const bytes = (encoder ?? new DeliveryEncoder(message)).qos0(connection.protocolVersion, retain);
+      connection.write(bytes);
+      this.counters.messagesSent++;
+      return;
+    }
+    const entry: QueuedMessage = { message, qos, retain };
+    if (
+      online &&
+      !connection.congested &&
+      session.queue.length === 0 &&
+      session.inflight.size < this.options.maxInflightMessages
+    ) {
+      this.sendInflight(session, connection, entry);
+      return;
+    }
+    if (session.queue.length >= this.options.maxQueuedMessages) {
+      // Full: the oldest queued message makes room, so a returning client gets the newest data.
+      const dropped = session.queue.shift()!;
+      this.drop(dropped.message, session.clientId, 'queue-full');
+    }
+    session.queue.push(entry);
+  }
+
+  /** Moves queued messages into the in-flight window while the client can take them. */
+  pump(session: Session): void {
+    const connection = session.connection;
+    if (connection === undefined || connection.state !== ConnectionState.Connected) return;
+    while (
+      !connection.congested &&
+      session.queue.length > 0 &&
+      session.inflight.size < this.options.maxInflightMessages
+    ) {
+      this.sendInflight(session, connection, session.queue.shift()!);
+    }
+  }
+
+  /** Re-sends the in-flight window on reconnect, in order, with DUP (PUBREL for released QoS 2). */
+  resendInflight(session: Session, connection: Connection): void {
+    for (const entry of session.inflight.values()) {
+      if (entry.released) {
+        connection.send({ type: 6, packetId: entry.packetId, reasonCode: 0, properties: undefined });
+      } else {
+        connection.write(
+          DeliveryEncoder.withPacketId(
+            entry.message,
+            connection.protocolVersion,
+            entry.qos,
+            entry.retain,
+            entry.packetId,
+            true,
+          ),
+        );
+        this.counters.messagesSent++;
+      }
+    }
+  }
+
+  drop(message: Message, clientId: string, reason: DropReason): void {
+    this.counters.messagesDropped++;
+    if (this.events.has('messageDropped')) this.events.emit('messageDropped', message, clientId, reason);
+  }
+
+  /** Called by a connection once it is closed, whatever the reason. */
+  connectionClosed(connection: Connection, reason: DisconnectReason, wasConnected: boolean): void {
+    this.connections.delete(connection);
+    const session = connection.session;
+    if (session === undefined || session.connection !== connection) return;
+    session.connection = undefined;
+    const will = session.will;
+    session.will = undefined;
+    if (!session.persistent) this.endSession(session);
+    // A clean DISCONNECT has already discarded the will; any other close publishes it.
+    if (will !== undefined) this.route(will, undefined);
+    if (wasConnected && connection.client !== undefined) {
+      this.events.emit('clientDisconnected', connection.client, reason);
+    }
+  }
+
+  /** Removes a session and its subscriptions for good. */
+  endSession(session: Session): void {
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    for (const topicFilter of session.subscriptions.keys()) this.subscriptions.remove(topicFilter, session);
+    session.subscriptions.clear();
+    session.inflight.clear();
+    session.queue.clear();
+    session.inboundQos2.clear();
+  }
+
+  stats(): BrokerStats {
+    return {
+      connections: this.connections.size,
+      sessions: this.sessions.size,
+      subscriptions: this.subscriptions.size,
+      retainedMessages: this.retained.size,
+      ...this.counters,
+    };
+  }
+
+  private sendInflight(session: Session, connection: Connection, entry: QueuedMessage): void {
+    const packetId = session.allocatePacketId();
+    session.inflight.set(packetId, {
+      packetId,
+      message: entry.message,
+      qos: entry.qos,
+      retain: entry.retain,
+      released: false,
+    });
+    connection.write(
+      DeliveryEncoder.withPacketId(
+        entry.message,
+        connection.protocolVersion,
+        entry.qos,
+        entry.retain,
+        packetId,
+        false,
+      ),
+    );
+    this.counters.messagesSent++;
+  }
+}
+
+export { Session };

@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import type { Properties, QoS } from '@mqtt-adapt/codec';
+import { isValidTopicName } from '@mqtt-adapt/topic';
+import { BrokerCore, type BrokerStats } from './broker-core.js';
+import type { ClientConnection } from './client-connection.js';
+import { systemClock } from './clock.js';
+import { Connection } from './connection.js';
+import { RouterError } from './errors.js';
+import type { BrokerEventName, BrokerListener } from './hooks.js';
+import { silentLogger } from './logger.js';
+import type { BrokerOptions, ResolvedBrokerOptions } from './options.js';
+import type { Transport } from './transport.js';
+
+export const defaultBrokerOptions = {
+  maxPacketSize: 1024 * 1024,
+  maxConnectPacketSize: 64 * 1024,
+  connectTimeoutMs: 10_000,
+  maxInflightMessages: 32,
+  maxQueuedMessages: 1000,
+  maxQoS: 2,
+  maxPendingPacketsBeforeConnack: 64,
+} as const satisfies BrokerOptions;
+
+/** A message published by the application itself (bridges, `$SYS`). */
+export interface PublishInput {
+  topicName: string;
+  payload: Buffer | string;
+  qos?: QoS;
+  retain?: boolean;
+  properties?: Properties;
+}
+
+function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new RouterError('ROUTER_INVALID_OPTION', `${name} = ${value} must be an integer from 1 to ${max}`);
+  }
+  return value;
+}
+
+function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
+  const merged = { ...defaultBrokerOptions, ...stripUndefined(options) };
+  positiveInteger('maxPacketSize', merged.maxPacketSize, 268_435_460);
+  positiveInteger('maxConnectPacketSize', merged.maxConnectPacketSize, 268_435_460);
+  positiveInteger('connectTimeoutMs', merged.connectTimeoutMs);
+  positiveInteger('maxInflightMessages', merged.maxInflightMessages, 65_535);
+  positiveInteger('maxQueuedMessages', merged.maxQueuedMessages);
+  positiveInteger('maxPendingPacketsBeforeConnack', merged.maxPendingPacketsBeforeConnack);
+  if (merged.maxQoS !== 0 && merged.maxQoS !== 1 && merged.maxQoS !== 2) {
+    throw new RouterError('ROUTER_INVALID_OPTION', `maxQoS = ${String(merged.maxQoS)} must be 0, 1 or 2`);
+  }
+  return {
+    ...merged,
+    hooks: options.hooks ?? {},
+    logger: options.logger ?? silentLogger,
+    clock: options.clock ?? systemClock,
+    generateClientId: options.generateClientId ?? (() => `mqtt-adapt-${randomBytes(8).toString('hex')}`),
+  };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * The broker core: give it every accepted transport with `accept()`; it speaks MQTT over it.
+ * Knows no socket, file or database.
+ */
+export class Broker {
+  private readonly core: BrokerCore;
+
+  constructor(options: BrokerOptions = {}) {
+    this.core = new BrokerCore(resolveOptions(options));
+  }
+
+  /** Starts serving one connection. The app forwards the transport's events to the result. */
+  accept(transport: Transport): ClientConnection {
+    if (this.core.closing) {
+      transport.close();
+      throw new RouterError('ROUTER_CLOSED', 'broker is closed; no new connections are accepted');
+    }
+    const connection = new Connection(this.core, transport);
+    this.core.connections.add(connection);
+    return connection;
+  }
+
+  /** Publishes a message from the application (not from a client). */
+  publish(input: PublishInput): void {
+    if (!isValidTopicName(input.topicName)) {
+      throw new RouterError(
+        'ROUTER_INVALID_MESSAGE',
+        `topic name "${input.topicName}" is not valid for PUBLISH`,
+      );
+    }
+    const qos = input.qos ?? 0;
+    if (qos !== 0 && qos !== 1 && qos !== 2) {
+      throw new RouterError('ROUTER_INVALID_MESSAGE', `qos ${String(qos)} must be 0, 1 or 2`);
+    }
+    const payload =
+      typeof input.payload === 'string' ? Buffer.from(input.payload) : Buffer.from(input.payload);
+    this.core.route(
+      {
+        topicName: input.topicName,
+        payload,
+        qos,
+        retain: input.retain ?? false,
+        properties: input.properties,
+        publisherId: undefined,
+      },
+      undefined,
+    );
+  }
+
+  on<E extends BrokerEventName>(event: E, listener: BrokerListener<E>): () => void {
+    return this.core.events.on(event, listener);
+  }
+
+  get stats(): BrokerStats {
+    return this.core.stats();
+  }
+
+  /**
+   * Stops accepting connections and closes every client. Connected clients' wills are
+   * published: their connections end without a DISCONNECT from them. 5.0 clients get
+   * DISCONNECT 0x8B (server shutting down) first.
+   */
+  async close(): Promise<void> {
+    this.core.closing = true;
+    for (const connection of [...this.core.connections]) connection.close('server-shutting-down', 0x8b);
+  }
+}

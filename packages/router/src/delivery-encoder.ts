@@ -1,0 +1,55 @@
+import { encode, PacketType, type ProtocolVersion, type PublishPacket, type QoS } from '@mqtt-adapt/codec';
+import type { Message } from './message.js';
+
+/**
+ * Encodes one message for delivery. QoS 0 bytes are encoded once per protocol family and
+ * RETAIN flag and shared by every subscriber of one publish; QoS 1/2 carry a per-subscriber
+ * packet id and are encoded per delivery.
+ */
+export class DeliveryEncoder {
+  private v4: Buffer | undefined = undefined;
+  private v4Retain: Buffer | undefined = undefined;
+  private v5: Buffer | undefined = undefined;
+  private v5Retain: Buffer | undefined = undefined;
+
+  constructor(private readonly message: Message) {}
+
+  qos0(version: ProtocolVersion, retain: boolean): Buffer {
+    // 3.1 and 3.1.1 PUBLISH bytes are identical; 5.0 adds a property length.
+    if (version === 5) {
+      if (retain) {
+        this.v5Retain ??= DeliveryEncoder.withPacketId(this.message, 5, 0, true, undefined, false);
+        return this.v5Retain;
+      }
+      this.v5 ??= DeliveryEncoder.withPacketId(this.message, 5, 0, false, undefined, false);
+      return this.v5;
+    }
+    if (retain) {
+      this.v4Retain ??= DeliveryEncoder.withPacketId(this.message, 4, 0, true, undefined, false);
+      return this.v4Retain;
+    }
+    this.v4 ??= DeliveryEncoder.withPacketId(this.message, 4, 0, false, undefined, false);
+    return this.v4;
+  }
+
+  static withPacketId(
+    message: Message,
+    version: ProtocolVersion,
+    qos: QoS,
+    retain: boolean,
+    packetId: number | undefined,
+    dup: boolean,
+  ): Buffer {
+    const packet: PublishPacket = {
+      type: PacketType.Publish,
+      dup,
+      qos,
+      retain,
+      topicName: message.topicName,
+      packetId,
+      payload: message.payload,
+      properties: version === 5 ? message.properties : undefined,
+    };
+    return encode(packet, version);
+  }
+}

@@ -1,0 +1,60 @@
+import { type AckPacket, PacketType, ReasonCode } from '@mqtt-adapt/codec';
+import { type Connection, ConnectionState } from '../connection.js';
+
+/**
+ * PUBACK, PUBREC and PUBCOMP settle outbound messages; PUBREL releases an inbound QoS 2 id.
+ * Acks for unknown packet ids are ignored (3.x) — PUBREL is still answered with PUBCOMP so a
+ * client that lost state can finish its flow, with 0x92 in 5.0.
+ */
+export function handleAck(connection: Connection, packet: AckPacket): void {
+  const session = connection.session;
+  if (session === undefined || connection.state !== ConnectionState.Connected) return;
+  const core = connection.core;
+  const packetId = packet.packetId;
+  switch (packet.type) {
+    case PacketType.Puback: {
+      const entry = session.inflight.get(packetId);
+      if (entry !== undefined && entry.qos === 1) {
+        session.inflight.delete(packetId);
+        core.pump(session);
+      }
+      return;
+    }
+    case PacketType.Pubrec: {
+      const entry = session.inflight.get(packetId);
+      const known = entry !== undefined && entry.qos === 2;
+      if (known) entry.released = true;
+      // 5.0: a PUBREC with a failure reason ends the flow without PUBREL.
+      if (known && connection.protocolVersion === 5 && packet.reasonCode >= 0x80) {
+        session.inflight.delete(packetId);
+        core.pump(session);
+        return;
+      }
+      connection.send({
+        type: PacketType.Pubrel,
+        packetId,
+        reasonCode: known || connection.protocolVersion !== 5 ? 0 : ReasonCode.PacketIdentifierNotFound,
+        properties: undefined,
+      });
+      return;
+    }
+    case PacketType.Pubcomp: {
+      const entry = session.inflight.get(packetId);
+      if (entry?.released) {
+        session.inflight.delete(packetId);
+        core.pump(session);
+      }
+      return;
+    }
+    case PacketType.Pubrel: {
+      const known = session.inboundQos2.delete(packetId);
+      connection.send({
+        type: PacketType.Pubcomp,
+        packetId,
+        reasonCode: known || connection.protocolVersion !== 5 ? 0 : ReasonCode.PacketIdentifierNotFound,
+        properties: undefined,
+      });
+      return;
+    }
+  }
+}

@@ -1,0 +1,190 @@
+import {
+  ConnackReturnCode,
+  type ConnectPacket,
+  encode,
+  PacketType,
+  type ProtocolVersion,
+  ReasonCode,
+} from '@mqtt-adapt/codec';
+import { isValidTopicName } from '@mqtt-adapt/topic';
+import { type Connection, ConnectionState } from '../connection.js';
+import type { AuthenticateResult, ClientInfo } from '../hooks.js';
+import { Session } from '../session.js';
+
+/** 5.0 reason code -> nearest 3.x CONNACK return code. */
+function toV3ReturnCode(reasonCode: number): number {
+  switch (reasonCode) {
+    case ReasonCode.UnsupportedProtocolVersion:
+      return ConnackReturnCode.UnacceptableProtocolVersion;
+    case ReasonCode.ClientIdentifierNotValid:
+      return ConnackReturnCode.IdentifierRejected;
+    case ReasonCode.ServerUnavailable:
+    case ReasonCode.ServerBusy:
+    case ReasonCode.ServerShuttingDown:
+      return ConnackReturnCode.ServerUnavailable;
+    case ReasonCode.BadUserNameOrPassword:
+      return ConnackReturnCode.BadUserNameOrPassword;
+    default:
+      return ConnackReturnCode.NotAuthorized;
+  }
+}
+
+/** Sends a refusing CONNACK (session present 0 [MQTT-3.2.2-4]) and closes [MQTT-3.2.2-5]. */
+export function refuseConnect(connection: Connection, reasonCode: number, why: string): void {
+  const version = connection.protocolVersion;
+  connection.send({
+    type: PacketType.Connack,
+    sessionPresent: false,
+    reasonCode: version === 5 ? reasonCode : toV3ReturnCode(reasonCode),
+    properties: undefined,
+  });
+  connection.core.logger.debug(
+    { remoteAddress: connection.transport.remoteAddress, reasonCode, why },
+    'connect refused',
+  );
+  connection.close('not-authorized');
+}
+
+/** Protocol level not 3, 4 or 5: CONNACK 0x01 in the 3.1.1 format, then close [MQTT-3.1.2-2]. */
+export function refuseUnsupportedVersion(connection: Connection): void {
+  connection.write(
+    encode(
+      {
+        type: PacketType.Connack,
+        sessionPresent: false,
+        reasonCode: ConnackReturnCode.UnacceptableProtocolVersion,
+        properties: undefined,
+      },
+      4,
+    ),
+  );
+  connection.close('protocol-error');
+}
+
+export function handleConnect(connection: Connection, packet: ConnectPacket): Promise<void> | undefined {
+  const core = connection.core;
+  connection.protocolVersion = packet.protocolVersion;
+  connection.state = ConnectionState.Connecting;
+  let clientId = packet.clientId;
+  if (clientId.length === 0) {
+    // 3.1 has no empty ids; 3.1.1 allows them only with Clean Session 1 [MQTT-3.1.3-7, -8].
+    if (packet.protocolVersion === 3 || (packet.protocolVersion === 4 && !packet.cleanStart)) {
+      refuseConnect(connection, ReasonCode.ClientIdentifierNotValid, 'empty client id without clean session');
+      return undefined;
+    }
+    clientId = core.options.generateClientId();
+  }
+  if (packet.will !== undefined && !isValidTopicName(packet.will.topicName)) {
+    // The will is published like a PUBLISH: its topic must be a valid topic name (no wildcards).
+    if (packet.protocolVersion === 5) {
+      refuseConnect(connection, ReasonCode.TopicNameInvalid, `invalid will topic "${packet.will.topicName}"`);
+    } else {
+      connection.violation(`invalid will topic "${packet.will.topicName}"`);
+    }
+    return undefined;
+  }
+  const authenticate = core.hooks.authenticate;
+  if (authenticate === undefined) {
+    accept(connection, packet, clientId);
+    return undefined;
+  }
+  let result: AuthenticateResult | Promise<AuthenticateResult>;
+  try {
+    result = authenticate({
+      clientId,
+      username: packet.username,
+      password: packet.password,
+      remoteAddress: connection.transport.remoteAddress,
+      protocolVersion: packet.protocolVersion as ProtocolVersion,
+    });
+  } catch (error) {
+    return authFailed(connection, error);
+  }
+  if (!(result instanceof Promise)) {
+    settleAuthentication(connection, packet, clientId, result);
+    return undefined;
+  }
+  return result.then(
+    (answer) => settleAuthentication(connection, packet, clientId, answer),
+    (error: unknown) => authFailed(connection, error),
+  );
+}
+
+function authFailed(connection: Connection, error: unknown): undefined {
+  connection.core.logger.error({ err: error }, 'authenticate hook failed');
+  if (connection.state !== ConnectionState.Closed) {
+    refuseConnect(connection, ReasonCode.ServerUnavailable, 'authenticate hook failed');
+  }
+  return undefined;
+}
+
+function settleAuthentication(
+  connection: Connection,
+  packet: ConnectPacket,
+  clientId: string,
+  answer: AuthenticateResult,
+): void {
+  if (connection.state === ConnectionState.Closed) return;
+  if (answer === true) {
+    accept(connection, packet, clientId);
+    return;
+  }
+  const reasonCode = answer === false ? ReasonCode.BadUserNameOrPassword : answer;
+  refuseConnect(connection, reasonCode, 'authenticate hook refused');
+}
+
+/** Takes over or creates the session, sends CONNACK, then re-sends what the session owes. */
+function accept(connection: Connection, packet: ConnectPacket, clientId: string): void {
+  const core = connection.core;
+  if (core.closing) {
+    refuseConnect(connection, ReasonCode.ServerUnavailable, 'server shutting down');
+    return;
+  }
+  let session = core.sessions.get(clientId);
+  // A client id already online: the old connection is closed first [MQTT-3.1.4-2].
+  const previous = session?.connection;
+  if (previous !== undefined) previous.close('session-taken-over', ReasonCode.SessionTakenOver);
+  session = core.sessions.get(clientId);
+  if (session !== undefined && packet.cleanStart) {
+    core.endSession(session);
+    session = undefined;
+  }
+  const sessionPresent = session !== undefined;
+  if (session === undefined) {
+    session = new Session(clientId, !packet.cleanStart);
+    core.sessions.set(clientId, session);
+  }
+  session.persistent = !packet.cleanStart;
+  session.will = packet.will && {
+    topicName: packet.will.topicName,
+    payload: Buffer.from(packet.will.payload),
+    qos: packet.will.qos,
+    retain: packet.will.retain,
+    properties: packet.will.properties,
+    publisherId: clientId,
+  };
+  const client: ClientInfo = {
+    clientId,
+    username: packet.username,
+    remoteAddress: connection.transport.remoteAddress,
+    protocolVersion: packet.protocolVersion as ProtocolVersion,
+  };
+  connection.client = client;
+  connection.session = session;
+  session.connection = connection;
+  connection.state = ConnectionState.Connected;
+  connection.send({
+    type: PacketType.Connack,
+    sessionPresent,
+    reasonCode: 0,
+    properties:
+      packet.protocolVersion === 5 && clientId !== packet.clientId
+        ? { assignedClientIdentifier: clientId }
+        : undefined,
+  });
+  connection.startKeepalive(packet.keepaliveSeconds);
+  core.events.emit('clientConnected', client, sessionPresent);
+  // Unacknowledged PUBLISH and PUBREL are re-sent on reconnect, in order [MQTT-4.4.0-1].
+  core.resendInflight(session, connection);
+  core.pump(session);
+}

@@ -1,0 +1,97 @@
+import { PacketType, type PublishPacket, ReasonCode } from '@mqtt-adapt/codec';
+import { isValidTopicName } from '@mqtt-adapt/topic';
+import { type Connection, ConnectionState } from '../connection.js';
+import type { Message } from '../message.js';
+
+/**
+ * Inbound PUBLISH: validate, authorize, route, acknowledge. QoS 2 uses "store and forward at
+ * PUBLISH": the packet id is remembered until PUBREL, so a re-sent PUBLISH (DUP) is
+ * acknowledged again but never routed twice [MQTT-4.3.3-2].
+ */
+export function handlePublish(connection: Connection, packet: PublishPacket): Promise<void> | undefined {
+  const session = connection.session;
+  if (session === undefined || connection.state !== ConnectionState.Connected) return undefined;
+  const topicName = packet.topicName;
+  if (!isValidTopicName(topicName)) {
+    connection.violation(
+      `invalid topic name "${topicName}" in PUBLISH [MQTT-3.3.2-2]`,
+      ReasonCode.TopicNameInvalid,
+    );
+    return undefined;
+  }
+  if (packet.qos === 2 && session.inboundQos2.has(packet.packetId!)) {
+    acknowledge(connection, packet, ReasonCode.Success);
+    return undefined;
+  }
+  const message: Message = {
+    topicName,
+    // Kept beyond this call (queued, retained, in flight): copy off the socket chunk.
+    payload: packet.qos === 0 && !packet.retain ? packet.payload : Buffer.from(packet.payload),
+    qos: packet.qos,
+    retain: packet.retain,
+    properties: packet.properties,
+    publisherId: session.clientId,
+  };
+  if (topicName.charCodeAt(0) === 0x24 /* $ */) {
+    // Topics starting with '$' belong to the server ($SYS): dropped, logged, still acknowledged.
+    connection.core.logger.debug({ clientId: session.clientId, topicName }, 'publish to $ topic dropped');
+    connection.core.drop(message, session.clientId, 'dollar-topic');
+    acknowledge(connection, packet, ReasonCode.NotAuthorized);
+    return undefined;
+  }
+  const authorize = connection.core.hooks.authorizePublish;
+  if (authorize === undefined) {
+    accept(connection, packet, message);
+    return undefined;
+  }
+  let allowed: boolean | Promise<boolean>;
+  try {
+    allowed = authorize(connection.client!, topicName, packet.qos, packet.retain);
+  } catch (error) {
+    connection.core.logger.error({ err: error }, 'authorizePublish hook failed');
+    allowed = false;
+  }
+  if (!(allowed instanceof Promise)) {
+    settle(connection, packet, message, allowed);
+    return undefined;
+  }
+  return allowed.then(
+    (answer) => settle(connection, packet, message, answer),
+    (error: unknown) => {
+      connection.core.logger.error({ err: error }, 'authorizePublish hook failed');
+      settle(connection, packet, message, false);
+    },
+  );
+}
+
+function settle(connection: Connection, packet: PublishPacket, message: Message, allowed: boolean): void {
+  if (connection.state !== ConnectionState.Connected) return;
+  if (allowed) {
+    accept(connection, packet, message);
+    return;
+  }
+  connection.core.logger.debug(
+    { clientId: message.publisherId, topicName: message.topicName },
+    'publish not authorized',
+  );
+  connection.core.drop(message, message.publisherId!, 'not-authorized');
+  // 3.x has no negative PUBACK: the message is acknowledged and discarded, as Mosquitto does.
+  acknowledge(connection, packet, ReasonCode.NotAuthorized);
+}
+
+function accept(connection: Connection, packet: PublishPacket, message: Message): void {
+  const session = connection.session!;
+  if (packet.qos === 2) session.inboundQos2.add(packet.packetId!);
+  connection.core.route(message, session);
+  acknowledge(connection, packet, ReasonCode.Success);
+}
+
+function acknowledge(connection: Connection, packet: PublishPacket, reasonCode: number): void {
+  if (packet.qos === 0) return;
+  connection.send({
+    type: packet.qos === 1 ? PacketType.Puback : PacketType.Pubrec,
+    packetId: packet.packetId!,
+    reasonCode: connection.protocolVersion === 5 ? reasonCode : 0,
+    properties: undefined,
+  });
+}

@@ -1,0 +1,107 @@
+import { PacketType, type QoS, ReasonCode, type SubscribePacket, type Subscription } from '@mqtt-adapt/codec';
+import { isValidTopicFilter } from '@mqtt-adapt/topic';
+import { type Connection, ConnectionState } from '../connection.js';
+import type { SubscriptionOptions } from '../session.js';
+
+type Verdict = boolean | QoS;
+
+/**
+ * SUBSCRIBE: one return code per filter, in order [MQTT-3.8.4-5]; an invalid or refused
+ * filter gets 0x80 and the others still apply. Retained messages matching each granted filter
+ * follow the SUBACK [MQTT-3.3.1-6], also when the subscription replaced one [MQTT-3.8.4-3].
+ */
+export function handleSubscribe(connection: Connection, packet: SubscribePacket): Promise<void> | undefined {
+  if (connection.state !== ConnectionState.Connected) return undefined;
+  const authorize = connection.core.hooks.authorizeSubscribe;
+  const verdicts: Array<Verdict | Promise<Verdict>> = [];
+  let async = false;
+  for (const subscription of packet.subscriptions) {
+    if (!isValidTopicFilter(subscription.topicFilter)) {
+      verdicts.push(false);
+      continue;
+    }
+    if (authorize === undefined) {
+      verdicts.push(true);
+      continue;
+    }
+    try {
+      const verdict = authorize(connection.client!, subscription.topicFilter, subscription.qos);
+      if (verdict instanceof Promise) async = true;
+      verdicts.push(verdict);
+    } catch (error) {
+      connection.core.logger.error({ err: error }, 'authorizeSubscribe hook failed');
+      verdicts.push(false);
+    }
+  }
+  if (!async) {
+    apply(connection, packet, verdicts as Verdict[]);
+    return undefined;
+  }
+  const settled = verdicts.map((verdict) =>
+    Promise.resolve(verdict).catch((error: unknown) => {
+      connection.core.logger.error({ err: error }, 'authorizeSubscribe hook failed');
+      return false;
+    }),
+  );
+  return Promise.all(settled).then((answers) => apply(connection, packet, answers));
+}
+
+function grantedQos(connection: Connection, subscription: Subscription, verdict: Verdict): QoS | undefined {
+  if (verdict === false) return undefined;
+  let qos = subscription.qos;
+  if (qos > connection.core.options.maxQoS) qos = connection.core.options.maxQoS;
+  if (verdict !== true && verdict < qos) qos = verdict;
+  return qos;
+}
+
+function apply(connection: Connection, packet: SubscribePacket, verdicts: Verdict[]): void {
+  if (connection.state !== ConnectionState.Connected) return;
+  const core = connection.core;
+  const session = connection.session!;
+  const reasonCodes: number[] = [];
+  const granted: Array<{ subscription: Subscription; qos: QoS; isNew: boolean }> = [];
+  const subscriptionIdentifier = packet.properties?.subscriptionIdentifiers?.[0];
+  packet.subscriptions.forEach((subscription, index) => {
+    const qos = grantedQos(connection, subscription, verdicts[index] as Verdict);
+    if (qos === undefined) {
+      const valid = isValidTopicFilter(subscription.topicFilter);
+      reasonCodes.push(
+        connection.protocolVersion !== 5
+          ? 0x80
+          : valid
+            ? ReasonCode.NotAuthorized
+            : ReasonCode.TopicFilterInvalid,
+      );
+      return;
+    }
+    const options: SubscriptionOptions = {
+      qos,
+      noLocal: subscription.noLocal,
+      retainAsPublished: subscription.retainAsPublished,
+      retainHandling: subscription.retainHandling,
+      subscriptionIdentifier,
+    };
+    const isNew = !session.subscriptions.has(subscription.topicFilter);
+    session.subscriptions.set(subscription.topicFilter, options);
+    core.subscriptions.add(subscription.topicFilter, session, options);
+    reasonCodes.push(qos);
+    granted.push({ subscription, qos, isNew });
+  });
+  connection.send({ type: PacketType.Suback, packetId: packet.packetId, reasonCodes, properties: undefined });
+  for (const { subscription, qos, isNew } of granted) {
+    core.events.emit('subscribed', connection.client!, subscription.topicFilter, qos);
+    sendRetained(connection, subscription, qos, isNew);
+  }
+}
+
+function sendRetained(connection: Connection, subscription: Subscription, qos: QoS, isNew: boolean): void {
+  // Shared subscriptions never get retained messages (MQTT 5.0 §4.8.2).
+  if (subscription.topicFilter.startsWith('$share/')) return;
+  if (subscription.retainHandling === 2 || (subscription.retainHandling === 1 && !isNew)) return;
+  const core = connection.core;
+  const session = connection.session!;
+  for (const message of core.retained.match(subscription.topicFilter)) {
+    // Sent because of a new subscription: RETAIN 1 [MQTT-3.3.1-8].
+    core.deliver(session, message, (message.qos < qos ? message.qos : qos) as QoS, true);
+  }
+}

@@ -1,0 +1,68 @@
+import type { QoS } from '@mqtt-adapt/codec';
+import type { Message } from './message.js';
+
+/** Who is asking, as known when a hook runs. */
+export interface ClientInfo {
+  readonly clientId: string;
+  readonly username: string | undefined;
+  readonly remoteAddress: string;
+  readonly protocolVersion: 3 | 4 | 5;
+}
+
+export interface AuthenticateRequest {
+  readonly clientId: string;
+  readonly username: string | undefined;
+  readonly password: Buffer | undefined;
+  readonly remoteAddress: string;
+  readonly protocolVersion: 3 | 4 | 5;
+}
+
+/**
+ * `true` accepts; `false` refuses with "bad user name or password" (3.x return code 4, 5.0
+ * 0x86); a number refuses with that 5.0 reason code (mapped to the nearest 3.x return code).
+ */
+export type AuthenticateResult = boolean | number;
+
+/** A hook may answer at once or with a promise; a throw or rejection refuses (and is logged). */
+export type HookResult<T> = T | Promise<T>;
+
+export interface BrokerHooks {
+  /** Runs once per CONNECT before CONNACK. Default: accept everyone. */
+  authenticate?(request: AuthenticateRequest): HookResult<AuthenticateResult>;
+  /** Runs per inbound PUBLISH. `false` drops it (3.x still acks it; 5.0 acks with 0x87). */
+  authorizePublish?(client: ClientInfo, topicName: string, qos: QoS, retain: boolean): HookResult<boolean>;
+  /**
+   * Runs per topic filter of a SUBSCRIBE. `false` refuses it (SUBACK 0x80 / 0x87); a QoS
+   * grants at most that QoS.
+   */
+  authorizeSubscribe?(client: ClientInfo, topicFilter: string, qos: QoS): HookResult<boolean | QoS>;
+}
+
+/** Why a connection closed, for events and logs. */
+export type DisconnectReason =
+  | 'client-disconnect'
+  | 'transport-closed'
+  | 'transport-error'
+  | 'keepalive-timeout'
+  | 'connect-timeout'
+  | 'protocol-error'
+  | 'malformed-packet'
+  | 'not-authorized'
+  | 'session-taken-over'
+  | 'server-shutting-down';
+
+export type DropReason = 'slow-consumer' | 'queue-full' | 'not-authorized' | 'dollar-topic' | 'offline-qos0';
+
+/** Events for metrics, logs and bridges. Listeners run synchronously: keep them cheap. */
+export interface BrokerEventMap {
+  clientConnected: [client: ClientInfo, sessionPresent: boolean];
+  clientDisconnected: [client: ClientInfo, reason: DisconnectReason];
+  subscribed: [client: ClientInfo, topicFilter: string, grantedQos: QoS];
+  unsubscribed: [client: ClientInfo, topicFilter: string];
+  /** Every message accepted for routing, including wills and `Broker.publish`. */
+  messagePublished: [message: Message];
+  /** A message not delivered to one subscriber (or not accepted from a publisher). */
+  messageDropped: [message: Message, clientId: string, reason: DropReason];
+}
+export type BrokerEventName = keyof BrokerEventMap;
+export type BrokerListener<E extends BrokerEventName> = (...args: BrokerEventMap[E]) => void;

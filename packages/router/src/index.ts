@@ -1,0 +1,26 @@
+export type { PublishInput } from './broker.js';
+export { Broker, defaultBrokerOptions } from './broker.js';
+export type { BrokerStats } from './broker-core.js';
+export type { ClientConnection } from './client-connection.js';
+export type { Clock, TimerHandle } from './clock.js';
+export { systemClock } from './clock.js';
+export type { RouterErrorCode } from './errors.js';
+export { isRouterError, RouterError } from './errors.js';
+export type {
+  AuthenticateRequest,
+  AuthenticateResult,
+  BrokerEventMap,
+  BrokerEventName,
+  BrokerHooks,
+  BrokerListener,
+  ClientInfo,
+  DisconnectReason,
+  DropReason,
+  HookResult,
+} from './hooks.js';
+export type { Logger } from './logger.js';
+export { silentLogger } from './logger.js';
+export type { Message } from './message.js';
+export type { BrokerOptions } from './options.js';
+export { RetainedIndex } from './retained-index.js';
+export type { Transport } from './transport.js';

@@ -1,0 +1,56 @@
+import { DeliveryMerger, type Subscription, SubscriptionTrie } from '@mqtt-adapt/topic';
+import { ConnectionState } from '../connection.js';
+import type { Session, SubscriptionOptions } from '../session.js';
+
+function isOnline(session: Session): boolean {
+  return session.connection !== undefined && session.connection.state === ConnectionState.Connected;
+}
+
+/**
+ * Subscriptions of every session, in the topic trie, merged per session for delivery. Match
+ * buffers are reused across publishes; a re-entrant publish (from an event listener) gets
+ * its own.
+ */
+export class SubscriptionIndex {
+  // Shared subscriptions pick among online members only; offline ones are skipped.
+  private readonly trie = new SubscriptionTrie<Session, SubscriptionOptions>({ isAvailable: isOnline });
+  private readonly matches: Subscription<Session, SubscriptionOptions>[] = [];
+  private readonly merger = new DeliveryMerger<Session, SubscriptionOptions>();
+  private busy = false;
+
+  get size(): number {
+    return this.trie.size;
+  }
+
+  add(topicFilter: string, session: Session, options: SubscriptionOptions): void {
+    this.trie.add(topicFilter, session, options);
+  }
+
+  remove(topicFilter: string, session: Session): boolean {
+    return this.trie.remove(topicFilter, session);
+  }
+
+  /**
+   * Deliveries for one publish, in `merger.deliveries[0 .. count)`: one per session for its
+   * non-shared subscriptions (at the highest granted QoS), one per matching share group;
+   * `noLocal` subscriptions of `publisher` are left out. Call `release(merger)` when done.
+   */
+  collect(topicName: string, publisher: Session | undefined): DeliveryMerger<Session, SubscriptionOptions> {
+    if (this.busy) {
+      // Re-entrant publish (from an event listener): fresh buffers, the shared ones are in use.
+      const merger = new DeliveryMerger<Session, SubscriptionOptions>();
+      merger.merge(this.trie.match(topicName, [], publisher?.clientId), publisher);
+      return merger;
+    }
+    this.busy = true;
+    this.merger.merge(this.trie.match(topicName, this.matches, publisher?.clientId), publisher);
+    return this.merger;
+  }
+
+  release(merger: DeliveryMerger<Session, SubscriptionOptions>): void {
+    if (merger !== this.merger) return;
+    this.busy = false;
+    // Drop references so the reused buffers pin no session between publishes.
+    this.matches.length = 0;
+  }
+}

@@ -1,0 +1,28 @@
+import type { Clock } from './clock.js';
+import type { BrokerHooks } from './hooks.js';
+import type { Logger } from './logger.js';
+
+/** Broker limits and behaviour. Every field is optional; defaults are in `defaultBrokerOptions`. */
+export interface BrokerOptions {
+  /** Largest packet accepted from a client, fixed header included. Default 1 MiB. */
+  maxPacketSize?: number;
+  /** Largest CONNECT accepted, checked before the body is buffered. Default 64 KiB. */
+  maxConnectPacketSize?: number;
+  /** Time a new connection has to send CONNECT. Default 10 000 ms. */
+  connectTimeoutMs?: number;
+  /** Outbound QoS 1/2 messages awaiting acknowledgement per client. Default 32. */
+  maxInflightMessages?: number;
+  /** QoS 1/2 messages queued per session behind the in-flight window or while offline. Default 1000. */
+  maxQueuedMessages?: number;
+  /** Highest QoS granted to subscriptions. Default 2. */
+  maxQoS?: 0 | 1 | 2;
+  /** Packets decoded while CONNECT (authentication) is pending before the connection is paused. Default 64. */
+  maxPendingPacketsBeforeConnack?: number;
+  hooks?: BrokerHooks;
+  logger?: Logger;
+  clock?: Clock;
+  /** Generates client ids for empty client ids with clean session. Default: `mqtt-adapt-` + random. */
+  generateClientId?: () => string;
+}
+
+export type ResolvedBrokerOptions = Required<Omit<BrokerOptions, 'hooks'>> & { hooks: BrokerHooks };

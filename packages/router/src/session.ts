@@ -1,0 +1,67 @@
+import type { QoS, RetainHandling } from '@mqtt-adapt/codec';
+import type { Connection } from './connection.js';
+import { RingQueue } from './internal/bounded-queue.js';
+import type { Message } from './message.js';
+
+/** Options of one subscription as granted. */
+export interface SubscriptionOptions {
+  qos: QoS;
+  /** MQTT 5.0: do not deliver the subscriber's own publishes. */
+  noLocal: boolean;
+  /** MQTT 5.0: keep the RETAIN flag as published when forwarding. */
+  retainAsPublished: boolean;
+  retainHandling: RetainHandling;
+  /** MQTT 5.0 Subscription Identifier, if the SUBSCRIBE carried one. */
+  subscriptionIdentifier: number | undefined;
+}
+
+/** An outbound QoS 1/2 message waiting for its acknowledgement. */
+export interface InflightMessage {
+  readonly packetId: number;
+  readonly message: Message;
+  readonly qos: 1 | 2;
+  readonly retain: boolean;
+  /** QoS 2 after PUBREC: PUBREL was sent, PUBCOMP is awaited. */
+  released: boolean;
+}
+
+/** A QoS 1/2 message waiting behind the in-flight window or while its session is offline. */
+export interface QueuedMessage {
+  readonly message: Message;
+  readonly qos: 1 | 2;
+  readonly retain: boolean;
+}
+
+/**
+ * The state of one client id that outlives its connection when persistent (Clean Session 0).
+ * The same model serves 3.1, 3.1.1 and 5.0; version differences live in the handlers.
+ */
+export class Session {
+  readonly subscriptions = new Map<string, SubscriptionOptions>();
+  /** Outbound in-flight window, in send order (re-sent in this order on reconnect). */
+  readonly inflight = new Map<number, InflightMessage>();
+  readonly queue = new RingQueue<QueuedMessage>();
+  /** Inbound QoS 2 packet ids that got PUBREC and await PUBREL: their re-sends are not routed again. */
+  readonly inboundQos2 = new Set<number>();
+  /** Will of the current connection, published on any close that is not a clean DISCONNECT. */
+  will: Message | undefined = undefined;
+  /** The live connection, set once CONNACK is sent; undefined while offline. */
+  connection: Connection | undefined = undefined;
+  private nextPacketId = 1;
+
+  constructor(
+    readonly clientId: string,
+    /** False for Clean Session 1: the session ends with its connection. */
+    public persistent: boolean,
+  ) {}
+
+  /** Next free packet id, skipping ids still in flight. Caller ensures the window is not full. */
+  allocatePacketId(): number {
+    for (let attempts = 0; attempts < 65535; attempts++) {
+      const id = this.nextPacketId;
+      this.nextPacketId = id === 65535 ? 1 : id + 1;
+      if (!this.inflight.has(id)) return id;
+    }
+    throw new RangeError(`session ${this.clientId} has no free packet id (65535 in flight)`);
+  }
+}
