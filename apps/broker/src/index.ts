@@ -36,6 +36,6 @@ export { exitOnSignals } from './shutdown.js';
 export type { TransportSocket } from './socket-transport.js';
 export { CLOSE_GRACE_MS, SocketTransport } from './socket-transport.js';
 export type { RunningBroker, StartBrokerOptions } from './start-broker.js';
-export { STORE_NAME, startBroker } from './start-broker.js';
+export { startBroker } from './start-broker.js';
 export type { ListenerAddress, RunningListener } from './tcp-listener.js';
 export { listenTcp } from './tcp-listener.js';

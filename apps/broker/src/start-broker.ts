@@ -4,9 +4,6 @@ import { type BrokerConfig, type BrokerConfigInput, resolveConfig, toBrokerOptio
 import { BrokerAppError } from './errors.js';
 import { type ListenerAddress, listenTcp, type RunningListener } from './tcp-listener.js';
 
-/** The store in use; `memory` until the durable stores are wired in (`dataDir` is for them). */
-export const STORE_NAME = 'memory';
-
 export interface StartBrokerOptions {
   /** Logger for the broker and the router. Default: a silent pino logger. */
   readonly logger?: Logger;
@@ -46,6 +43,8 @@ export async function startBroker(
   const log = options.logger ?? pino({ level: 'silent' });
   const broker = createRouter(resolved, log, options.hooks);
   if (log.isLevelEnabled('debug')) logClientEvents(broker, log);
+  // Restores persistent sessions and retained messages before any client can connect.
+  await broker.open();
 
   const listeners: RunningListener[] = [];
   try {
@@ -57,7 +56,7 @@ export async function startBroker(
     throw error;
   }
   const addresses = listeners.map((listener) => listener.address);
-  for (const address of addresses) log.info({ ...address, store: STORE_NAME }, 'listening');
+  for (const address of addresses) log.info({ ...address, store: broker.store.name }, 'listening');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

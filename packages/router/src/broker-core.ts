@@ -6,10 +6,12 @@ import type { BrokerHooks, DisconnectReason, DropReason } from './hooks.js';
 import { EventHub } from './internal/event-hub.js';
 import { SubscriptionIndex } from './internal/subscription-index.js';
 import type { Logger } from './logger.js';
-import type { Message } from './message.js';
+import { createMessage, type RoutedMessage } from './message.js';
 import type { ResolvedBrokerOptions } from './options.js';
+import { Persistence, restoreSession } from './persistence.js';
 import { RetainedIndex } from './retained-index.js';
-import { type QueuedMessage, Session } from './session.js';
+import { type InflightMessage, type QueuedMessage, Session } from './session.js';
+import type { StoreSnapshot } from './store.js';
 
 export interface BrokerStats {
   connections: number;
@@ -32,11 +34,12 @@ export class BrokerCore {
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
   readonly subscriptions = new SubscriptionIndex();
-  readonly retained = new RetainedIndex();
+  readonly retained = new RetainedIndex<RoutedMessage>();
   readonly events: EventHub;
   readonly logger: Logger;
   readonly clock: Clock;
   readonly hooks: BrokerHooks;
+  readonly persistence: Persistence;
   readonly counters = { messagesReceived: 0, messagesSent: 0, messagesDropped: 0 };
   closing = false;
 
@@ -45,15 +48,40 @@ export class BrokerCore {
     this.clock = options.clock;
     this.hooks = options.hooks;
     this.events = new EventHub(this.logger);
+    this.persistence = new Persistence(options.store);
+  }
+
+  /** Rebuilds sessions (offline), subscriptions and retained messages from the store. */
+  restore(snapshot: StoreSnapshot): void {
+    this.persistence.resume(snapshot);
+    const messages = new Map<number, RoutedMessage>();
+    for (const sessionSnapshot of snapshot.sessions) {
+      const session = restoreSession(
+        sessionSnapshot,
+        messages,
+        (clientId, version) => new Session(clientId, true, version),
+      );
+      this.sessions.set(session.clientId, session);
+      for (const [topicFilter, options] of session.subscriptions)
+        this.subscriptions.add(topicFilter, session, options);
+    }
+    for (const record of snapshot.retained) {
+      this.retained.set(
+        createMessage(record.topicName, record.payload, record.qos, true, record.properties, undefined),
+      );
+    }
   }
 
   /**
    * Routes one message: updates the retained index, then delivers once per matching session at
    * the highest granted QoS of its matching subscriptions [MQTT-3.3.5-1].
    */
-  route(message: Message, publisher: Session | undefined): void {
+  route(message: RoutedMessage, publisher: Session | undefined): void {
     this.counters.messagesReceived++;
-    if (message.retain) this.retained.set(message);
+    if (message.retain) {
+      this.retained.set(message);
+      this.persistence.saveRetained(message);
+    }
     const encoder = new DeliveryEncoder(message);
     const merger = this.subscriptions.collect(message.topicName, publisher);
     try {
@@ -72,7 +100,13 @@ export class BrokerCore {
   }
 
   /** Hands one message to one session: written now, queued, or dropped (counted). */
-  deliver(session: Session, message: Message, qos: QoS, retain: boolean, encoder?: DeliveryEncoder): void {
+  deliver(
+    session: Session,
+    message: RoutedMessage,
+    qos: QoS,
+    retain: boolean,
+    encoder?: DeliveryEncoder,
+  ): void {
     const connection = session.connection;
     const online = connection !== undefined && connection.state === ConnectionState.Connected;
     if (qos === 0) {
@@ -86,22 +120,25 @@ export class BrokerCore {
       this.counters.messagesSent++;
       return;
     }
-    const entry: QueuedMessage = { message, qos, retain };
     if (
       online &&
       !connection.congested &&
       session.queue.length === 0 &&
       session.inflight.size < this.options.maxInflightMessages
     ) {
-      this.sendInflight(session, connection, entry);
+      const packetId = session.allocatePacketId();
+      const seq = this.persistence.saveDelivery(session, message, qos, retain, packetId);
+      this.sendInflight(session, connection, { message, qos, retain, seq, packetId, released: false });
       return;
     }
     if (session.queue.length >= this.options.maxQueuedMessages) {
       // Full: the oldest queued message makes room, so a returning client gets the newest data.
       const dropped = session.queue.shift()!;
+      this.persistence.deleteDelivery(session, dropped);
       this.drop(dropped.message, session.clientId, 'queue-full');
     }
-    session.queue.push(entry);
+    const seq = this.persistence.saveDelivery(session, message, qos, retain);
+    session.queue.push({ message, qos, retain, seq });
   }
 
   /** Moves queued messages into the in-flight window while the client can take them. */
@@ -113,8 +150,18 @@ export class BrokerCore {
       session.queue.length > 0 &&
       session.inflight.size < this.options.maxInflightMessages
     ) {
-      this.sendInflight(session, connection, session.queue.shift()!);
+      const queued = session.queue.shift()!;
+      const entry: InflightMessage = { ...queued, packetId: session.allocatePacketId(), released: false };
+      this.persistence.updateDelivery(session, entry);
+      this.sendInflight(session, connection, entry);
     }
+  }
+
+  /** An outbound QoS 1 (PUBACK) or QoS 2 (PUBCOMP) delivery is complete. */
+  completeDelivery(session: Session, entry: InflightMessage): void {
+    session.inflight.delete(entry.packetId);
+    this.persistence.deleteDelivery(session, entry);
+    this.pump(session);
   }
 
   /** Re-sends the in-flight window on reconnect, in order, with DUP (PUBREL for released QoS 2). */
@@ -138,7 +185,7 @@ export class BrokerCore {
     }
   }
 
-  drop(message: Message, clientId: string, reason: DropReason): void {
+  drop(message: RoutedMessage, clientId: string, reason: DropReason): void {
     this.counters.messagesDropped++;
     if (this.events.has('messageDropped')) this.events.emit('messageDropped', message, clientId, reason);
   }
@@ -159,10 +206,11 @@ export class BrokerCore {
     }
   }
 
-  /** Removes a session and its subscriptions for good. */
+  /** Removes a session and its subscriptions for good (and from the store). */
   endSession(session: Session): void {
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     for (const topicFilter of session.subscriptions.keys()) this.subscriptions.remove(topicFilter, session);
+    if (session.persistent) this.persistence.deleteSession(session);
     session.subscriptions.clear();
     session.inflight.clear();
     session.queue.clear();
@@ -179,22 +227,15 @@ export class BrokerCore {
     };
   }
 
-  private sendInflight(session: Session, connection: Connection, entry: QueuedMessage): void {
-    const packetId = session.allocatePacketId();
-    session.inflight.set(packetId, {
-      packetId,
-      message: entry.message,
-      qos: entry.qos,
-      retain: entry.retain,
-      released: false,
-    });
+  private sendInflight(session: Session, connection: Connection, entry: InflightMessage): void {
+    session.inflight.set(entry.packetId, entry);
     connection.write(
       DeliveryEncoder.withPacketId(
         entry.message,
         connection.protocolVersion,
         entry.qos,
         entry.retain,
-        packetId,
+        entry.packetId,
         false,
       ),
     );
@@ -202,4 +243,5 @@ export class BrokerCore {
   }
 }
 
+export type { QueuedMessage };
 export { Session };

@@ -8,7 +8,10 @@ import { Connection } from './connection.js';
 import { RouterError } from './errors.js';
 import type { BrokerEventName, BrokerListener } from './hooks.js';
 import { silentLogger } from './logger.js';
+import { MemoryStore } from './memory-store.js';
+import { createMessage } from './message.js';
 import type { BrokerOptions, ResolvedBrokerOptions } from './options.js';
+import type { Store } from './store.js';
 import type { Transport } from './transport.js';
 
 export const defaultBrokerOptions = {
@@ -52,6 +55,7 @@ function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
     ...merged,
     hooks: options.hooks ?? {},
     logger: options.logger ?? silentLogger,
+    store: options.store ?? new MemoryStore(),
     clock: options.clock ?? systemClock,
     generateClientId: options.generateClientId ?? (() => `mqtt-adapt-${randomBytes(8).toString('hex')}`),
   };
@@ -67,16 +71,40 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
  */
 export class Broker {
   private readonly core: BrokerCore;
+  private state: 'new' | 'opening' | 'open' | 'closed' = 'new';
 
   constructor(options: BrokerOptions = {}) {
     this.core = new BrokerCore(resolveOptions(options));
   }
 
+  /** The store in use (the default `MemoryStore` when none was given). */
+  get store(): Store {
+    return this.core.persistence.store;
+  }
+
+  /**
+   * Opens the store and restores persistent sessions (offline, with their subscriptions and
+   * queued messages) and retained messages. Call once, before `accept`. Rejects with the
+   * store's `StoreError` (e.g. `STORE_SCHEMA_TOO_NEW`) when the store cannot be used.
+   */
+  async open(): Promise<void> {
+    if (this.state !== 'new') {
+      throw new RouterError('ROUTER_INVALID_OPTION', `broker.open() called twice (state ${this.state})`);
+    }
+    this.state = 'opening';
+    const snapshot = await this.core.persistence.store.open();
+    this.core.restore(snapshot);
+    this.state = 'open';
+  }
+
   /** Starts serving one connection. The app forwards the transport's events to the result. */
   accept(transport: Transport): ClientConnection {
-    if (this.core.closing) {
+    if (this.state !== 'open') {
       transport.close();
-      throw new RouterError('ROUTER_CLOSED', 'broker is closed; no new connections are accepted');
+      if (this.state === 'closed') {
+        throw new RouterError('ROUTER_CLOSED', 'broker is closed; no new connections are accepted');
+      }
+      throw new RouterError('ROUTER_NOT_OPEN', 'call await broker.open() before accept()');
     }
     const connection = new Connection(this.core, transport);
     this.core.connections.add(connection);
@@ -98,14 +126,7 @@ export class Broker {
     const payload =
       typeof input.payload === 'string' ? Buffer.from(input.payload) : Buffer.from(input.payload);
     this.core.route(
-      {
-        topicName: input.topicName,
-        payload,
-        qos,
-        retain: input.retain ?? false,
-        properties: input.properties,
-        publisherId: undefined,
-      },
+      createMessage(input.topicName, payload, qos, input.retain ?? false, input.properties, undefined),
       undefined,
     );
   }
@@ -124,7 +145,12 @@ export class Broker {
    * DISCONNECT 0x8B (server shutting down) first.
    */
   async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    const wasOpen = this.state === 'open';
+    this.state = 'closed';
     this.core.closing = true;
     for (const connection of [...this.core.connections]) connection.close('server-shutting-down', 0x8b);
+    // Wills and final acks wrote to the store: flush them before it closes.
+    if (wasOpen) await this.core.persistence.store.close();
   }
 }

@@ -46,6 +46,9 @@ export class Connection implements ClientConnection {
   private readonly decoder: Decoder;
   /** Packets decoded while an async step (hook, store) is pending; handled in order after it. */
   private pending: Packet[] | undefined = undefined;
+  /** Acks waiting for a store flush; later acks queue behind them to keep their order. */
+  private ackTail: Promise<void> | undefined = undefined;
+  private acksWaiting = 0;
 
   constructor(
     readonly core: BrokerCore,
@@ -93,6 +96,46 @@ export class Connection implements ClientConnection {
 
   send(packet: Packet): void {
     this.write(encode(packet, this.protocolVersion));
+  }
+
+  /**
+   * Sends an acknowledgement that promises durability (PUBACK, PUBREC, PUBCOMP, SUBACK,
+   * UNSUBACK) once the store has made every write so far durable, in the order the acks were
+   * asked for [MQTT-4.6.0-2]. `afterSend` runs right after the packet is written. If the store
+   * fails, nothing is acknowledged: the connection is closed so the client re-sends later.
+   */
+  ackDurably(packet: Packet, afterSend?: () => void): void {
+    const flushed = this.core.persistence.store.flush();
+    if (flushed === undefined && this.acksWaiting === 0) {
+      this.send(packet);
+      afterSend?.();
+      return;
+    }
+    this.acksWaiting++;
+    const previous = this.ackTail ?? Promise.resolve();
+    this.ackTail = previous
+      .then(() => flushed)
+      .then(
+        () => {
+          this.acksWaiting--;
+          if (this.acksWaiting === 0) this.ackTail = undefined;
+          if (this.state === ConnectionState.Closed) return;
+          this.send(packet);
+          afterSend?.();
+        },
+        (error: unknown) => {
+          this.acksWaiting--;
+          if (this.acksWaiting === 0) this.ackTail = undefined;
+          this.storeFailed(error);
+        },
+      );
+  }
+
+  /** The store could not make this client's writes durable: ack nothing, close (0x80 in 5.0). */
+  storeFailed(error: unknown): void {
+    if (this.state === ConnectionState.Closed) return;
+    this.core.logger.error({ clientId: this.clientId, err: error }, 'store write failed, closing connection');
+    this.close('store-failure', 0x80);
   }
 
   /** Starts keepalive supervision once CONNACK is sent: 1.5x the client's keepalive [MQTT-3.1.2-24]. */

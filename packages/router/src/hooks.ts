@@ -49,7 +49,9 @@ export type DisconnectReason =
   | 'malformed-packet'
   | 'not-authorized'
   | 'session-taken-over'
-  | 'server-shutting-down';
+  | 'server-shutting-down'
+  /** The store failed to make an acknowledged write durable. */
+  | 'store-failure';
 
 export type DropReason = 'slow-consumer' | 'queue-full' | 'not-authorized' | 'dollar-topic' | 'offline-qos0';
 

@@ -4,7 +4,7 @@ export type { BrokerStats } from './broker-core.js';
 export type { ClientConnection } from './client-connection.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { systemClock } from './clock.js';
-export type { RouterErrorCode } from './errors.js';
+export type { RouterErrorCode, StoreErrorCode } from './errors.js';
 export { isRouterError, RouterError } from './errors.js';
 export type {
   AuthenticateRequest,
@@ -20,7 +20,21 @@ export type {
 } from './hooks.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
+export { MemoryStore } from './memory-store.js';
 export type { Message } from './message.js';
 export type { BrokerOptions } from './options.js';
 export { RetainedIndex } from './retained-index.js';
+export type { SubscriptionOptions } from './session.js';
+export type {
+  AclRule,
+  DeliveryRecord,
+  RetainedRecord,
+  SessionRecord,
+  SessionSnapshot,
+  Store,
+  StoredMessage,
+  StoredSubscription,
+  StoreSnapshot,
+  UserRecord,
+} from './store.js';
 export type { Transport } from './transport.js';

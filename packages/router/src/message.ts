@@ -13,3 +13,25 @@ export interface Message {
   /** Client id of the publisher; undefined for wills of sessions gone and `Broker.publish`. */
   readonly publisherId: string | undefined;
 }
+
+/**
+ * A message as the router holds it: the shared `Message` plus persistence bookkeeping. Created
+ * only by `createMessage`, so every message object has the same shape.
+ */
+export interface RoutedMessage extends Message {
+  /** Id in the store once a persistent session holds it; 0 until then. */
+  storeId: number;
+  /** Stored deliveries referring to it; the stored body is deleted when this drops to 0. */
+  storeRefs: number;
+}
+
+export function createMessage(
+  topicName: string,
+  payload: Buffer,
+  qos: QoS,
+  retain: boolean,
+  properties: Properties | undefined,
+  publisherId: string | undefined,
+): RoutedMessage {
+  return { topicName, payload, qos, retain, properties, publisherId, storeId: 0, storeRefs: 0 };
+}

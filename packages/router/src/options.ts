@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js';
 import type { BrokerHooks } from './hooks.js';
 import type { Logger } from './logger.js';
+import type { Store } from './store.js';
 
 /** Broker limits and behaviour. Every field is optional; defaults are in `defaultBrokerOptions`. */
 export interface BrokerOptions {
@@ -18,6 +19,11 @@ export interface BrokerOptions {
   maxQoS?: 0 | 1 | 2;
   /** Packets decoded while CONNECT (authentication) is pending before the connection is paused. Default 64. */
   maxPendingPacketsBeforeConnack?: number;
+  /**
+   * Persistence of sessions, subscriptions, queued messages and retained messages. Default: a
+   * new `MemoryStore` (nothing survives a restart). Call `await broker.open()` before `accept`.
+   */
+  store?: Store;
   hooks?: BrokerHooks;
   logger?: Logger;
   clock?: Clock;

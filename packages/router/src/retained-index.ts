@@ -1,11 +1,11 @@
 import type { Message } from './message.js';
 
-interface RetainedNode {
-  children: Map<string, RetainedNode> | undefined;
-  message: Message | undefined;
+interface RetainedNode<M> {
+  children: Map<string, RetainedNode<M>> | undefined;
+  message: M | undefined;
 }
 
-function newNode(): RetainedNode {
+function newNode<M>(): RetainedNode<M> {
   return { children: undefined, message: undefined };
 }
 
@@ -13,8 +13,8 @@ function newNode(): RetainedNode {
  * Retained messages by topic name, in a trie of topic levels so a subscription's filter
  * (`+`, `#`) finds its retained messages without scanning every retained topic.
  */
-export class RetainedIndex {
-  private readonly root = newNode();
+export class RetainedIndex<M extends Message = Message> {
+  private readonly root = newNode<M>();
   private count = 0;
 
   get size(): number {
@@ -22,7 +22,7 @@ export class RetainedIndex {
   }
 
   /** Stores, replaces or (with an empty payload) deletes the retained message of its topic. */
-  set(message: Message): void {
+  set(message: M): void {
     if (message.payload.length === 0) {
       this.delete(message.topicName);
       return;
@@ -32,7 +32,7 @@ export class RetainedIndex {
       node.children ??= new Map();
       let child = node.children.get(level);
       if (child === undefined) {
-        child = newNode();
+        child = newNode<M>();
         node.children.set(level, child);
       }
       node = child;
@@ -41,8 +41,8 @@ export class RetainedIndex {
     node.message = message;
   }
 
-  get(topicName: string): Message | undefined {
-    let node: RetainedNode | undefined = this.root;
+  get(topicName: string): M | undefined {
+    let node: RetainedNode<M> | undefined = this.root;
     for (const level of topicName.split('/')) {
       node = node.children?.get(level);
       if (node === undefined) return undefined;
@@ -52,8 +52,8 @@ export class RetainedIndex {
 
   delete(topicName: string): boolean {
     const levels = topicName.split('/');
-    const path: RetainedNode[] = [this.root];
-    let node: RetainedNode | undefined = this.root;
+    const path: RetainedNode<M>[] = [this.root];
+    let node: RetainedNode<M> | undefined = this.root;
     for (const level of levels) {
       node = node.children?.get(level);
       if (node === undefined) return false;
@@ -64,32 +64,32 @@ export class RetainedIndex {
     this.count--;
     // Prune empty nodes bottom-up so deleted topics leave nothing behind.
     for (let i = levels.length; i > 0; i--) {
-      const current = path[i] as RetainedNode;
+      const current = path[i] as RetainedNode<M>;
       if (current.message !== undefined || (current.children !== undefined && current.children.size > 0))
         break;
-      const parent = path[i - 1] as RetainedNode;
+      const parent = path[i - 1] as RetainedNode<M>;
       parent.children?.delete(levels[i - 1] as string);
     }
     return true;
   }
 
   /** Every retained message whose topic matches `topicFilter` (no `$share/` prefix). */
-  match(topicFilter: string): Message[] {
-    const out: Message[] = [];
+  match(topicFilter: string): M[] {
+    const out: M[] = [];
     this.walk(this.root, topicFilter.split('/'), 0, out);
     return out;
   }
 
-  *[Symbol.iterator](): IterableIterator<Message> {
-    const stack: RetainedNode[] = [this.root];
+  *[Symbol.iterator](): IterableIterator<M> {
+    const stack: RetainedNode<M>[] = [this.root];
     while (stack.length > 0) {
-      const node = stack.pop() as RetainedNode;
+      const node = stack.pop() as RetainedNode<M>;
       if (node.message !== undefined) yield node.message;
       if (node.children !== undefined) for (const child of node.children.values()) stack.push(child);
     }
   }
 
-  private walk(node: RetainedNode, levels: string[], depth: number, out: Message[]): void {
+  private walk(node: RetainedNode<M>, levels: string[], depth: number, out: M[]): void {
     if (depth === levels.length) {
       if (node.message !== undefined) out.push(node.message);
       return;
@@ -115,7 +115,7 @@ export class RetainedIndex {
     if (child !== undefined) this.walk(child, levels, depth + 1, out);
   }
 
-  private collectAll(children: Map<string, RetainedNode>, skipDollar: boolean, out: Message[]): void {
+  private collectAll(children: Map<string, RetainedNode<M>>, skipDollar: boolean, out: M[]): void {
     for (const [name, child] of children) {
       if (skipDollar && name.startsWith('$')) continue;
       if (child.message !== undefined) out.push(child.message);

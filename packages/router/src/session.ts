@@ -1,7 +1,7 @@
 import type { QoS, RetainHandling } from '@mqtt-adapt/codec';
 import type { Connection } from './connection.js';
 import { RingQueue } from './internal/bounded-queue.js';
-import type { Message } from './message.js';
+import type { RoutedMessage } from './message.js';
 
 /** Options of one subscription as granted. */
 export interface SubscriptionOptions {
@@ -15,21 +15,20 @@ export interface SubscriptionOptions {
   subscriptionIdentifier: number | undefined;
 }
 
-/** An outbound QoS 1/2 message waiting for its acknowledgement. */
-export interface InflightMessage {
-  readonly packetId: number;
-  readonly message: Message;
-  readonly qos: 1 | 2;
-  readonly retain: boolean;
-  /** QoS 2 after PUBREC: PUBREL was sent, PUBCOMP is awaited. */
-  released: boolean;
-}
-
 /** A QoS 1/2 message waiting behind the in-flight window or while its session is offline. */
 export interface QueuedMessage {
-  readonly message: Message;
+  readonly message: RoutedMessage;
   readonly qos: 1 | 2;
   readonly retain: boolean;
+  /** Position in the session's stored queue; 0 when the session is not stored. */
+  readonly seq: number;
+}
+
+/** An outbound QoS 1/2 message waiting for its acknowledgement. */
+export interface InflightMessage extends QueuedMessage {
+  readonly packetId: number;
+  /** QoS 2 after PUBREC: PUBREL was sent, PUBCOMP is awaited. */
+  released: boolean;
 }
 
 /**
@@ -44,15 +43,18 @@ export class Session {
   /** Inbound QoS 2 packet ids that got PUBREC and await PUBREL: their re-sends are not routed again. */
   readonly inboundQos2 = new Set<number>();
   /** Will of the current connection, published on any close that is not a clean DISCONNECT. */
-  will: Message | undefined = undefined;
+  will: RoutedMessage | undefined = undefined;
   /** The live connection, set once CONNACK is sent; undefined while offline. */
   connection: Connection | undefined = undefined;
+  /** Next `seq` for a stored delivery. */
+  nextSeq = 1;
   private nextPacketId = 1;
 
   constructor(
     readonly clientId: string,
-    /** False for Clean Session 1: the session ends with its connection. */
+    /** False for Clean Session 1: the session ends with its connection and is never stored. */
     public persistent: boolean,
+    public protocolVersion: 3 | 4 | 5,
   ) {}
 
   /** Next free packet id, skipping ids still in flight. Caller ensures the window is not full. */

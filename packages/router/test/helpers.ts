@@ -19,9 +19,13 @@ export interface TestClient {
   take(): Packet[];
 }
 
-export function createBroker(options: BrokerOptions = {}): { broker: Broker; clock: FakeClock } {
+export async function createBroker(
+  options: BrokerOptions = {},
+): Promise<{ broker: Broker; clock: FakeClock }> {
   const clock = new FakeClock();
-  return { broker: new Broker({ clock, ...options }), clock };
+  const broker = new Broker({ clock, ...options });
+  await broker.open();
+  return { broker, clock };
 }
 
 export function openClient(broker: Broker, version: ProtocolVersion = 4): TestClient {

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { ack, connect, createBroker, publishes, publishPacket, subscribe } from './helpers.js';
 
 describe('PUBLISH QoS flows (§3.3, §4.3)', () => {
-  it('[MQTT-4.3.1-1] QoS 0 is forwarded with no acknowledgement', () => {
-    const { broker } = createBroker();
+  it('[MQTT-4.3.1-1] QoS 0 is forwarded with no acknowledgement', async () => {
+    const { broker } = await createBroker();
     const sub = connect(broker, { clientId: 'sub' });
     subscribe(sub, 'a/b');
     const pub = connect(broker, { clientId: 'pub' });
@@ -15,15 +15,15 @@ describe('PUBLISH QoS flows (§3.3, §4.3)', () => {
     expect(delivered?.payload.toString()).toBe('hello');
   });
 
-  it('[MQTT-4.3.2-2] QoS 1 is acknowledged with PUBACK carrying its packet id', () => {
-    const { broker } = createBroker();
+  it('[MQTT-4.3.2-2] QoS 1 is acknowledged with PUBACK carrying its packet id', async () => {
+    const { broker } = await createBroker();
     const pub = connect(broker);
     pub.send(publishPacket('t', 'x', 1, { packetId: 42 }));
     expect(pub.take()).toEqual([ack(PacketType.Puback, 42)]);
   });
 
-  it('[MQTT-4.3.3-2] QoS 2: PUBREC, then PUBCOMP for PUBREL; a DUP re-send before PUBREL is not forwarded twice', () => {
-    const { broker } = createBroker();
+  it('[MQTT-4.3.3-2] QoS 2: PUBREC, then PUBCOMP for PUBREL; a DUP re-send before PUBREL is not forwarded twice', async () => {
+    const { broker } = await createBroker();
     const sub = connect(broker, { clientId: 'sub' });
     subscribe(sub, 't', 2);
     const pub = connect(broker, { clientId: 'pub' });
@@ -39,8 +39,8 @@ describe('PUBLISH QoS flows (§3.3, §4.3)', () => {
     expect(publishes(sub.take())).toHaveLength(1);
   });
 
-  it('[MQTT-4.3.2-1][MQTT-4.3.3-1] outbound QoS 1 and 2 carry unused packet ids and complete their flows', () => {
-    const { broker } = createBroker();
+  it('[MQTT-4.3.2-1][MQTT-4.3.3-1] outbound QoS 1 and 2 carry unused packet ids and complete their flows', async () => {
+    const { broker } = await createBroker();
     const sub = connect(broker, { clientId: 'sub' });
     subscribe(sub, 'q1', 1, 1);
     subscribe(sub, 'q2', 2, 2);
@@ -58,8 +58,8 @@ describe('PUBLISH QoS flows (§3.3, §4.3)', () => {
     expect(sub.take()).toEqual([]);
   });
 
-  it('[MQTT-3.8.4-6] delivered QoS is the minimum of published and granted QoS', () => {
-    const { broker } = createBroker();
+  it('[MQTT-3.8.4-6] delivered QoS is the minimum of published and granted QoS', async () => {
+    const { broker } = await createBroker();
     const sub = connect(broker, { clientId: 'sub' });
     subscribe(sub, 't', 1);
     const pub = connect(broker, { clientId: 'pub' });
@@ -68,8 +68,8 @@ describe('PUBLISH QoS flows (§3.3, §4.3)', () => {
     expect(publishes(sub.take()).map((p) => p.qos)).toEqual([1, 0]);
   });
 
-  it('[MQTT-3.3.5-1] overlapping subscriptions deliver once at the highest granted QoS', () => {
-    const { broker } = createBroker();
+  it('[MQTT-3.3.5-1] overlapping subscriptions deliver once at the highest granted QoS', async () => {
+    const { broker } = await createBroker();
     const sub = connect(broker, { clientId: 'sub' });
     subscribe(sub, 'a/+', 0, 1);
     subscribe(sub, 'a/#', 2, 2);
@@ -81,15 +81,15 @@ describe('PUBLISH QoS flows (§3.3, §4.3)', () => {
     expect(delivered[0]?.qos).toBe(2);
   });
 
-  it('[MQTT-3.3.2-2] a wildcard in a PUBLISH topic name closes the connection', () => {
-    const { broker } = createBroker();
+  it('[MQTT-3.3.2-2] a wildcard in a PUBLISH topic name closes the connection', async () => {
+    const { broker } = await createBroker();
     const pub = connect(broker);
     pub.send(publishPacket('a/+', 'x'));
     expect(pub.transport.closed).toBe(true);
   });
 
-  it('publishes to $ topics by clients are dropped (and still acknowledged)', () => {
-    const { broker } = createBroker();
+  it('publishes to $ topics by clients are dropped (and still acknowledged)', async () => {
+    const { broker } = await createBroker();
     const sub = connect(broker, { clientId: 'sub' });
     subscribe(sub, '$SYS/#');
     const pub = connect(broker, { clientId: 'pub' });
@@ -99,8 +99,8 @@ describe('PUBLISH QoS flows (§3.3, §4.3)', () => {
     expect(broker.stats.messagesDropped).toBe(1);
   });
 
-  it('[MQTT-4.7.2-1] filters starting with # or + do not match $ topics', () => {
-    const { broker } = createBroker();
+  it('[MQTT-4.7.2-1] filters starting with # or + do not match $ topics', async () => {
+    const { broker } = await createBroker();
     const hash = connect(broker, { clientId: 'hash' });
     subscribe(hash, '#');
     const plus = connect(broker, { clientId: 'plus' });
@@ -113,8 +113,8 @@ describe('PUBLISH QoS flows (§3.3, §4.3)', () => {
     expect(publishes(sys.take())).toHaveLength(1);
   });
 
-  it('authorizePublish false: acknowledged, not forwarded', () => {
-    const { broker } = createBroker({ hooks: { authorizePublish: (_c, topic) => topic !== 'secret' } });
+  it('authorizePublish false: acknowledged, not forwarded', async () => {
+    const { broker } = await createBroker({ hooks: { authorizePublish: (_c, topic) => topic !== 'secret' } });
     const sub = connect(broker, { clientId: 'sub' });
     subscribe(sub, '#');
     const pub = connect(broker, { clientId: 'pub' });
@@ -125,7 +125,7 @@ describe('PUBLISH QoS flows (§3.3, §4.3)', () => {
   });
 
   it("an async authorizePublish keeps the order of a client's publishes", async () => {
-    const { broker } = createBroker({
+    const { broker } = await createBroker({
       hooks: { authorizePublish: async (_c, topic) => (await Promise.resolve(topic)) !== 'no' },
     });
     const sub = connect(broker, { clientId: 'sub' });
@@ -140,8 +140,8 @@ describe('PUBLISH QoS flows (§3.3, §4.3)', () => {
 });
 
 describe('in-flight window and queue', () => {
-  it('sends at most maxInflightMessages unacknowledged, the rest follow as acks arrive, in order', () => {
-    const { broker } = createBroker({ maxInflightMessages: 2 });
+  it('sends at most maxInflightMessages unacknowledged, the rest follow as acks arrive, in order', async () => {
+    const { broker } = await createBroker({ maxInflightMessages: 2 });
     const sub = connect(broker, { clientId: 'sub' });
     subscribe(sub, 't', 1);
     const pub = connect(broker, { clientId: 'pub' });
@@ -153,8 +153,8 @@ describe('in-flight window and queue', () => {
     expect(got.map((p) => p.payload.toString())).toEqual(['3']);
   });
 
-  it('packet id allocation skips ids still in flight', () => {
-    const { broker } = createBroker({ maxInflightMessages: 3 });
+  it('packet id allocation skips ids still in flight', async () => {
+    const { broker } = await createBroker({ maxInflightMessages: 3 });
     const sub = connect(broker, { clientId: 'sub' });
     subscribe(sub, 't', 1);
     const pub = connect(broker, { clientId: 'pub' });
@@ -178,8 +178,8 @@ describe('in-flight window and queue', () => {
 });
 
 describe('slow consumers', () => {
-  it('drops QoS 0 for a congested subscriber, holds QoS 1 until drain, and keeps serving others', () => {
-    const { broker } = createBroker();
+  it('drops QoS 0 for a congested subscriber, holds QoS 1 until drain, and keeps serving others', async () => {
+    const { broker } = await createBroker();
     const slow = connect(broker, { clientId: 'slow' });
     subscribe(slow, 't', 1);
     const fast = connect(broker, { clientId: 'fast' });

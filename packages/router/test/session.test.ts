@@ -20,8 +20,8 @@ const will = (topicName: string, payload = 'gone') => ({
 });
 
 describe('persistent sessions (§4.1, §4.4)', () => {
-  it('[MQTT-3.1.2-4][MQTT-3.1.2-5] keeps subscriptions and queues QoS 1/2 while offline; QoS 0 is not queued', () => {
-    const { broker } = createBroker();
+  it('[MQTT-3.1.2-4][MQTT-3.1.2-5] keeps subscriptions and queues QoS 1/2 while offline; QoS 0 is not queued', async () => {
+    const { broker } = await createBroker();
     const sub = connect(broker, { clientId: 'sub', cleanStart: false });
     subscribe(sub, 't', 2);
     sub.connection.transportClosed();
@@ -38,8 +38,8 @@ describe('persistent sessions (§4.1, §4.4)', () => {
     ]);
   });
 
-  it('[MQTT-4.4.0-1] re-sends unacknowledged PUBLISH with DUP and PUBREL on reconnect, in order, with the same ids', () => {
-    const { broker } = createBroker();
+  it('[MQTT-4.4.0-1] re-sends unacknowledged PUBLISH with DUP and PUBREL on reconnect, in order, with the same ids', async () => {
+    const { broker } = await createBroker();
     const sub = connect(broker, { clientId: 'sub', cleanStart: false });
     subscribe(sub, 't', 2);
     broker.publish({ topicName: 't', payload: 'a', qos: 1 });
@@ -59,8 +59,8 @@ describe('persistent sessions (§4.1, §4.4)', () => {
     ]);
   });
 
-  it('bounds the offline queue at maxQueuedMessages, dropping the oldest', () => {
-    const { broker } = createBroker({ maxQueuedMessages: 3 });
+  it('bounds the offline queue at maxQueuedMessages, dropping the oldest', async () => {
+    const { broker } = await createBroker({ maxQueuedMessages: 3 });
     const sub = connect(broker, { clientId: 'sub', cleanStart: false });
     subscribe(sub, 't', 1);
     sub.connection.transportClosed();
@@ -73,8 +73,8 @@ describe('persistent sessions (§4.1, §4.4)', () => {
 });
 
 describe('Last Will (§3.1.2.5)', () => {
-  it('[MQTT-3.1.2-8] is published when the connection closes without DISCONNECT', () => {
-    const { broker } = createBroker();
+  it('[MQTT-3.1.2-8] is published when the connection closes without DISCONNECT', async () => {
+    const { broker } = await createBroker();
     const watcher = connect(broker, { clientId: 'w' });
     subscribe(watcher, 'will/#', 1);
     const dying = connect(broker, { clientId: 'd', will: will('will/d') });
@@ -84,8 +84,8 @@ describe('Last Will (§3.1.2.5)', () => {
     expect(got?.payload.toString()).toBe('gone');
   });
 
-  it('[MQTT-3.1.2-10] is discarded after a clean DISCONNECT', () => {
-    const { broker } = createBroker();
+  it('[MQTT-3.1.2-10] is discarded after a clean DISCONNECT', async () => {
+    const { broker } = await createBroker();
     const watcher = connect(broker, { clientId: 'w' });
     subscribe(watcher, 'will/#');
     const leaving = connect(broker, { clientId: 'd', will: will('will/d') });
@@ -94,8 +94,8 @@ describe('Last Will (§3.1.2.5)', () => {
     expect(watcher.take()).toEqual([]);
   });
 
-  it('is published on keepalive timeout', () => {
-    const { broker, clock } = createBroker();
+  it('is published on keepalive timeout', async () => {
+    const { broker, clock } = await createBroker();
     const watcher = connect(broker, { clientId: 'w' });
     subscribe(watcher, 'will/#');
     connect(broker, { clientId: 'd', will: will('will/d'), keepaliveSeconds: 2 });
@@ -103,8 +103,8 @@ describe('Last Will (§3.1.2.5)', () => {
     expect(publishes(watcher.take())).toHaveLength(1);
   });
 
-  it('is published on a protocol violation', () => {
-    const { broker } = createBroker();
+  it('is published on a protocol violation', async () => {
+    const { broker } = await createBroker();
     const watcher = connect(broker, { clientId: 'w' });
     subscribe(watcher, 'will/#');
     const bad = connect(broker, { clientId: 'd', will: will('will/d') });
@@ -113,8 +113,8 @@ describe('Last Will (§3.1.2.5)', () => {
     expect(publishes(watcher.take())).toHaveLength(1);
   });
 
-  it('is published on takeover, and the new connection carries on', () => {
-    const { broker } = createBroker();
+  it('is published on takeover, and the new connection carries on', async () => {
+    const { broker } = await createBroker();
     const watcher = connect(broker, { clientId: 'w' });
     subscribe(watcher, 'will/#');
     connect(broker, { clientId: 'd', will: will('will/d') });
@@ -122,15 +122,15 @@ describe('Last Will (§3.1.2.5)', () => {
     expect(publishes(watcher.take())).toHaveLength(1);
   });
 
-  it('[MQTT-3.1.2-17] a retained will is retained', () => {
-    const { broker } = createBroker();
+  it('[MQTT-3.1.2-17] a retained will is retained', async () => {
+    const { broker } = await createBroker();
     const dying = connect(broker, { clientId: 'd', will: { ...will('will/r'), retain: true } });
     dying.connection.transportClosed();
     expect(broker.stats.retainedMessages).toBe(1);
   });
 
   it('is published on broker close', async () => {
-    const { broker } = createBroker();
+    const { broker } = await createBroker();
     const watcher = connect(broker, { clientId: 'w', cleanStart: false });
     subscribe(watcher, 'will/#', 1);
     connect(broker, { clientId: 'd', will: will('will/d') });

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { ack, connect, createBroker, publishes, publishPacket, subscribe } from './helpers.js';
 
 describe('SUBSCRIBE and UNSUBSCRIBE (§3.8–§3.11)', () => {
-  it('[MQTT-3.8.4-1][MQTT-3.8.4-5] SUBACK has the packet id and one return code per filter, in order', () => {
-    const { broker } = createBroker({ maxQoS: 1 });
+  it('[MQTT-3.8.4-1][MQTT-3.8.4-5] SUBACK has the packet id and one return code per filter, in order', async () => {
+    const { broker } = await createBroker({ maxQoS: 1 });
     const client = connect(broker);
     client.send({
       type: PacketType.Subscribe,
@@ -22,8 +22,8 @@ describe('SUBSCRIBE and UNSUBSCRIBE (§3.8–§3.11)', () => {
     expect(broker.stats.subscriptions).toBe(2);
   });
 
-  it('[MQTT-3.8.4-3] a subscription with an existing filter replaces it (new QoS) without duplicates', () => {
-    const { broker } = createBroker();
+  it('[MQTT-3.8.4-3] a subscription with an existing filter replaces it (new QoS) without duplicates', async () => {
+    const { broker } = await createBroker();
     const sub = connect(broker, { clientId: 'sub' });
     subscribe(sub, 't', 0);
     subscribe(sub, 't', 1);
@@ -34,8 +34,8 @@ describe('SUBSCRIBE and UNSUBSCRIBE (§3.8–§3.11)', () => {
     expect(got[0]?.qos).toBe(1);
   });
 
-  it('[MQTT-3.10.4-4][MQTT-3.10.4-5] UNSUBSCRIBE stops delivery and is answered with UNSUBACK even for unknown filters', () => {
-    const { broker } = createBroker();
+  it('[MQTT-3.10.4-4][MQTT-3.10.4-5] UNSUBSCRIBE stops delivery and is answered with UNSUBACK even for unknown filters', async () => {
+    const { broker } = await createBroker();
     const sub = connect(broker, { clientId: 'sub' });
     subscribe(sub, 't');
     sub.send({
@@ -51,8 +51,8 @@ describe('SUBSCRIBE and UNSUBSCRIBE (§3.8–§3.11)', () => {
     expect(sub.take()).toEqual([]);
   });
 
-  it('authorizeSubscribe false gives 0x80; a QoS answer caps the grant', () => {
-    const { broker } = createBroker({
+  it('authorizeSubscribe false gives 0x80; a QoS answer caps the grant', async () => {
+    const { broker } = await createBroker({
       hooks: {
         authorizeSubscribe: (_c, filter) => (filter === 'deny' ? false : filter === 'low' ? 0 : true),
       },
@@ -63,8 +63,8 @@ describe('SUBSCRIBE and UNSUBSCRIBE (§3.8–§3.11)', () => {
     expect(subscribe(client, 'ok', 2, 3)).toEqual([2]);
   });
 
-  it('matching rules: # matches the parent, + matches one level including empty ones', () => {
-    const { broker } = createBroker();
+  it('matching rules: # matches the parent, + matches one level including empty ones', async () => {
+    const { broker } = await createBroker();
     const sub = connect(broker, { clientId: 'sub' });
     subscribe(sub, 'sport/#', 0, 1);
     subscribe(sub, 'a/+/c', 0, 2);
@@ -81,8 +81,8 @@ describe('SUBSCRIBE and UNSUBSCRIBE (§3.8–§3.11)', () => {
 });
 
 describe('retained messages (§3.3.1.3)', () => {
-  it('[MQTT-3.3.1-6][MQTT-3.3.1-8] a new subscription gets the retained message with RETAIN 1', () => {
-    const { broker } = createBroker();
+  it('[MQTT-3.3.1-6][MQTT-3.3.1-8] a new subscription gets the retained message with RETAIN 1', async () => {
+    const { broker } = await createBroker();
     const pub = connect(broker, { clientId: 'pub' });
     pub.send(publishPacket('r/1', 'kept', 1, { retain: true, packetId: 1 }));
     const sub = connect(broker, { clientId: 'sub' });
@@ -92,16 +92,16 @@ describe('retained messages (§3.3.1.3)', () => {
     expect(got?.payload.toString()).toBe('kept');
   });
 
-  it('[MQTT-3.3.1-9] existing subscribers get a retained publish with RETAIN 0', () => {
-    const { broker } = createBroker();
+  it('[MQTT-3.3.1-9] existing subscribers get a retained publish with RETAIN 0', async () => {
+    const { broker } = await createBroker();
     const sub = connect(broker, { clientId: 'sub' });
     subscribe(sub, 'r');
     broker.publish({ topicName: 'r', payload: 'x', retain: true });
     expect(publishes(sub.take())[0]?.retain).toBe(false);
   });
 
-  it('[MQTT-3.3.1-5] a new retained message replaces the old one', () => {
-    const { broker } = createBroker();
+  it('[MQTT-3.3.1-5] a new retained message replaces the old one', async () => {
+    const { broker } = await createBroker();
     broker.publish({ topicName: 'r', payload: 'old', retain: true });
     broker.publish({ topicName: 'r', payload: 'new', retain: true });
     const sub = connect(broker, { clientId: 'sub' });
@@ -110,8 +110,8 @@ describe('retained messages (§3.3.1.3)', () => {
     expect(broker.stats.retainedMessages).toBe(1);
   });
 
-  it('[MQTT-3.3.1-10][MQTT-3.3.1-11] an empty retained payload deletes it, and is still forwarded', () => {
-    const { broker } = createBroker();
+  it('[MQTT-3.3.1-10][MQTT-3.3.1-11] an empty retained payload deletes it, and is still forwarded', async () => {
+    const { broker } = await createBroker();
     broker.publish({ topicName: 'r', payload: 'x', retain: true });
     const live = connect(broker, { clientId: 'live' });
     subscribe(live, 'r');
@@ -124,8 +124,8 @@ describe('retained messages (§3.3.1.3)', () => {
     expect(late.take()).toEqual([]);
   });
 
-  it('[MQTT-3.8.4-3] re-subscribing re-sends the retained messages', () => {
-    const { broker } = createBroker();
+  it('[MQTT-3.8.4-3] re-subscribing re-sends the retained messages', async () => {
+    const { broker } = await createBroker();
     broker.publish({ topicName: 'r', payload: 'x', retain: true, qos: 1 });
     const sub = connect(broker, { clientId: 'sub' });
     subscribe(sub, 'r', 0);
@@ -134,8 +134,8 @@ describe('retained messages (§3.3.1.3)', () => {
     expect(publishes(sub.take())).toHaveLength(1);
   });
 
-  it('retained delivery at QoS 1 is acknowledged like any other', () => {
-    const { broker } = createBroker();
+  it('retained delivery at QoS 1 is acknowledged like any other', async () => {
+    const { broker } = await createBroker();
     broker.publish({ topicName: 'r', payload: 'x', retain: true, qos: 1 });
     const sub = connect(broker, { clientId: 'sub' });
     subscribe(sub, 'r', 1);

@@ -14,21 +14,20 @@ export function handleAck(connection: Connection, packet: AckPacket): void {
   switch (packet.type) {
     case PacketType.Puback: {
       const entry = session.inflight.get(packetId);
-      if (entry !== undefined && entry.qos === 1) {
-        session.inflight.delete(packetId);
-        core.pump(session);
-      }
+      if (entry !== undefined && entry.qos === 1) core.completeDelivery(session, entry);
       return;
     }
     case PacketType.Pubrec: {
       const entry = session.inflight.get(packetId);
       const known = entry !== undefined && entry.qos === 2;
-      if (known) entry.released = true;
       // 5.0: a PUBREC with a failure reason ends the flow without PUBREL.
       if (known && connection.protocolVersion === 5 && packet.reasonCode >= 0x80) {
-        session.inflight.delete(packetId);
-        core.pump(session);
+        core.completeDelivery(session, entry);
         return;
+      }
+      if (known && !entry.released) {
+        entry.released = true;
+        core.persistence.updateDelivery(session, entry);
       }
       connection.send({
         type: PacketType.Pubrel,
@@ -40,15 +39,14 @@ export function handleAck(connection: Connection, packet: AckPacket): void {
     }
     case PacketType.Pubcomp: {
       const entry = session.inflight.get(packetId);
-      if (entry?.released) {
-        session.inflight.delete(packetId);
-        core.pump(session);
-      }
+      if (entry?.released) core.completeDelivery(session, entry);
       return;
     }
     case PacketType.Pubrel: {
       const known = session.inboundQos2.delete(packetId);
-      connection.send({
+      if (known) core.persistence.deleteInboundQos2(session, packetId);
+      // PUBCOMP only once the id's removal is durable: a stale id would swallow a new message.
+      connection.ackDurably({
         type: PacketType.Pubcomp,
         packetId,
         reasonCode: known || connection.protocolVersion !== 5 ? 0 : ReasonCode.PacketIdentifierNotFound,

@@ -9,6 +9,7 @@ import {
 import { isValidTopicName } from '@mqtt-adapt/topic';
 import { type Connection, ConnectionState } from '../connection.js';
 import type { AuthenticateResult, ClientInfo } from '../hooks.js';
+import { createMessage } from '../message.js';
 import { Session } from '../session.js';
 
 /** 5.0 reason code -> nearest 3.x CONNACK return code. */
@@ -84,10 +85,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): Pr
     return undefined;
   }
   const authenticate = core.hooks.authenticate;
-  if (authenticate === undefined) {
-    accept(connection, packet, clientId);
-    return undefined;
-  }
+  if (authenticate === undefined) return accept(connection, packet, clientId);
   let result: AuthenticateResult | Promise<AuthenticateResult>;
   try {
     result = authenticate({
@@ -100,10 +98,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): Pr
   } catch (error) {
     return authFailed(connection, error);
   }
-  if (!(result instanceof Promise)) {
-    settleAuthentication(connection, packet, clientId, result);
-    return undefined;
-  }
+  if (!(result instanceof Promise)) return settleAuthentication(connection, packet, clientId, result);
   return result.then(
     (answer) => settleAuthentication(connection, packet, clientId, answer),
     (error: unknown) => authFailed(connection, error),
@@ -123,22 +118,23 @@ function settleAuthentication(
   packet: ConnectPacket,
   clientId: string,
   answer: AuthenticateResult,
-): void {
-  if (connection.state === ConnectionState.Closed) return;
-  if (answer === true) {
-    accept(connection, packet, clientId);
-    return;
-  }
+): Promise<void> | undefined {
+  if (connection.state === ConnectionState.Closed) return undefined;
+  if (answer === true) return accept(connection, packet, clientId);
   const reasonCode = answer === false ? ReasonCode.BadUserNameOrPassword : answer;
   refuseConnect(connection, reasonCode, 'authenticate hook refused');
+  return undefined;
 }
 
-/** Takes over or creates the session, sends CONNACK, then re-sends what the session owes. */
-function accept(connection: Connection, packet: ConnectPacket, clientId: string): void {
+/**
+ * Takes over or creates the session, and once the store has it durably [ARCHITECTURE: a
+ * session after CONNACK], sends CONNACK and re-sends what the session owes.
+ */
+function accept(connection: Connection, packet: ConnectPacket, clientId: string): Promise<void> | undefined {
   const core = connection.core;
   if (core.closing) {
     refuseConnect(connection, ReasonCode.ServerUnavailable, 'server shutting down');
-    return;
+    return undefined;
   }
   let session = core.sessions.get(clientId);
   // A client id already online: the old connection is closed first [MQTT-3.1.4-2].
@@ -150,27 +146,54 @@ function accept(connection: Connection, packet: ConnectPacket, clientId: string)
     session = undefined;
   }
   const sessionPresent = session !== undefined;
+  const version = packet.protocolVersion as 3 | 4 | 5;
   if (session === undefined) {
-    session = new Session(clientId, !packet.cleanStart);
+    session = new Session(clientId, !packet.cleanStart, version);
     core.sessions.set(clientId, session);
   }
-  session.persistent = !packet.cleanStart;
-  session.will = packet.will && {
-    topicName: packet.will.topicName,
-    payload: Buffer.from(packet.will.payload),
-    qos: packet.will.qos,
-    retain: packet.will.retain,
-    properties: packet.will.properties,
-    publisherId: clientId,
-  };
-  const client: ClientInfo = {
+  session.protocolVersion = version;
+  if (!sessionPresent) core.persistence.saveSession(session);
+  const will = packet.will;
+  session.will =
+    will &&
+    createMessage(
+      will.topicName,
+      Buffer.from(will.payload),
+      will.qos,
+      will.retain,
+      will.properties,
+      clientId,
+    );
+  connection.client = {
     clientId,
     username: packet.username,
     remoteAddress: connection.transport.remoteAddress,
-    protocolVersion: packet.protocolVersion as ProtocolVersion,
+    protocolVersion: version,
   };
-  connection.client = client;
   connection.session = session;
+  const flushed = core.persistence.store.flush();
+  if (flushed === undefined) {
+    finishConnect(connection, packet, session, sessionPresent);
+    return undefined;
+  }
+  const pendingSession = session;
+  return flushed.then(
+    () => finishConnect(connection, packet, pendingSession, sessionPresent),
+    (error: unknown) => {
+      core.logger.error({ clientId, err: error }, 'store failed to save the session');
+      refuseConnect(connection, ReasonCode.ServerUnavailable, 'store failed');
+    },
+  );
+}
+
+function finishConnect(
+  connection: Connection,
+  packet: ConnectPacket,
+  session: Session,
+  sessionPresent: boolean,
+): void {
+  if (connection.state === ConnectionState.Closed) return;
+  const core = connection.core;
   session.connection = connection;
   connection.state = ConnectionState.Connected;
   connection.send({
@@ -178,12 +201,12 @@ function accept(connection: Connection, packet: ConnectPacket, clientId: string)
     sessionPresent,
     reasonCode: 0,
     properties:
-      packet.protocolVersion === 5 && clientId !== packet.clientId
-        ? { assignedClientIdentifier: clientId }
+      packet.protocolVersion === 5 && session.clientId !== packet.clientId
+        ? { assignedClientIdentifier: session.clientId }
         : undefined,
   });
   connection.startKeepalive(packet.keepaliveSeconds);
-  core.events.emit('clientConnected', client, sessionPresent);
+  core.events.emit('clientConnected', connection.client!, sessionPresent);
   // Unacknowledged PUBLISH and PUBREL are re-sent on reconnect, in order [MQTT-4.4.0-1].
   core.resendInflight(session, connection);
   core.pump(session);

@@ -1,7 +1,7 @@
 import { PacketType, type PublishPacket, ReasonCode } from '@mqtt-adapt/codec';
 import { isValidTopicName } from '@mqtt-adapt/topic';
 import { type Connection, ConnectionState } from '../connection.js';
-import type { Message } from '../message.js';
+import { createMessage, type RoutedMessage } from '../message.js';
 
 /**
  * Inbound PUBLISH: validate, authorize, route, acknowledge. QoS 2 uses "store and forward at
@@ -23,15 +23,15 @@ export function handlePublish(connection: Connection, packet: PublishPacket): Pr
     acknowledge(connection, packet, ReasonCode.Success);
     return undefined;
   }
-  const message: Message = {
+  const message = createMessage(
     topicName,
     // Kept beyond this call (queued, retained, in flight): copy off the socket chunk.
-    payload: packet.qos === 0 && !packet.retain ? packet.payload : Buffer.from(packet.payload),
-    qos: packet.qos,
-    retain: packet.retain,
-    properties: packet.properties,
-    publisherId: session.clientId,
-  };
+    packet.qos === 0 && !packet.retain ? packet.payload : Buffer.from(packet.payload),
+    packet.qos,
+    packet.retain,
+    packet.properties,
+    session.clientId,
+  );
   if (topicName.charCodeAt(0) === 0x24 /* $ */) {
     // Topics starting with '$' belong to the server ($SYS): dropped, logged, still acknowledged.
     connection.core.logger.debug({ clientId: session.clientId, topicName }, 'publish to $ topic dropped');
@@ -64,7 +64,12 @@ export function handlePublish(connection: Connection, packet: PublishPacket): Pr
   );
 }
 
-function settle(connection: Connection, packet: PublishPacket, message: Message, allowed: boolean): void {
+function settle(
+  connection: Connection,
+  packet: PublishPacket,
+  message: RoutedMessage,
+  allowed: boolean,
+): void {
   if (connection.state !== ConnectionState.Connected) return;
   if (allowed) {
     accept(connection, packet, message);
@@ -79,16 +84,20 @@ function settle(connection: Connection, packet: PublishPacket, message: Message,
   acknowledge(connection, packet, ReasonCode.NotAuthorized);
 }
 
-function accept(connection: Connection, packet: PublishPacket, message: Message): void {
+function accept(connection: Connection, packet: PublishPacket, message: RoutedMessage): void {
   const session = connection.session!;
-  if (packet.qos === 2) session.inboundQos2.add(packet.packetId!);
+  if (packet.qos === 2) {
+    session.inboundQos2.add(packet.packetId!);
+    connection.core.persistence.addInboundQos2(session, packet.packetId!);
+  }
   connection.core.route(message, session);
   acknowledge(connection, packet, ReasonCode.Success);
 }
 
+/** PUBACK / PUBREC once what the message made the store write is durable. */
 function acknowledge(connection: Connection, packet: PublishPacket, reasonCode: number): void {
   if (packet.qos === 0) return;
-  connection.send({
+  connection.ackDurably({
     type: packet.qos === 1 ? PacketType.Puback : PacketType.Pubrec,
     packetId: packet.packetId!,
     reasonCode: connection.protocolVersion === 5 ? reasonCode : 0,

@@ -84,14 +84,20 @@ function apply(connection: Connection, packet: SubscribePacket, verdicts: Verdic
     const isNew = !session.subscriptions.has(subscription.topicFilter);
     session.subscriptions.set(subscription.topicFilter, options);
     core.subscriptions.add(subscription.topicFilter, session, options);
+    core.persistence.saveSubscription(session, subscription.topicFilter, options);
     reasonCodes.push(qos);
     granted.push({ subscription, qos, isNew });
   });
-  connection.send({ type: PacketType.Suback, packetId: packet.packetId, reasonCodes, properties: undefined });
-  for (const { subscription, qos, isNew } of granted) {
-    core.events.emit('subscribed', connection.client!, subscription.topicFilter, qos);
-    sendRetained(connection, subscription, qos, isNew);
-  }
+  // Retained messages follow the SUBACK, so they wait for it.
+  connection.ackDurably(
+    { type: PacketType.Suback, packetId: packet.packetId, reasonCodes, properties: undefined },
+    () => {
+      for (const { subscription, qos, isNew } of granted) {
+        core.events.emit('subscribed', connection.client!, subscription.topicFilter, qos);
+        sendRetained(connection, subscription, qos, isNew);
+      }
+    },
+  );
 }
 
 function sendRetained(connection: Connection, subscription: Subscription, qos: QoS, isNew: boolean): void {

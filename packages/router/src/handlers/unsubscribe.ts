@@ -11,6 +11,7 @@ export function handleUnsubscribe(connection: Connection, packet: UnsubscribePac
     const existed = session.subscriptions.delete(topicFilter);
     if (existed) {
       core.subscriptions.remove(topicFilter, session);
+      core.persistence.deleteSubscription(session, topicFilter);
       core.events.emit('unsubscribed', connection.client!, topicFilter);
     }
     if (connection.protocolVersion === 5) {

@@ -1,0 +1,160 @@
+import type { RoutedMessage } from './message.js';
+import { createMessage } from './message.js';
+import type { InflightMessage, QueuedMessage, Session, SubscriptionOptions } from './session.js';
+import type { SessionSnapshot, Store, StoreSnapshot } from './store.js';
+
+/**
+ * What the router writes to its `Store`, in one place. Only persistent sessions are stored;
+ * every method is a no-op for the others. Writes are batched by the store; callers that owe
+ * an acknowledgement wait for `store.flush()`.
+ */
+export class Persistence {
+  private lastMessageId = 0;
+
+  constructor(readonly store: Store) {}
+
+  /** Restores message id allocation from the snapshot. */
+  resume(snapshot: StoreSnapshot): void {
+    this.lastMessageId = snapshot.maxMessageId;
+  }
+
+  saveSession(session: Session): void {
+    if (!session.persistent) return;
+    this.store.saveSession({
+      clientId: session.clientId,
+      protocolVersion: session.protocolVersion,
+      sessionExpiryInterval: undefined,
+    });
+  }
+
+  deleteSession(session: Session): void {
+    this.store.deleteSession(session.clientId);
+    // The stored deliveries went with the session: release their message bodies.
+    for (const entry of session.inflight.values()) this.unref(entry.message);
+    for (const entry of session.queue) this.unref(entry.message);
+  }
+
+  saveSubscription(session: Session, topicFilter: string, options: SubscriptionOptions): void {
+    if (session.persistent) this.store.saveSubscription(session.clientId, topicFilter, options);
+  }
+
+  deleteSubscription(session: Session, topicFilter: string): void {
+    if (session.persistent) this.store.deleteSubscription(session.clientId, topicFilter);
+  }
+
+  /** Stores a new delivery for `session`; returns its `seq` (0 when the session is not stored). */
+  saveDelivery(
+    session: Session,
+    message: RoutedMessage,
+    qos: 1 | 2,
+    retain: boolean,
+    packetId?: number,
+  ): number {
+    if (!session.persistent) return 0;
+    if (message.storeId === 0) {
+      message.storeId = ++this.lastMessageId;
+      this.store.saveMessage({
+        id: message.storeId,
+        topicName: message.topicName,
+        payload: message.payload,
+        qos: message.qos,
+        retain: message.retain,
+        properties: message.properties,
+      });
+    }
+    message.storeRefs++;
+    const seq = session.nextSeq++;
+    this.store.saveDelivery(session.clientId, {
+      seq,
+      messageId: message.storeId,
+      qos,
+      retain,
+      packetId,
+      released: false,
+    });
+    return seq;
+  }
+
+  /** A queued delivery was sent with `packetId`, or (QoS 2) its PUBREC arrived. */
+  updateDelivery(session: Session, entry: InflightMessage): void {
+    if (entry.seq !== 0)
+      this.store.updateDelivery(session.clientId, entry.seq, entry.packetId, entry.released);
+  }
+
+  /** The delivery is complete (acknowledged) or dropped. */
+  deleteDelivery(session: Session, entry: QueuedMessage): void {
+    if (entry.seq === 0) return;
+    this.store.deleteDelivery(session.clientId, entry.seq);
+    this.unref(entry.message);
+  }
+
+  addInboundQos2(session: Session, packetId: number): void {
+    if (session.persistent) this.store.addInboundQos2(session.clientId, packetId);
+  }
+
+  deleteInboundQos2(session: Session, packetId: number): void {
+    if (session.persistent) this.store.deleteInboundQos2(session.clientId, packetId);
+  }
+
+  saveRetained(message: RoutedMessage): void {
+    if (message.payload.length === 0) this.store.deleteRetained(message.topicName);
+    else {
+      this.store.saveRetained({
+        topicName: message.topicName,
+        payload: message.payload,
+        qos: message.qos,
+        properties: message.properties,
+      });
+    }
+  }
+
+  private unref(message: RoutedMessage): void {
+    if (message.storeId === 0) return;
+    message.storeRefs--;
+    if (message.storeRefs === 0) {
+      this.store.deleteMessage(message.storeId);
+      message.storeId = 0;
+    }
+  }
+}
+
+/** Rebuilds an offline session from its snapshot; shared messages stay one object. */
+export function restoreSession(
+  snapshot: SessionSnapshot,
+  messages: Map<number, RoutedMessage>,
+  createSession: (clientId: string, protocolVersion: 3 | 4 | 5) => Session,
+): Session {
+  const session = createSession(snapshot.session.clientId, snapshot.session.protocolVersion);
+  for (const { topicFilter, options } of snapshot.subscriptions)
+    session.subscriptions.set(topicFilter, options);
+  for (const delivery of snapshot.deliveries) {
+    const stored = delivery.message;
+    let message = messages.get(stored.id);
+    if (message === undefined) {
+      message = createMessage(
+        stored.topicName,
+        stored.payload,
+        stored.qos,
+        stored.retain,
+        stored.properties,
+        undefined,
+      );
+      message.storeId = stored.id;
+      messages.set(stored.id, message);
+    }
+    message.storeRefs++;
+    const entry = { message, qos: delivery.qos, retain: delivery.retain, seq: delivery.seq };
+    if (delivery.packetId !== undefined) {
+      session.inflight.set(delivery.packetId, {
+        ...entry,
+        packetId: delivery.packetId,
+        released: delivery.released,
+      });
+    } else {
+      session.queue.push(entry);
+    }
+    if (delivery.seq >= session.nextSeq) session.nextSeq = delivery.seq + 1;
+  }
+  for (const packetId of snapshot.inboundQos2) session.inboundQos2.add(packetId);
+  return session;
+}
