@@ -3,10 +3,9 @@
 // one run. See bench/README.md. Usage:
 //   node apps/broker/bench/run.mjs [--quick] [--only fan-in,qos1] [--brokers ours,aedes]
 //                                  [--reps 5] [--json results.json]
-import { execFileSync, fork } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -16,135 +15,13 @@ import {
   startBroker,
   unavailableReason,
 } from './lib/brokers.mjs';
-import { detailTable, efficiencyTable, mainTable, summarize } from './lib/report.mjs';
+import { fdLimit, gitRevision, mosquittoVersion, versionOf } from './lib/environment.mjs';
+import { detailTable, efficiencyTable, mainTable, summarize, warnings } from './lib/report.mjs';
+import { SCENARIO_ALIASES, SCENARIOS, TARGET_SECONDS } from './lib/scenario-table.mjs';
 
 const GENERATOR = fileURLToPath(new URL('./lib/generator.mjs', import.meta.url));
 /** Extra time a generator gets beyond its scenario timeout before it is killed. */
 const GENERATOR_GRACE_MS = 30_000;
-
-const SCENARIOS = [
-  {
-    id: 'fan-in',
-    fn: 'fanIn',
-    // Per publisher, a multiple of the batch.
-    scale: (p, count) => ({
-      ...p,
-      messagesPerPublisher: roundUp(count / p.publishers, p.batch, 10_000, 2_000_000),
-    }),
-    count: (p) => p.messagesPerPublisher * p.publishers,
-    params: (quick) => ({
-      publishers: 8,
-      messagesPerPublisher: quick ? 10_000 : 30_000,
-      payloadBytes: 64,
-      batch: 100,
-      // Messages per publisher written but not yet received (end-to-end credit).
-      window: 1000,
-      timeoutMs: 60_000,
-    }),
-    rows: [
-      {
-        label: '1 fan-in QoS 0 (8 pub -> 1 sub, 64 B)',
-        unit: 'msgs/s',
-        perCpuUnit: 'msgs/CPU-s',
-        pick: (r) => r.value,
-      },
-    ],
-  },
-  {
-    id: 'fan-out',
-    fn: 'fanOut',
-    scale: (p, count) => ({ ...p, messages: roundUp(count / p.subscribers, p.batch, 1000, 200_000) }),
-    count: (p) => p.messages * p.subscribers,
-    params: (quick) => ({
-      subscribers: 100,
-      messages: quick ? 1000 : 3000,
-      payloadBytes: 64,
-      batch: 50,
-      // Messages written but not yet received by every subscriber (end-to-end credit).
-      window: 1000,
-      timeoutMs: 60_000,
-    }),
-    rows: [
-      {
-        label: '2 fan-out QoS 0 (1 pub -> 100 subs, 64 B)',
-        unit: 'msgs/s',
-        perCpuUnit: 'msgs/CPU-s',
-        pick: (r) => r.value,
-      },
-    ],
-  },
-  {
-    id: 'qos1',
-    fn: 'qos1',
-    // 65535: one pre-encoded packet per packet id and publisher (lib/packets.mjs qos1PublishRing).
-    scale: (p, count) => ({ ...p, messagesPerPublisher: roundUp(count / p.publishers, 100, 2500, 65_535) }),
-    count: (p) => p.messagesPerPublisher * p.publishers,
-    params: (quick) => ({
-      publishers: 8,
-      messagesPerPublisher: quick ? 2500 : 10_000,
-      payloadBytes: 64,
-      window: 64,
-      timeoutMs: 60_000,
-    }),
-    rows: [
-      {
-        label: '3 QoS 1 end to end (8 pub x 64 in flight -> 1 sub)',
-        unit: 'msgs/s',
-        perCpuUnit: 'msgs/CPU-s',
-        pick: (r) => r.value,
-      },
-    ],
-  },
-  {
-    id: 'cycles',
-    fn: 'connectCycles',
-    // Capped: every cycle takes an ephemeral port on one side or the other for a while.
-    scale: (p, count) => ({ ...p, cycles: roundUp(count, 100, 600, 6000) }),
-    count: (p) => p.cycles,
-    params: (quick) => ({ workers: 4, cycles: quick ? 600 : 2500, timeoutMs: 60_000 }),
-    rows: [
-      {
-        label: '4 connect-publish-disconnect (4 workers)',
-        unit: 'cycles/s',
-        perCpuUnit: 'cycles/CPU-s',
-        pick: (r) => r.value,
-      },
-      {
-        label: '4 ... latency of one cycle (Rust: 621)',
-        unit: 'us/cycle, lower=better',
-        pick: (r) => r.latencyUs,
-        derived: true,
-      },
-      {
-        label: '4 ... broker CPU per cycle',
-        unit: 'us CPU/cycle, lower=better',
-        pick: (r) =>
-          r.brokerCpuSeconds === null || r.cycles === 0 ? null : (r.brokerCpuSeconds * 1e6) / r.cycles,
-        derived: true,
-      },
-    ],
-  },
-  {
-    id: 'memory',
-    fn: 'idleMemory',
-    freshBrokerPerRun: true,
-    // RSS per connection varies little between runs, and each run costs a broker start.
-    maxReps: 3,
-    params: (quick) => ({ connections: quick ? 2000 : 10_000, concurrency: 200, settleMs: 1500 }),
-    rows: [{ label: '5 memory per idle connection', unit: 'B/conn, lower=better', pick: (r) => r.value }],
-  },
-];
-
-/** Rounds `value` up to a multiple of `step`, within [min, max]. */
-function roundUp(value, step, min, max) {
-  const rounded = Math.ceil(Math.max(value, 1) / step) * step;
-  return Math.min(Math.max(rounded, min), max);
-}
-
-/** Seconds each measured run should last (counts are sized from the warm-up rate). */
-const TARGET_SECONDS = { full: 3, quick: 1 };
-
-const SCENARIO_ALIASES = { 1: 'fan-in', 2: 'fan-out', 3: 'qos1', 4: 'cycles', 5: 'memory' };
 
 function usage() {
   return `usage: node apps/broker/bench/run.mjs [options]
@@ -384,91 +261,6 @@ async function runScenario(scenario, brokers, options, limits, record) {
   } finally {
     await Promise.all([...running.values()].map((broker) => broker.stop()));
   }
-}
-
-function versionOf(pkg) {
-  try {
-    // aedes's "exports" hides package.json: find it from the resolved entry point.
-    let dir = dirname(fileURLToPath(import.meta.resolve(pkg)));
-    for (let up = 0; up < 5; up++, dir = dirname(dir)) {
-      const file = join(dir, 'package.json');
-      if (!existsSync(file)) continue;
-      const json = JSON.parse(readFileSync(file, 'utf8'));
-      if (json.name === pkg) return json.version;
-    }
-  } catch {
-    // Not resolvable: not installed.
-  }
-  return 'not installed';
-}
-
-function mosquittoVersion() {
-  try {
-    execFileSync(process.env.MOSQUITTO_BIN ?? 'mosquitto', ['-h'], {
-      encoding: 'utf8',
-      env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/usr/local/sbin` },
-    });
-  } catch (error) {
-    // `mosquitto -h` prints its version and exits 3.
-    const match = /mosquitto version (\S+)/.exec(`${error.stdout ?? ''}`);
-    if (match) return match[1];
-  }
-  return 'unknown';
-}
-
-function gitRevision() {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
-function fdLimit() {
-  try {
-    const line = readFileSync('/proc/self/limits', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('Max open files'));
-    return Number(line.split(/\s+/)[4]);
-  } catch {
-    return Number.POSITIVE_INFINITY;
-  }
-}
-
-function warnings(rows) {
-  const out = [];
-  const pct = (fraction) => `${Math.round(fraction * 100)}%`;
-  for (const row of rows) {
-    if (row.derived) continue;
-    const isRate = row.unit === 'msgs/s' || row.unit === 'cycles/s';
-    for (const [name, s] of Object.entries(row.brokers)) {
-      const where = `${row.label} / ${name}`;
-      if (s.failed > 0) out.push(`${where}: ${s.failed} of ${s.runs} runs failed: ${s.failures[0]}`);
-      const gen = s.generatorUtil;
-      const broker = s.brokerUtil;
-      if (isRate && gen !== null && gen > 0.85) {
-        out.push(
-          `${where}: the generator used ${pct(gen)} of a core (broker ${pct(broker ?? 0)}); the rate may be the generator's limit, compare the per-CPU-second table`,
-        );
-      } else if (row.unit === 'msgs/s' && gen !== null && broker !== null && gen > broker) {
-        out.push(`${where}: the generator used more CPU than the broker (${pct(gen)} vs ${pct(broker)})`);
-      }
-      if (s.maxLoss !== null && s.maxLoss > 0.005) {
-        out.push(
-          `${where}: up to ${(s.maxLoss * 100).toFixed(1)}% of the messages were not delivered (dropped by the broker or timed out); the rate counts delivered messages only`,
-        );
-      }
-      for (const end of s.ends) {
-        if (end !== 'complete') {
-          out.push(`${where}: a run ended by "${end}" rather than by receiving every message`);
-        }
-      }
-    }
-  }
-  return out;
 }
 
 async function main() {

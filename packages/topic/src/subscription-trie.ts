@@ -1,9 +1,10 @@
+import { levelHash } from './internal/child-table.js';
 import { appendEntry, findEntry, type ListIndexes, removeEntry } from './internal/entry-list.js';
 import { SHARE_PREFIX } from './internal/levels.js';
 import { Matcher } from './internal/matcher.js';
 import {
   addChild,
-  findChild,
+  findChildAt,
   removeChild,
   ShareGroup,
   SubscriptionEntry,
@@ -28,6 +29,9 @@ export interface SubscriptionTrieOptions<S> {
    */
   isAvailable?: (subscriber: S) => boolean;
 }
+
+const PLUS = 0x2b;
+const HASH = 0x23;
 
 /** Default `maxLevels`. */
 export const DEFAULT_MAX_LEVELS = 128;
@@ -180,20 +184,25 @@ export class SubscriptionTrie<S, O extends SubscriptionOptions = SubscriptionOpt
     this.nodes = 0;
   }
 
-  /** Walks (creating) the nodes of the filter's levels from `start`; returns the last. */
+  /**
+   * Walks (creating) the nodes of the filter's levels from `start`; returns the last. Levels
+   * are compared in place; only a new node's level is sliced out of the filter.
+   */
   private createPath(filter: string, start: number): TrieNode<S, O> {
     let node = this.root;
     let from = start;
     for (;;) {
       const slash = filter.indexOf('/', from);
-      const level = filter.slice(from, slash === -1 ? filter.length : slash);
+      const end = slash === -1 ? filter.length : slash;
+      const wildcard = end - from === 1 ? filter.charCodeAt(from) : 0;
       let next: TrieNode<S, O> | undefined;
-      if (level === '+') next = node.plusChild ??= this.newNode('+');
-      else if (level === '#') next = node.hashChild ??= this.newNode('#');
+      if (wildcard === PLUS) next = node.plusChild ??= this.newNode('+');
+      else if (wildcard === HASH) next = node.hashChild ??= this.newNode('#');
       else {
-        next = findChild(node, level);
+        const hash = levelHash(filter, from, end);
+        next = findChildAt(node, filter, from, end, hash);
         if (next === undefined) {
-          next = this.newNode(level);
+          next = this.newNode(filter.slice(from, end), hash);
           addChild(node, next);
         }
       }
@@ -212,8 +221,11 @@ export class SubscriptionTrie<S, O extends SubscriptionOptions = SubscriptionOpt
     path[0] = node;
     for (;;) {
       const slash = filter.indexOf('/', from);
-      const level = filter.slice(from, slash === -1 ? filter.length : slash);
-      node = level === '+' ? node.plusChild : level === '#' ? node.hashChild : findChild(node, level);
+      const end = slash === -1 ? filter.length : slash;
+      const wildcard = end - from === 1 ? filter.charCodeAt(from) : 0;
+      if (wildcard === PLUS) node = node.plusChild;
+      else if (wildcard === HASH) node = node.hashChild;
+      else node = findChildAt(node, filter, from, end, levelHash(filter, from, end));
       if (node === undefined) {
         path.fill(undefined, 0, depth + 1);
         return -1;
@@ -238,9 +250,9 @@ export class SubscriptionTrie<S, O extends SubscriptionOptions = SubscriptionOpt
     }
   }
 
-  private newNode(level: string): TrieNode<S, O> {
+  private newNode(level: string, hash?: number): TrieNode<S, O> {
     this.nodes++;
-    return new TrieNode<S, O>(level);
+    return new TrieNode<S, O>(level, hash);
   }
 
   private findInList(node: TrieNode<S, O>, subscriber: S): SubscriptionEntry<S, O> | undefined {

@@ -144,6 +144,9 @@ function quote(s: string): string {
   return JSON.stringify(s.length > 100 ? `${s.slice(0, 100)}…` : s);
 }
 
+type Details = ConstructorParameters<typeof TopicError>[3];
+
+/** Builds the error for a problem found by a check (error path only: allocating is fine). */
 function toError(
   problem: number,
   kind: 'topic name' | 'topic filter',
@@ -153,12 +156,8 @@ function toError(
   const index = problemIndex;
   const actual = problemActual;
   const what = `${kind} ${quote(s)}`;
-  const share = `shared subscription ${quote(s)}`;
-  const fail = (
-    code: TopicErrorCode,
-    message: string,
-    details?: ConstructorParameters<typeof TopicError>[3],
-  ) => new TopicError(code, message, s, details);
+  const fail = (code: TopicErrorCode, message: string, details?: Details) =>
+    new TopicError(code, message, s, details);
   switch (problem) {
     case EMPTY:
       return fail('TOPIC_EMPTY', `${kind} is empty`);
@@ -176,6 +175,22 @@ function toError(
         `${what}: wildcard '${s[index]}' at index ${index} is not allowed in a topic name`,
         { index },
       );
+    case TOO_DEEP:
+      return fail('TOPIC_TOO_DEEP', `${what} has ${actual} levels, more than maxLevels ${maxLevels}`, {
+        actual,
+        limit: maxLevels,
+      });
+    default:
+      return filterRuleError(problem, what, s, index);
+  }
+}
+
+/** The errors only a filter can have: misplaced wildcards and malformed `$share/`. */
+function filterRuleError(problem: number, what: string, s: string, index: number): TopicError {
+  const share = `shared subscription ${quote(s)}`;
+  const fail = (code: TopicErrorCode, message: string, details: Details) =>
+    new TopicError(code, message, s, details);
+  switch (problem) {
     case PLUS_NOT_ALONE:
       return fail('TOPIC_INVALID_WILDCARD', `${what}: '+' must occupy a whole level (index ${index})`, {
         index,
@@ -192,15 +207,12 @@ function toError(
       return fail(
         'TOPIC_INVALID_SHARE',
         `${share}: share name must not contain '+' or '#' (index ${index})`,
-        { index },
+        {
+          index,
+        },
       );
     case SHARE_NO_FILTER:
       return fail('TOPIC_INVALID_SHARE', `${share}: no topic filter after the share name`, { index });
-    case TOO_DEEP:
-      return fail('TOPIC_TOO_DEEP', `${what} has ${actual} levels, more than maxLevels ${maxLevels}`, {
-        actual,
-        limit: maxLevels,
-      });
     default:
       throw new RangeError(`unknown topic problem ${problem}`);
   }

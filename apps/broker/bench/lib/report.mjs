@@ -159,3 +159,40 @@ export function detailTable(rows) {
   }
   return table(header, body);
 }
+
+/**
+ * What a reader should not miss: failed runs, a generator that may have been the bottleneck,
+ * losses and runs that did not complete.
+ */
+export function warnings(rows) {
+  const out = [];
+  const pct = (fraction) => `${Math.round(fraction * 100)}%`;
+  for (const row of rows) {
+    if (row.derived) continue;
+    const isRate = row.unit === 'msgs/s' || row.unit === 'cycles/s';
+    for (const [name, s] of Object.entries(row.brokers)) {
+      const where = `${row.label} / ${name}`;
+      if (s.failed > 0) out.push(`${where}: ${s.failed} of ${s.runs} runs failed: ${s.failures[0]}`);
+      const gen = s.generatorUtil;
+      const broker = s.brokerUtil;
+      if (isRate && gen !== null && gen > 0.85) {
+        out.push(
+          `${where}: the generator used ${pct(gen)} of a core (broker ${pct(broker ?? 0)}); the rate may be the generator's limit, compare the per-CPU-second table`,
+        );
+      } else if (row.unit === 'msgs/s' && gen !== null && broker !== null && gen > broker) {
+        out.push(`${where}: the generator used more CPU than the broker (${pct(gen)} vs ${pct(broker)})`);
+      }
+      if (s.maxLoss !== null && s.maxLoss > 0.005) {
+        out.push(
+          `${where}: up to ${(s.maxLoss * 100).toFixed(1)}% of the messages were not delivered (dropped by the broker or timed out); the rate counts delivered messages only`,
+        );
+      }
+      for (const end of s.ends) {
+        if (end !== 'complete') {
+          out.push(`${where}: a run ended by "${end}" rather than by receiving every message`);
+        }
+      }
+    }
+  }
+  return out;
+}

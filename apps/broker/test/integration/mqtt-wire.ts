@@ -270,6 +270,7 @@ export class RawClient {
 
   /** The next frame not yet returned; rejects after `timeoutMs` or when the socket closed. */
   async next(timeoutMs = 3000): Promise<Frame> {
+    if (this.notify !== undefined) throw new Error('RawClient.next() called while another wait is pending');
     const deadline = performance.now() + timeoutMs;
     while (this.cursor >= this.frames.length) {
       if (this.isClosed) throw new Error(`connection closed while waiting for a packet${this.history()}`);

@@ -8,7 +8,7 @@ import {
 } from '@mqtt-adapt/codec';
 import { isValidTopicName } from '@mqtt-adapt/topic';
 import { type Connection, ConnectionState } from '../connection.js';
-import type { AuthenticateResult, ClientInfo } from '../hooks.js';
+import type { AuthenticateResult } from '../hooks.js';
 import { createMessage } from '../message.js';
 import { Session } from '../session.js';
 

@@ -1,7 +1,7 @@
 import type { SharePolicy } from '../share-policy.js';
 import type { Subscription, SubscriptionOptions } from '../types.js';
 import { FNV_OFFSET, FNV_PRIME } from './child-table.js';
-import { type ShareGroup, SubscriptionEntry, TrieNode } from './trie-node.js';
+import { findChildAt, type ShareGroup, SubscriptionEntry, type TrieNode } from './trie-node.js';
 
 const DOLLAR = 0x24;
 const SLASH = 0x2f;
@@ -108,36 +108,10 @@ export class Matcher<S, O extends SubscriptionOptions> {
 
   /** Follows the child named like level `i`, if any. */
   private walkChildren(node: TrieNode<S, O>, i: number): void {
-    const children = node.children;
-    if (children === undefined) return;
-    const topic = this.topic;
+    if (node.children === undefined) return;
     const start = i === 0 ? 0 : this.ends[i - 1]! + 1;
-    const length = this.ends[i]! - start;
-    const hash = this.hashes[i]!;
-    if (children instanceof TrieNode) {
-      if (
-        children.levelHash === hash &&
-        children.level.length === length &&
-        topic.startsWith(children.level, start)
-      ) {
-        this.walk(children, i + 1);
-      }
-    } else if (Array.isArray(children)) {
-      for (let c = 0; c < children.length; c++) {
-        const child = children[c]!;
-        if (
-          child.levelHash === hash &&
-          child.level.length === length &&
-          topic.startsWith(child.level, start)
-        ) {
-          this.walk(child, i + 1);
-          return;
-        }
-      }
-    } else {
-      const child = children.find(topic, start, start + length, hash);
-      if (child !== undefined) this.walk(child, i + 1);
-    }
+    const child = findChildAt(node, this.topic, start, this.ends[i]!, this.hashes[i]!);
+    if (child !== undefined) this.walk(child, i + 1);
   }
 
   private collect(node: TrieNode<S, O>): void {

@@ -49,7 +49,11 @@ export const MAX_ARRAY_CHILDREN = 4;
 /** At or below this many children a table goes back to an array (hysteresis against thrashing). */
 const MIN_TABLE_CHILDREN = 2;
 
-/** One level of the trie. `plus` and `hash` hold the `+` and `#` children apart from the others. */
+/**
+ * One level of the trie. `plusChild` and `hashChild` hold the `+` and `#` children apart from
+ * the named ones; a `#` node only ever holds subscriptions. Share groups whose filter ends
+ * here are in `groups`. One class, every field set at construction: one shape for all nodes.
+ */
 export class TrieNode<S, O extends SubscriptionOptions> {
   readonly level: string;
   /** `levelHash(level)`: compared before `level`, so a non-matching child's string is not read. */
@@ -64,9 +68,9 @@ export class TrieNode<S, O extends SubscriptionOptions> {
   subs: SubscriptionEntry<S, O> | SubscriptionEntry<S, O>[] | undefined = undefined;
   groups: ShareGroup<S, O>[] | undefined = undefined;
 
-  constructor(level: string) {
+  constructor(level: string, hash = levelHash(level, 0, level.length)) {
     this.level = level;
-    this.levelHash = levelHash(level, 0, level.length);
+    this.levelHash = hash;
   }
 
   get isEmpty(): boolean {
@@ -80,21 +84,35 @@ export class TrieNode<S, O extends SubscriptionOptions> {
   }
 }
 
-export function findChild<S, O extends SubscriptionOptions>(
+/**
+ * The child named `s[start..end)` (whose `levelHash` is `hash`), read in place: no slice.
+ * Compares hash, then length, then characters, so a non-matching child's string is not read.
+ */
+export function findChildAt<S, O extends SubscriptionOptions>(
   node: TrieNode<S, O>,
-  level: string,
+  s: string,
+  start: number,
+  end: number,
+  hash: number,
 ): TrieNode<S, O> | undefined {
   const children = node.children;
   if (children === undefined) return undefined;
-  if (children instanceof TrieNode) return children.level === level ? children : undefined;
+  const length = end - start;
+  if (children instanceof TrieNode) {
+    const level = children.level;
+    return children.levelHash === hash && level.length === length && s.startsWith(level, start)
+      ? children
+      : undefined;
+  }
   if (Array.isArray(children)) {
-    for (let i = 0; i < children.length; i++) {
-      const child = children[i]!;
-      if (child.level === level) return child;
+    for (let c = 0; c < children.length; c++) {
+      const child = children[c]!;
+      const level = child.level;
+      if (child.levelHash === hash && level.length === length && s.startsWith(level, start)) return child;
     }
     return undefined;
   }
-  return children.get(level);
+  return children.find(s, start, end, hash);
 }
 
 /** Adds a child known to be absent. Arrays are replaced, not grown, so they stay exactly sized. */
