@@ -5,7 +5,7 @@ export type { ClientConnection } from './client-connection.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { systemClock } from './clock.js';
 export type { RouterErrorCode, StoreErrorCode } from './errors.js';
-export { isRouterError, RouterError } from './errors.js';
+export { isRouterError, isStoreError, RouterError, StoreError } from './errors.js';
 export type {
   AuthenticateRequest,
   AuthenticateResult,

@@ -12,6 +12,21 @@ import type { SubscriptionOptions } from './session.js';
  * restarts (`durable: false`) may return `undefined` from `flush()`: acks then go out at once.
  *
  * Only persistent sessions (Clean Session 0, or 5.0 with a session expiry) are stored.
+ *
+ * Rules every store follows (the contract suite checks them):
+ * - Writes of one batch apply in call order (a delivery saved then deleted ends deleted; a
+ *   session deleted then saved again starts empty).
+ * - `saveSession` on an existing session replaces its record only: subscriptions, deliveries and
+ *   inbound ids stay (beware `INSERT OR REPLACE` with cascading deletes).
+ * - Writes naming a client id with no saved session, or an unknown `seq`, are ignored, never
+ *   fail the batch.
+ * - Message ids and `seq` may exceed 2^32: store them as 64-bit integers, return numbers.
+ * - User and ACL writes are durable when their promise resolves (they are not batched).
+ * - `findRetained` sees what has been flushed.
+ * - Order of `sessions`, subscriptions, inbound ids and retained messages in a snapshot is not
+ *   specified; deliveries come in `seq` order and ACL rules in insertion order (a rule saved
+ *   again under its id keeps its place).
+ * - No write is made after `close()`; async calls then reject with `STORE_CLOSED`.
  */
 export interface Store {
   /** Short name for logs: `memory`, `sqlite`, `postgres`. */

@@ -144,3 +144,13 @@ describe('retained messages (§3.3.1.3)', () => {
     expect(sub.take()).toEqual([]);
   });
 });
+
+describe('limits', () => {
+  it('a filter deeper than the trie allows is refused with 0x80, the connection stays up', async () => {
+    const { broker } = await createBroker();
+    const client = connect(broker);
+    expect(subscribe(client, Array.from({ length: 200 }, () => 'a').join('/'))).toEqual([0x80]);
+    expect(client.transport.closed).toBe(false);
+    expect(subscribe(client, 'ok', 0, 2)).toEqual([0]);
+  });
+});

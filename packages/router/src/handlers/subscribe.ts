@@ -1,5 +1,5 @@
 import { PacketType, type QoS, ReasonCode, type SubscribePacket, type Subscription } from '@mqtt-adapt/codec';
-import { isValidTopicFilter } from '@mqtt-adapt/topic';
+import { DEFAULT_MAX_LEVELS, isValidTopicFilter } from '@mqtt-adapt/topic';
 import { type Connection, ConnectionState } from '../connection.js';
 import type { SubscriptionOptions } from '../session.js';
 
@@ -16,7 +16,7 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
   const verdicts: Array<Verdict | Promise<Verdict>> = [];
   let async = false;
   for (const subscription of packet.subscriptions) {
-    if (!isValidTopicFilter(subscription.topicFilter)) {
+    if (!isValidTopicFilter(subscription.topicFilter, DEFAULT_MAX_LEVELS)) {
       verdicts.push(false);
       continue;
     }
@@ -64,7 +64,7 @@ function apply(connection: Connection, packet: SubscribePacket, verdicts: Verdic
   packet.subscriptions.forEach((subscription, index) => {
     const qos = grantedQos(connection, subscription, verdicts[index] as Verdict);
     if (qos === undefined) {
-      const valid = isValidTopicFilter(subscription.topicFilter);
+      const valid = isValidTopicFilter(subscription.topicFilter, DEFAULT_MAX_LEVELS);
       reasonCodes.push(
         connection.protocolVersion !== 5
           ? 0x80

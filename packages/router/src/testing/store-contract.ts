@@ -29,10 +29,13 @@ const timeoutMs = 30_000;
  * at the top level of a test file:
  *
  * ```ts
- * runStoreContract('SqliteStore', {
+ * // test/contract.test.ts of a store package; runStoreContract comes from @mqtt-adapt/router/testing
+ * runStoreContract('MyStore', {
  *   durable: true,
- *   create: async () => new SqliteStore({ path: tempFile() }),
- *   reopen: async (store) => new SqliteStore({ path: (store as SqliteStore).path }),
+ *   create: async () => new MyStore({ path: freshTempPath() }),
+ *   reopen: async (store) => new MyStore({ path: (store as MyStore).path }),
+ *   crash: async (store) => (store as MyStore).dropHandleWithoutFlush(),
+ *   destroy: async (store) => removeFile((store as MyStore).path),
  * });
  * ```
  *
