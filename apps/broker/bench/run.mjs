@@ -2,7 +2,7 @@
 // `pnpm bench` for apps/broker: our broker side by side with Aedes and Mosquitto, same load,
 // one run. See bench/README.md. Usage:
 //   node apps/broker/bench/run.mjs [--quick] [--only fan-in,qos1] [--brokers ours,aedes]
-//                                  [--reps 5] [--json results.json]
+//                                  [--reps 5] [--fixed] [--json results.json]
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';

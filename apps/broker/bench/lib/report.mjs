@@ -160,6 +160,13 @@ export function detailTable(rows) {
   return table(header, body);
 }
 
+/** The first line of a failure and its `Error ...` line, if any (the full text is in the progress log). */
+function firstLines(text) {
+  const lines = String(text).split('\n');
+  const error = lines.find((line, i) => i > 0 && /^\w*Error\b/.test(line));
+  return error === undefined ? lines[0] : `${lines[0]} / ${error}`;
+}
+
 /**
  * What a reader should not miss: failed runs, a generator that may have been the bottleneck,
  * losses and runs that did not complete.
@@ -172,7 +179,8 @@ export function warnings(rows) {
     const isRate = row.unit === 'msgs/s' || row.unit === 'cycles/s';
     for (const [name, s] of Object.entries(row.brokers)) {
       const where = `${row.label} / ${name}`;
-      if (s.failed > 0) out.push(`${where}: ${s.failed} of ${s.runs} runs failed: ${s.failures[0]}`);
+      if (s.failed > 0)
+        out.push(`${where}: ${s.failed} of ${s.runs} runs failed: ${firstLines(s.failures[0])}`);
       const gen = s.generatorUtil;
       const broker = s.brokerUtil;
       if (isRate && gen !== null && gen > 0.85) {

@@ -1,0 +1,206 @@
+// Flow control and measurement shared by the scenarios: the measured window (wall time and
+// CPU), waiting for deliveries, and the publishers' pumps with their bounded windows.
+import { performance } from 'node:perf_hooks';
+import { cpuSecondsOf, ownCpuSeconds } from './proc.mjs';
+
+/** Stop waiting once no PUBLISH arrived for this long. */
+export const IDLE_MS = 2000;
+/**
+ * With publishers waiting on end-to-end credit and nothing arriving for this long, what is
+ * outstanding is taken as dropped by the broker and its credit is released.
+ */
+const STALL_MS = 200;
+/** Wall time and CPU of the broker and of this process over one measured window. */
+export class Window {
+  constructor(brokerPid) {
+    this.brokerPid = brokerPid;
+  }
+
+  start() {
+    this.brokerCpu0 = cpuSecondsOf(this.brokerPid);
+    this.generatorCpu0 = ownCpuSeconds();
+    this.t0 = performance.now();
+  }
+
+  stop() {
+    this.t1 = performance.now();
+    this.brokerCpu1 = cpuSecondsOf(this.brokerPid);
+    this.generatorCpu1 = ownCpuSeconds();
+  }
+
+  summary() {
+    const brokerCpu =
+      this.brokerCpu0 === undefined || this.brokerCpu1 === undefined
+        ? null
+        : this.brokerCpu1 - this.brokerCpu0;
+    return {
+      windowSeconds: (this.t1 - this.t0) / 1000,
+      brokerCpuSeconds: brokerCpu,
+      generatorCpuSeconds: this.generatorCpu1 - this.generatorCpu0,
+    };
+  }
+}
+
+/**
+ * Resolves when the subscribers together received `expected` PUBLISH packets, or when nothing
+ * arrived for IDLE_MS ("idle" once publishing is done, "stalled" before), or at `timeoutMs`.
+ * `onProgress(total)` runs after every received chunk; `onStall()` every 50 ms while nothing
+ * arrived for STALL_MS before publishing is done.
+ */
+export function awaitDeliveries(subscribers, expected, isPublishingDone, t0, timeoutMs, onProgress, onStall) {
+  return new Promise((resolve) => {
+    const state = { total: 0, lastArrival: t0 };
+    let finished = false;
+    const finish = (reason) => {
+      if (finished) return;
+      finished = true;
+      clearInterval(timer);
+      for (const sub of subscribers) sub.afterData = undefined;
+      resolve({ delivered: state.total, lastArrival: state.lastArrival, reason });
+    };
+    const onData = (client) => {
+      const received = client.received;
+      state.total += received - client.accounted;
+      client.accounted = received;
+      state.lastArrival = performance.now();
+      if (state.total >= expected) finish('complete');
+      else if (onProgress !== undefined) onProgress(state.total);
+    };
+    for (const sub of subscribers) {
+      sub.accounted = sub.received;
+      sub.afterData = onData;
+    }
+    const timer = setInterval(() => {
+      const now = performance.now();
+      if (subscribers.some((sub) => sub.isClosed)) finish('subscriber disconnected');
+      else if (now - t0 > timeoutMs) finish('timeout');
+      else if (now - state.lastArrival > IDLE_MS) finish(isPublishingDone() ? 'idle' : 'stalled');
+      else if (onStall !== undefined && now - state.lastArrival > STALL_MS && !isPublishingDone()) onStall();
+    }, 50);
+  });
+}
+
+/**
+ * End-to-end credit of QoS 0 publishers: messages written but not yet received (per
+ * subscriber). Without it, a publisher writes as fast as the kernel accepts (megabytes of
+ * loopback socket buffer) in one synchronous burst, the generator's own subscriber is not read
+ * meanwhile, and a broker that drops QoS 0 for slow consumers (ours, Mosquitto) drops because
+ * of the generator. With it, buffering is bounded and the subscriber is read between batches.
+ */
+export class Credit {
+  sent = 0;
+  delivered = 0;
+  /** Messages taken as dropped by the broker (see STALL_MS). */
+  writtenOff = 0;
+
+  constructor(limit) {
+    this.limit = limit;
+  }
+
+  get outstanding() {
+    return this.sent - this.delivered - this.writtenOff;
+  }
+
+  get room() {
+    return this.limit - this.outstanding;
+  }
+
+  /** Nothing arrived for STALL_MS: what is outstanding was dropped. */
+  writeOff() {
+    const lost = this.outstanding;
+    if (lost > 0) this.writtenOff += lost;
+  }
+}
+
+/**
+ * QoS 0 sender: writes `batches` copies of one buffer of `batchCount` pre-encoded PUBLISH
+ * packets, while the shared credit has room for a whole batch and the socket takes more
+ * (on backpressure it waits for 'drain').
+ */
+export class Qos0Pump {
+  written = 0;
+  #blocked = false;
+  #done = false;
+
+  constructor(client, batch, batchCount, batches, credit, onDone) {
+    this.client = client;
+    this.batch = batch;
+    this.batchCount = batchCount;
+    this.batches = batches;
+    this.credit = credit;
+    this.onDone = onDone;
+    client.socket.on('drain', () => {
+      this.#blocked = false;
+      this.refill();
+    });
+  }
+
+  refill() {
+    if (this.#done) return;
+    const credit = this.credit;
+    const socket = this.client.socket;
+    while (!this.#blocked && this.written < this.batches && credit.room >= this.batchCount) {
+      this.written++;
+      credit.sent += this.batchCount;
+      if (!socket.write(this.batch)) this.#blocked = true;
+    }
+    if (this.written === this.batches) {
+      this.#done = true;
+      this.onDone();
+    }
+  }
+}
+
+/**
+ * QoS 1 sender. At most `window` of its messages are unacknowledged by the broker (PUBACK),
+ * and at most `window` are sent but not yet seen by the subscriber: the subscriber reports
+ * the highest sequence number it received from each publisher (`seen`, messages of one
+ * publisher arrive in order). The second bound keeps the broker's queue to the subscriber
+ * bounded, so a broker that acks publishers faster than it delivers is measured at the rate it
+ * delivers, not flooded into dropping. Refills once per received chunk, sending the next
+ * packets as one view of the pre-encoded ring.
+ */
+export class Qos1Pump {
+  sent = 0;
+  #done = false;
+
+  constructor(client, index, ring, window, seen, onDone) {
+    this.client = client;
+    this.index = index;
+    this.ring = ring;
+    this.window = window;
+    this.seen = seen;
+    this.onDone = onDone;
+    client.afterData = () => this.refill();
+  }
+
+  get total() {
+    return this.ring.size;
+  }
+
+  refill() {
+    const client = this.client;
+    if (client.acked >= this.total) {
+      if (!this.#done) {
+        this.#done = true;
+        client.afterData = undefined;
+        this.onDone();
+      }
+      return;
+    }
+    const unacked = this.sent - client.acked;
+    const undelivered = this.sent - this.seen[this.index];
+    const n = Math.min(this.window - Math.max(unacked, undelivered), this.total - this.sent);
+    if (n <= 0) return;
+    const { ring, stride } = this.ring;
+    client.socket.write(ring.subarray(this.sent * stride, (this.sent + n) * stride));
+    this.sent += n;
+  }
+
+  /** Nothing arrived for STALL_MS: take this publisher's undelivered messages as dropped. */
+  writeOff() {
+    const lost = this.sent - this.seen[this.index];
+    if (lost > 0) this.seen[this.index] = this.sent;
+    return lost;
+  }
+}

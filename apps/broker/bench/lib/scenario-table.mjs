@@ -1,0 +1,126 @@
+// The scenarios run.mjs knows: the generator function, default counts (full and --quick),
+// how to size counts from a warm-up rate, and the rows each adds to the tables.
+
+export const SCENARIOS = [
+  {
+    id: 'fan-in',
+    fn: 'fanIn',
+    // Per publisher, a multiple of the batch.
+    scale: (p, count) => ({
+      ...p,
+      messagesPerPublisher: roundUp(count / p.publishers, p.batch, 10_000, 2_000_000),
+    }),
+    count: (p) => p.messagesPerPublisher * p.publishers,
+    params: (quick) => ({
+      publishers: 8,
+      messagesPerPublisher: quick ? 10_000 : 30_000,
+      payloadBytes: 64,
+      batch: 100,
+      // Messages per publisher written but not yet received (end-to-end credit).
+      window: 1000,
+      timeoutMs: 60_000,
+    }),
+    rows: [
+      {
+        label: '1 fan-in QoS 0 (8 pub -> 1 sub, 64 B)',
+        unit: 'msgs/s',
+        perCpuUnit: 'msgs/CPU-s',
+        pick: (r) => r.value,
+      },
+    ],
+  },
+  {
+    id: 'fan-out',
+    fn: 'fanOut',
+    scale: (p, count) => ({ ...p, messages: roundUp(count / p.subscribers, p.batch, 1000, 200_000) }),
+    count: (p) => p.messages * p.subscribers,
+    params: (quick) => ({
+      subscribers: 100,
+      messages: quick ? 1000 : 3000,
+      payloadBytes: 64,
+      batch: 50,
+      // Messages written but not yet received by every subscriber (end-to-end credit).
+      window: 1000,
+      timeoutMs: 60_000,
+    }),
+    rows: [
+      {
+        label: '2 fan-out QoS 0 (1 pub -> 100 subs, 64 B)',
+        unit: 'msgs/s',
+        perCpuUnit: 'msgs/CPU-s',
+        pick: (r) => r.value,
+      },
+    ],
+  },
+  {
+    id: 'qos1',
+    fn: 'qos1',
+    // 65535: one pre-encoded packet per packet id and publisher (lib/packets.mjs qos1PublishRing).
+    scale: (p, count) => ({ ...p, messagesPerPublisher: roundUp(count / p.publishers, 100, 2500, 65_535) }),
+    count: (p) => p.messagesPerPublisher * p.publishers,
+    params: (quick) => ({
+      publishers: 8,
+      messagesPerPublisher: quick ? 2500 : 10_000,
+      payloadBytes: 64,
+      window: 64,
+      timeoutMs: 60_000,
+    }),
+    rows: [
+      {
+        label: '3 QoS 1 end to end (8 pub x 64 in flight -> 1 sub)',
+        unit: 'msgs/s',
+        perCpuUnit: 'msgs/CPU-s',
+        pick: (r) => r.value,
+      },
+    ],
+  },
+  {
+    id: 'cycles',
+    fn: 'connectCycles',
+    // Capped: every cycle takes an ephemeral port on one side or the other for a while.
+    scale: (p, count) => ({ ...p, cycles: roundUp(count, 100, 600, 6000) }),
+    count: (p) => p.cycles,
+    params: (quick) => ({ workers: 4, cycles: quick ? 600 : 2500, timeoutMs: 60_000 }),
+    rows: [
+      {
+        label: '4 connect-publish-disconnect (4 workers)',
+        unit: 'cycles/s',
+        perCpuUnit: 'cycles/CPU-s',
+        pick: (r) => r.value,
+      },
+      {
+        label: '4 ... latency of one cycle (Rust: 621)',
+        unit: 'us/cycle, lower=better',
+        pick: (r) => r.latencyUs,
+        derived: true,
+      },
+      {
+        label: '4 ... broker CPU per cycle',
+        unit: 'us CPU/cycle, lower=better',
+        pick: (r) =>
+          r.brokerCpuSeconds === null || r.cycles === 0 ? null : (r.brokerCpuSeconds * 1e6) / r.cycles,
+        derived: true,
+      },
+    ],
+  },
+  {
+    id: 'memory',
+    fn: 'idleMemory',
+    freshBrokerPerRun: true,
+    // RSS per connection varies little between runs, and each run costs a broker start.
+    maxReps: 3,
+    params: (quick) => ({ connections: quick ? 2000 : 10_000, concurrency: 200, settleMs: 1500 }),
+    rows: [{ label: '5 memory per idle connection', unit: 'B/conn, lower=better', pick: (r) => r.value }],
+  },
+];
+
+/** Rounds `value` up to a multiple of `step`, within [min, max]. */
+function roundUp(value, step, min, max) {
+  const rounded = Math.ceil(Math.max(value, 1) / step) * step;
+  return Math.min(Math.max(rounded, min), max);
+}
+
+/** Seconds each measured run should last (counts are sized from the warm-up rate). */
+export const TARGET_SECONDS = { full: 3, quick: 1 };
+
+export const SCENARIO_ALIASES = { 1: 'fan-in', 2: 'fan-out', 3: 'qos1', 4: 'cycles', 5: 'memory' };
