@@ -52,8 +52,9 @@ export interface ListenerBaseConfig {
   /**
    * Bytes buffered on one client's socket past which the broker treats it as a slow consumer:
    * QoS 0 to that client is dropped (and counted), QoS 1/2 waits until the socket drains.
-   * Default 65536 (64 KiB, Node's own stream high-water mark is 16 KiB; a little more lets a
-   * burst of small packets through without tripping it).
+   * Only bytes left over from earlier event-loop turns count, so one burst of fan-out is never
+   * mistaken for a slow reader. Default 1048576 (1 MiB): bursts of a few thousand small
+   * messages reach a reader that keeps up; a reader that stopped costs at most this much.
    */
   writeHighWaterMarkBytes: number;
 }
@@ -125,7 +126,7 @@ export const defaultListener: Readonly<TcpListenerConfig> = Object.freeze({
   type: 'tcp',
   host: '0.0.0.0',
   port: 1883,
-  writeHighWaterMarkBytes: 65_536,
+  writeHighWaterMarkBytes: 1_048_576,
 });
 
 export const defaultLimits: Readonly<LimitsConfig> = Object.freeze({

@@ -16,6 +16,8 @@ export type TransportSocket = Pick<
   | 'resume'
   | 'destroyed'
   | 'writableEnded'
+  | 'writableLength'
+  | 'writableHighWaterMark'
   | 'remoteAddress'
   | 'remotePort'
 >;
@@ -24,22 +26,25 @@ export type TransportSocket = Pick<
  * A socket as the router's `Transport`. Writes of one event-loop turn are corked and flushed
  * by one `uncork` in `process.nextTick`: many packets, one syscall.
  *
- * `write` returns what `socket.write` returns: false once the socket buffers its
- * `writableHighWaterMark` or more (the listener creates sockets with the configured
- * `writeHighWaterMarkBytes`), which tells the router the client is slow. Using the stream's own
- * answer guarantees a `drain` event follows every false, and the listener turns that into
- * `ClientConnection.drained()`; a separate, lower threshold could report false with no
- * `drain` ever to come.
+ * `write` returns false (the client is slow) when the socket still held `writableHighWaterMark`
+ * bytes or more from earlier turns when this turn began (the listener creates sockets with the
+ * configured `writeHighWaterMarkBytes`). Then `socket.write` itself answers false too, which
+ * guarantees a `drain` event follows, and the listener turns that into
+ * `ClientConnection.drained()`. Bytes written within one turn (the fan-out of one inbound
+ * chunk) never make a client slow on their own.
  */
 export class SocketTransport implements Transport {
   readonly remoteAddress: string;
   readonly #socket: TransportSocket;
   #corked = false;
+  #backlogAtTurnStart = 0;
+  readonly #highWaterMark: number;
   #closing = false;
   #graceTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(socket: TransportSocket) {
     this.#socket = socket;
+    this.#highWaterMark = socket.writableHighWaterMark;
     this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
   }
 
@@ -55,10 +60,15 @@ export class SocketTransport implements Transport {
     if (this.#closing || socket.destroyed || socket.writableEnded) return false;
     if (!this.#corked) {
       this.#corked = true;
+      // What is still unsent from earlier turns decides whether the client is slow; bytes of
+      // this turn are bounded by the input chunk being handled.
+      this.#backlogAtTurnStart = socket.writableLength;
       socket.cork();
       process.nextTick(uncorkTransport, this);
     }
-    return socket.write(data);
+    // A false from the socket always brings a 'drain'. Only report it (slow client) when the
+    // backlog predates this turn: a burst written within one turn is not a slow reader.
+    return socket.write(data) || this.#backlogAtTurnStart < this.#highWaterMark;
   }
 
   /** Runs once per corked turn (see `write`). */

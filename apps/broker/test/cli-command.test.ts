@@ -53,7 +53,7 @@ describe('prepareCli', () => {
     expect(command.kind).toBe('start');
     if (command.kind !== 'start') return;
     expect(command.config.listeners).toEqual([
-      { type: 'tcp', host: '127.0.0.1', port: 0, writeHighWaterMarkBytes: 65536 },
+      { type: 'tcp', host: '127.0.0.1', port: 0, writeHighWaterMarkBytes: 1048576 },
     ]);
     expect(command.configFile).toBeUndefined();
   });

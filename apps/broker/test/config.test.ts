@@ -5,7 +5,7 @@ import { appErrorOf } from './errors-helper.js';
 describe('resolveConfig', () => {
   it('fills every default for an empty config', () => {
     expect(resolveConfig({})).toEqual({
-      listeners: [{ type: 'tcp', host: '0.0.0.0', port: 1883, writeHighWaterMarkBytes: 65536 }],
+      listeners: [{ type: 'tcp', host: '0.0.0.0', port: 1883, writeHighWaterMarkBytes: 1048576 }],
       limits: {
         maxPacketSize: 1048576,
         maxConnectPacketSize: 65536,
@@ -30,8 +30,8 @@ describe('resolveConfig', () => {
       limits: { maxQoS: 1 },
     });
     expect(config.listeners).toEqual([
-      { type: 'tcp', host: '127.0.0.1', port: 0, writeHighWaterMarkBytes: 65536 },
-      { type: 'tcp', host: '0.0.0.0', port: 1884, writeHighWaterMarkBytes: 65536 },
+      { type: 'tcp', host: '127.0.0.1', port: 0, writeHighWaterMarkBytes: 1048576 },
+      { type: 'tcp', host: '0.0.0.0', port: 1884, writeHighWaterMarkBytes: 1048576 },
     ]);
     expect(config.limits).toEqual({ ...defaultLimits, maxQoS: 1 });
   });

@@ -16,6 +16,9 @@ class FakeSocket {
   remoteAddress: string | undefined = '127.0.0.1';
   remotePort: number | undefined = 53211;
   constructor(readonly highWaterMark = 100) {}
+  get writableHighWaterMark() {
+    return this.highWaterMark;
+  }
   cork() {
     this.calls.push('cork');
   }
@@ -74,11 +77,23 @@ describe('SocketTransport', () => {
     expect(Buffer.concat(socket.written)).toEqual(Buffer.from([1, 2, 3, 4]));
   });
 
-  it('returns false once the socket is past its high-water mark', () => {
+  it('a burst within one turn is not a slow client, even past the high-water mark', () => {
     const socket = new FakeSocket(10);
     const transport = transportOf(socket);
     expect(transport.write(Buffer.alloc(6))).toBe(true);
-    expect(transport.write(Buffer.alloc(6))).toBe(false);
+    expect(transport.write(Buffer.alloc(6))).toBe(true);
+    expect(transport.write(Buffer.alloc(60))).toBe(true);
+  });
+
+  it('returns false when the backlog of earlier turns is past the high-water mark', async () => {
+    const socket = new FakeSocket(10);
+    const transport = transportOf(socket);
+    transport.write(Buffer.alloc(12));
+    await nextTick(); // the peer read nothing: 12 bytes still queued at the next turn
+    expect(transport.write(Buffer.alloc(1))).toBe(false);
+    socket.writableLength = 0; // drained
+    await nextTick();
+    expect(transport.write(Buffer.alloc(1))).toBe(true);
   });
 
   it('close ends the socket once and destroys it after the grace period', () => {

@@ -141,3 +141,15 @@ describe('Last Will (§3.1.2.5)', () => {
     expect(broker.stats.messagesReceived).toBe(1);
   });
 });
+
+describe('will on a $ topic', () => {
+  it('is discarded like a PUBLISH to a $ topic', async () => {
+    const { broker } = await createBroker();
+    const watcher = connect(broker, { clientId: 'w' });
+    subscribe(watcher, '$SYS/#');
+    const dying = connect(broker, { clientId: 'd', will: will('$SYS/fake') });
+    dying.connection.transportClosed();
+    expect(watcher.take()).toEqual([]);
+    expect(broker.stats.messagesReceived).toBe(0);
+  });
+});

@@ -94,7 +94,7 @@ describe('mqtt-adapt --print-config', () => {
     expect(run.stderr).toBe('');
     const printed = JSON.parse(run.stdout);
     expect(printed.listeners).toEqual([
-      { type: 'tcp', host: '127.0.0.1', port: 1901, writeHighWaterMarkBytes: 65536 },
+      { type: 'tcp', host: '127.0.0.1', port: 1901, writeHighWaterMarkBytes: 1048576 },
     ]);
     expect(printed.limits.maxQoS).toBe(1);
     expect(printed.limits.maxPacketSize).toBe(1048576);

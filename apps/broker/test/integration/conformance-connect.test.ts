@@ -86,9 +86,12 @@ describe('CONNECT rules (§3.1)', () => {
     ['PUBLISH', publish({ topic: 'a', payload: 'x' })],
     ['SUBSCRIBE', subscribe(1, [['a', 0]])],
     ['DISCONNECT', DISCONNECT],
-  ])('[MQTT-3.1.0-1] a first packet %s instead of CONNECT closes the connection without a byte', async (_, bytes) => {
-    expect(await sendAndClose(bytes)).toBe('');
-  });
+  ])(
+    '[MQTT-3.1.0-1] a first packet %s instead of CONNECT closes the connection without a byte',
+    async (_, bytes) => {
+      expect(await sendAndClose(bytes)).toBe('');
+    },
+  );
 
   it('[MQTT-3.1.0-2] a second CONNECT is a protocol violation: the connection is closed', async () => {
     const client = await rawConnect(`${run}-twice`);
@@ -119,6 +122,24 @@ describe('CONNECT rules (§3.1)', () => {
     bytes[bytes.length - 2] = 0xc3;
     bytes[bytes.length - 1] = 0x28;
     expect(await sendAndClose(bytes)).toBe('');
+  });
+
+  it.each([
+    ['[MQTT-3.1.3-10] will topic', { will: { topic: Buffer.from('c328', 'hex'), payload: 'x' } }],
+    ['[MQTT-3.1.3-11] user name', { username: 'xx' }],
+  ])('%s not well-formed UTF-8: closed without CONNACK', async (name, options) => {
+    const bytes = connect({ clientId: `${run}-utf8`, ...options });
+    if (name.includes('user name')) {
+      bytes[bytes.length - 2] = 0xc3;
+      bytes[bytes.length - 1] = 0x28;
+    }
+    expect(await sendAndClose(bytes)).toBe('');
+  });
+
+  it('[MQTT-3.1.4-1] a will topic with a wildcard cannot be published: closed without CONNACK', async () => {
+    expect(
+      await sendAndClose(connect({ clientId: `${run}-willwild`, will: { topic: `${run}/+`, payload: 'x' } })),
+    ).toBe('');
   });
 
   it('[MQTT-3.1.3-5] accepts client ids of 1 to 23 letters and digits', async () => {

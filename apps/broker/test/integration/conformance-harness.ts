@@ -1,11 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { connect as mqttConnect, type IClientOptions, type MqttClient } from 'mqtt';
+import { type IClientOptions, type MqttClient, connect as mqttConnect } from 'mqtt';
 import { cliPath, type StartOptions, startTestBroker, type TestBroker } from './helpers.js';
 import type { Target } from './mqtt-wire.js';
 
 /*
- * Shared pieces of the conformance suites (`conformance-*.test.ts`, `scale-flow.test.ts`, `mosquitto-reference.test.ts`): starting the
- * broker, MQTT.js clients that are always closed, and reading the broker's memory.
+ * Shared pieces of the conformance suites (`conformance-*.test.ts`, `scale-flow.test.ts`,
+ * `mosquitto-reference.test.ts`): starting the broker, MQTT.js clients that are always closed,
+ * and reading the broker's memory.
  */
 
 /**
@@ -13,7 +14,10 @@ import type { Target } from './mqtt-wire.js';
  * cleans it first): waits up to 30 s for `dist/cli.js` and retries a start that died at once.
  * A broker that keeps failing still fails the suite, with the last error.
  */
-export async function startBroker(args: readonly string[] = [], options: StartOptions = {}): Promise<TestBroker> {
+export async function startBroker(
+  args: readonly string[] = [],
+  options: StartOptions = {},
+): Promise<TestBroker> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const deadline = Date.now() + 30_000;

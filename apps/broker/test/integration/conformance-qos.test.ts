@@ -21,20 +21,25 @@ import {
 
 let broker: TestBroker;
 let windowed: TestBroker;
+let capped: TestBroker;
 let target: Target;
 const run = runId();
 const raws: RawClient[] = [];
 const mqttjs = new MqttJsClients(() => broker.url);
 
 beforeAll(async () => {
-  [broker, windowed] = await Promise.all([startBroker(), startBroker(['--max-inflight-messages', '2'])]);
+  [broker, windowed, capped] = await Promise.all([
+    startBroker(),
+    startBroker(['--max-inflight-messages', '2']),
+    startBroker(['--max-qos', '1']),
+  ]);
   target = targetOf(broker);
 });
 
 afterAll(async () => {
   for (const client of raws) client.destroy();
   await mqttjs.closeAll();
-  await Promise.all([broker?.stop(), windowed?.stop()]);
+  await Promise.all([broker?.stop(), windowed?.stop(), capped?.stop()]);
 });
 
 async function raw(clientId: string, at: Target = target): Promise<RawClient> {
@@ -99,6 +104,13 @@ describe('inbound: what the broker answers a publisher (§3.3.4, §4.3)', () => 
     expect(received).toEqual(['once', 'again', 'sentinel']);
   });
 
+  it('[MQTT-4.3.3-2] a PUBREL for an unknown packet id is still answered with PUBCOMP; an unknown PUBACK is ignored', async () => {
+    const client = await raw('unknown-ids');
+    client.write(pubrel(77), puback(78), PINGREQ);
+    expect((await client.take(2)).map((frame) => frame.bytes.toString('hex'))).toEqual(['7002004d', 'd000']);
+    expect(client.isClosed).toBe(false);
+  });
+
   it('[MQTT-4.3.2-2] after PUBACK, a QoS 1 PUBLISH with the same packet id is a new message', async () => {
     const topic = `${run}/in/q1again`;
     const watcher = await subscriber('q1again-sub', topic, 0);
@@ -109,6 +121,36 @@ describe('inbound: what the broker answers a publisher (§3.3.4, §4.3)', () => 
     expect((await client.next()).bytes.toString('hex')).toBe('40020009');
     const payloads = [(await watcher.nextPublish()).payload, (await watcher.nextPublish()).payload];
     expect(payloads.map(String)).toEqual(['first', 'second']);
+  });
+});
+
+describe('acknowledgement order (§4.6)', () => {
+  it('[MQTT-4.6.0-2][MQTT-4.6.0-3] PUBACK and PUBREC are sent in the order the PUBLISH packets were received', async () => {
+    const client = await raw('ack-order');
+    const ids = [7, 3, 900, 1, 65535, 42];
+    for (const [i, packetId] of ids.entries()) {
+      client.write(publish({ topic: `${run}/ack-order`, payload: 'x', qos: i % 2 === 0 ? 1 : 2, packetId }));
+    }
+    const acks = await client.take(ids.length);
+    expect(acks.map((frame) => frame.bytes.toString('hex'))).toEqual(
+      ids.map((packetId, i) => `${i % 2 === 0 ? '40' : '50'}02${hex(packetId)}`),
+    );
+  });
+
+  it('[MQTT-4.6.0-4] PUBREL packets follow the order of the PUBREC packets received', async () => {
+    const topic = `${run}/pubrel-order`;
+    const watcher = await subscriber('pubrel-order-sub', topic, 2);
+    const client = await raw('pubrel-order-pub');
+    for (let i = 1; i <= 3; i++)
+      client.write(publish({ topic, payload: `m${i}`, qos: 2, packetId: i }), pubrel(i));
+    const ids = [await watcher.nextPublish(), await watcher.nextPublish(), await watcher.nextPublish()].map(
+      (m) => m.packetId!,
+    );
+    const order = [ids[2]!, ids[0]!, ids[1]!];
+    watcher.write(...order.map((id) => pubrec(id)));
+    expect((await watcher.take(3)).map((frame) => frame.bytes.toString('hex'))).toEqual(
+      order.map((id) => `6202${hex(id)}`),
+    );
   });
 });
 
@@ -202,7 +244,11 @@ describe('outbound in-flight window (--max-inflight-messages 2)', () => {
     const watcher = await subscriber('window-sub', topic, 1, at);
     const client = await raw('window-pub', at);
     for (let i = 1; i <= 3; i++) client.write(publish({ topic, payload: `m${i}`, qos: 1, packetId: i }));
-    expect((await client.take(3)).map((frame) => frame.type)).toEqual([Type.Puback, Type.Puback, Type.Puback]);
+    expect((await client.take(3)).map((frame) => frame.type)).toEqual([
+      Type.Puback,
+      Type.Puback,
+      Type.Puback,
+    ]);
 
     const first = await watcher.collectFor(400);
     expect(first.map((frame) => frame.type)).toEqual([Type.Publish, Type.Publish]);
@@ -213,5 +259,24 @@ describe('outbound in-flight window (--max-inflight-messages 2)', () => {
     const third = await watcher.nextPublish();
     expect([third.payload.toString(), third.qos, third.dup]).toEqual(['m3', 1, false]);
     expect(await watcher.collectFor(200)).toEqual([]);
+  });
+});
+
+describe('granted QoS below the requested one (--max-qos 1)', () => {
+  it('[MQTT-3.8.4-5][MQTT-3.8.4-6] SUBACK shows the QoS granted (1 for 2), and QoS 2 messages arrive at QoS 1', async () => {
+    const at = targetOf(capped);
+    const topic = `${run}/capped`;
+    const client = await raw('capped-sub', at);
+    client.write(
+      subscribe(3, [
+        [topic, 2],
+        [`${topic}/0`, 0],
+      ]),
+    );
+    expect((await client.next()).bytes.toString('hex')).toBe('900400030100');
+    const publisher = await raw('capped-pub', at);
+    publisher.write(publish({ topic, payload: 'two', qos: 2, packetId: 1 }), pubrel(1));
+    const message = await client.nextPublish();
+    expect([message.payload.toString(), message.qos]).toEqual(['two', 1]);
   });
 });

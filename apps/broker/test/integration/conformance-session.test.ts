@@ -105,7 +105,9 @@ describe('persistent sessions (clean session 0)', () => {
     ]);
     const ids = original.map((m) => m.packetId!);
     subscriber.write(pubrec(ids[3]!));
-    expect((await subscriber.next()).bytes.toString('hex')).toBe(`6202${ids[3]!.toString(16).padStart(4, '0')}`);
+    expect((await subscriber.next()).bytes.toString('hex')).toBe(
+      `6202${ids[3]!.toString(16).padStart(4, '0')}`,
+    );
     await gone(subscriber);
 
     const [back, connack] = await reconnect(clientId, false);
@@ -118,7 +120,9 @@ describe('persistent sessions (clean session 0)', () => {
       ['m3', 1, true, ids[2]],
       ['unreleased', 2, true, ids[4]],
     ]);
-    const pubrels = resent.filter((frame) => frame.type === Type.Pubrel).map((frame) => frame.bytes.toString('hex'));
+    const pubrels = resent
+      .filter((frame) => frame.type === Type.Pubrel)
+      .map((frame) => frame.bytes.toString('hex'));
     expect(pubrels).toEqual([`6202${ids[3]!.toString(16).padStart(4, '0')}`]);
 
     // Acknowledged now: nothing is owed any more.
@@ -150,7 +154,10 @@ describe('persistent sessions (clean session 0)', () => {
     expect((await back.next()).bytes.toString('hex')).toBe('50020007');
     back.write(pubrel(7), publish({ topic: `${topic}/end`, payload: 'sentinel' }));
     expect((await back.next()).bytes.toString('hex')).toBe('70020007');
-    const payloads = [(await watcher.nextPublish()).payload.toString(), (await watcher.nextPublish()).payload.toString()];
+    const payloads = [
+      (await watcher.nextPublish()).payload.toString(),
+      (await watcher.nextPublish()).payload.toString(),
+    ];
     expect(payloads).toEqual(['exactly once', 'sentinel']);
   });
 
@@ -191,6 +198,35 @@ describe('persistent sessions (clean session 0)', () => {
 });
 
 describe('session takeover (§3.1.4)', () => {
+  it('[MQTT-4.4.0-1] takeover of a persistent session re-sends its unacknowledged PUBLISH on the new connection, DUP 1', async () => {
+    const clientId = `${run}-takeover-resend`;
+    const topic = `${run}/takeover-resend`;
+    const first = await raw(clientId, { clean: false });
+    first.write(subscribe(1, [[topic, 1]]));
+    await first.next();
+    const publisher = await raw(`${run}-takeover-resend-pub`);
+    publisher.write(publish({ topic, payload: 'unacked', qos: 1, packetId: 1 }));
+    const original = await first.nextPublish();
+    const [second, connack] = await reconnect(clientId, false);
+    expect(connack).toBe('20020100');
+    await first.closed();
+    const resent = await second.nextPublish();
+    expect([resent.payload.toString(), resent.qos, resent.dup, resent.packetId]).toEqual([
+      'unacked',
+      1,
+      true,
+      original.packetId,
+    ]);
+  });
+
+  it('[MQTT-3.1.4-3][MQTT-3.2.2-3] taking over a clean session with clean session 0: session present 0', async () => {
+    const clientId = `${run}-takeover-clean`;
+    const first = await raw(clientId, { clean: true });
+    const [, connack] = await reconnect(clientId, false);
+    expect(connack).toBe('20020000');
+    await first.closed();
+  });
+
   it('[MQTT-3.1.4-2] a CONNECT with the client id of a connected client closes the first connection', async () => {
     const clientId = `${run}-takeover`;
     const first = await raw(clientId);

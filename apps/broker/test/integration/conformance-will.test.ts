@@ -6,6 +6,7 @@ import {
   connect,
   DISCONNECT,
   PINGREQ,
+  puback,
   pubcomp,
   publish,
   pubrec,
@@ -56,13 +57,18 @@ function withWill(name: string, qos: 0 | 1 | 2 = 1, retain = false): Promise<Raw
 /** The watcher's next PUBLISH, acknowledged; its fields for comparison. */
 async function nextMessage(): Promise<{ topic: string; payload: string; qos: number; retain: boolean }> {
   const message: ReceivedPublish = await watcher.nextPublish();
-  if (message.qos === 1) watcher.write(Buffer.from([0x40, 0x02, message.packetId! >> 8, message.packetId! & 0xff]));
+  if (message.qos === 1) watcher.write(puback(message.packetId!));
   if (message.qos === 2) {
     watcher.write(pubrec(message.packetId!));
     expect((await watcher.next()).type).toBe(Type.Pubrel);
     watcher.write(pubcomp(message.packetId!));
   }
-  return { topic: message.topic, payload: message.payload.toString(), qos: message.qos, retain: message.retain };
+  return {
+    topic: message.topic,
+    payload: message.payload.toString(),
+    qos: message.qos,
+    retain: message.retain,
+  };
 }
 
 /** Publishes a sentinel and returns the watcher's messages before it (wills included). */

@@ -125,7 +125,10 @@ export function publish(options: PublishOptions): Buffer {
   return packet(first, ...parts);
 }
 
-export function subscribe(packetId: number, filters: ReadonlyArray<readonly [string | Buffer, number]>): Buffer {
+export function subscribe(
+  packetId: number,
+  filters: ReadonlyArray<readonly [string | Buffer, number]>,
+): Buffer {
   const parts = [u16(packetId)];
   for (const [filter, qos] of filters) parts.push(str(filter), Buffer.from([qos]));
   return packet(0x82, ...parts);
@@ -260,7 +263,8 @@ export class RawClient {
   }
 
   write(...buffers: Buffer[]): void {
-    if (!this.socket.destroyed) this.socket.write(buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers));
+    if (!this.socket.destroyed)
+      this.socket.write(buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers));
   }
 
   /** Every byte received so far. */

@@ -154,16 +154,14 @@ function accept(connection: Connection, packet: ConnectPacket, clientId: string)
   session.protocolVersion = version;
   if (!sessionPresent) core.persistence.saveSession(session);
   const will = packet.will;
-  session.will =
-    will &&
-    createMessage(
-      will.topicName,
-      Buffer.from(will.payload),
-      will.qos,
-      will.retain,
-      will.properties,
-      clientId,
-    );
+  session.will = undefined;
+  if (will !== undefined && will.topicName.charCodeAt(0) === 0x24 /* $ */) {
+    // Like a PUBLISH to a '$' topic: clients may not inject $SYS (or other '$') messages.
+    core.logger.debug({ clientId, topicName: will.topicName }, 'will on a $ topic discarded');
+  } else if (will !== undefined) {
+    const payload = Buffer.from(will.payload);
+    session.will = createMessage(will.topicName, payload, will.qos, will.retain, will.properties, clientId);
+  }
   connection.client = {
     clientId,
     username: packet.username,

@@ -1,0 +1,104 @@
+/**
+ * Every statement the store runs, built once per schema. Batch statements take one array per
+ * column and run as named prepared statements (parsed once per connection); `unnest(...) WITH
+ * ORDINALITY ... ORDER BY n` keeps the batch's key order for identity `position` columns.
+ */
+export function buildSql(schema: string) {
+  const t = (table: string): string => `"${schema}".${table}`;
+  const hasSession = `EXISTS (SELECT 1 FROM ${t('sessions')} s WHERE s.client_id = u.client_id)`;
+  return {
+    sessionsDelete: `DELETE FROM ${t('sessions')} WHERE client_id = ANY($1::text[])`,
+    sessionsUpsert: `INSERT INTO ${t('sessions')} (client_id, protocol_version, session_expiry_interval)
+SELECT u.client_id, u.protocol_version, u.session_expiry_interval
+FROM unnest($1::text[], $2::int2[], $3::int8[]) WITH ORDINALITY
+  AS u(client_id, protocol_version, session_expiry_interval, n)
+ORDER BY u.n
+ON CONFLICT (client_id) DO UPDATE SET protocol_version = EXCLUDED.protocol_version,
+  session_expiry_interval = EXCLUDED.session_expiry_interval`,
+
+    messagesDelete: `DELETE FROM ${t('messages')} m USING unnest($1::int8[], $2::int8[]) AS u(epoch, id)
+WHERE m.epoch = u.epoch AND m.id = u.id`,
+    messagesUpsert: `INSERT INTO ${t('messages')} (epoch, id, topic_name, payload, qos, retain, properties)
+SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::bytea[], $5::int2[], $6::bool[], $7::jsonb[])
+ON CONFLICT (epoch, id) DO UPDATE SET topic_name = EXCLUDED.topic_name, payload = EXCLUDED.payload,
+  qos = EXCLUDED.qos, retain = EXCLUDED.retain, properties = EXCLUDED.properties`,
+
+    subscriptionsDelete: `DELETE FROM ${t('subscriptions')} x USING unnest($1::text[], $2::text[]) AS u(client_id, topic_filter)
+WHERE x.client_id = u.client_id AND x.topic_filter = u.topic_filter`,
+    subscriptionsUpsert: `INSERT INTO ${t('subscriptions')}
+  (client_id, topic_filter, qos, no_local, retain_as_published, retain_handling, subscription_identifier)
+SELECT u.client_id, u.topic_filter, u.qos, u.no_local, u.retain_as_published, u.retain_handling, u.subscription_identifier
+FROM unnest($1::text[], $2::text[], $3::int2[], $4::bool[], $5::bool[], $6::int2[], $7::int4[]) WITH ORDINALITY
+  AS u(client_id, topic_filter, qos, no_local, retain_as_published, retain_handling, subscription_identifier, n)
+WHERE ${hasSession}
+ORDER BY u.n
+ON CONFLICT (client_id, topic_filter) DO UPDATE SET qos = EXCLUDED.qos, no_local = EXCLUDED.no_local,
+  retain_as_published = EXCLUDED.retain_as_published, retain_handling = EXCLUDED.retain_handling,
+  subscription_identifier = EXCLUDED.subscription_identifier`,
+
+    deliveriesDelete: `DELETE FROM ${t('deliveries')} x USING unnest($1::text[], $2::int8[]) AS u(client_id, seq)
+WHERE x.client_id = u.client_id AND x.seq = u.seq`,
+    deliveriesUpsert: `INSERT INTO ${t('deliveries')}
+  (client_id, seq, message_epoch, message_id, qos, retain, packet_id, released)
+SELECT u.* FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int2[], $6::bool[], $7::int4[], $8::bool[])
+  AS u(client_id, seq, message_epoch, message_id, qos, retain, packet_id, released)
+WHERE ${hasSession}
+ON CONFLICT (client_id, seq) DO UPDATE SET message_epoch = EXCLUDED.message_epoch,
+  message_id = EXCLUDED.message_id, qos = EXCLUDED.qos, retain = EXCLUDED.retain,
+  packet_id = EXCLUDED.packet_id, released = EXCLUDED.released`,
+    deliveriesUpdate: `UPDATE ${t('deliveries')} x SET packet_id = u.packet_id, released = u.released
+FROM unnest($1::text[], $2::int8[], $3::int4[], $4::bool[]) AS u(client_id, seq, packet_id, released)
+WHERE x.client_id = u.client_id AND x.seq = u.seq`,
+
+    inboundDelete: `DELETE FROM ${t('inbound_qos2')} x USING unnest($1::text[], $2::int4[]) AS u(client_id, packet_id)
+WHERE x.client_id = u.client_id AND x.packet_id = u.packet_id`,
+    inboundInsert: `INSERT INTO ${t('inbound_qos2')} (client_id, packet_id)
+SELECT u.client_id, u.packet_id FROM unnest($1::text[], $2::int4[]) WITH ORDINALITY AS u(client_id, packet_id, n)
+WHERE ${hasSession}
+ORDER BY u.n
+ON CONFLICT (client_id, packet_id) DO NOTHING`,
+
+    retainedDelete: `DELETE FROM ${t('retained')} WHERE topic_name = ANY($1::text[])`,
+    retainedUpsert: `INSERT INTO ${t('retained')} (topic_name, payload, qos, properties)
+SELECT * FROM unnest($1::text[], $2::bytea[], $3::int2[], $4::jsonb[])
+ON CONFLICT (topic_name) DO UPDATE SET payload = EXCLUDED.payload, qos = EXCLUDED.qos,
+  properties = EXCLUDED.properties`,
+
+    // Reads of findRetained run unnamed, so PostgreSQL plans them with the actual pattern and
+    // uses the primary key for the LIKE prefix.
+    retainedExact: `SELECT topic_name, payload, qos, properties FROM ${t('retained')} WHERE topic_name = $1`,
+    retainedPrefix: `SELECT topic_name, payload, qos, properties FROM ${t('retained')}
+WHERE topic_name LIKE $1 ORDER BY topic_name`,
+    retainedAll: `SELECT topic_name, payload, qos, properties FROM ${t('retained')}
+WHERE topic_name NOT LIKE '$%' ORDER BY topic_name`,
+
+    userGet: `SELECT username, password_hash, salt FROM ${t('users')} WHERE username = $1`,
+    userUpsert: `INSERT INTO ${t('users')} (username, password_hash, salt) VALUES ($1, $2, $3)
+ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, salt = EXCLUDED.salt`,
+    userDelete: `DELETE FROM ${t('users')} WHERE username = $1`,
+    aclList: `SELECT id, username, topic_filter, access FROM ${t('acl_rules')} ORDER BY position`,
+    aclUpsert: `INSERT INTO ${t('acl_rules')} (id, username, topic_filter, access) VALUES ($1, $2, $3, $4)
+ON CONFLICT (id) DO UPDATE SET username = EXCLUDED.username, topic_filter = EXCLUDED.topic_filter,
+  access = EXCLUDED.access`,
+    aclDelete: `DELETE FROM ${t('acl_rules')} WHERE id = $1`,
+
+    nextEpoch: `SELECT nextval('"${schema}".store_epochs') AS epoch,
+  current_setting('synchronous_commit') AS synchronous_commit`,
+    snapshotSessions: `SELECT client_id, protocol_version, session_expiry_interval FROM ${t('sessions')} ORDER BY position`,
+    snapshotSubscriptions: `SELECT client_id, topic_filter, qos, no_local, retain_as_published, retain_handling,
+  subscription_identifier FROM ${t('subscriptions')} ORDER BY position`,
+    // Every message id (for maxMessageId and id remapping); bodies only where a delivery needs them.
+    snapshotMessages: `SELECT m.epoch, m.id, m.topic_name, m.qos, m.retain, m.properties,
+  CASE WHEN r.message_id IS NULL THEN NULL ELSE m.payload END AS payload
+FROM ${t('messages')} m
+LEFT JOIN (SELECT DISTINCT message_epoch, message_id FROM ${t('deliveries')}) r
+  ON r.message_epoch = m.epoch AND r.message_id = m.id
+ORDER BY m.epoch, m.id`,
+    snapshotDeliveries: `SELECT client_id, seq, message_epoch, message_id, qos, retain, packet_id, released
+FROM ${t('deliveries')} ORDER BY client_id, seq`,
+    snapshotInbound: `SELECT client_id, packet_id FROM ${t('inbound_qos2')} ORDER BY position`,
+    snapshotRetained: `SELECT topic_name, payload, qos, properties FROM ${t('retained')} ORDER BY topic_name`,
+  } as const;
+}
+
+export type Sql = ReturnType<typeof buildSql>;

@@ -1,0 +1,350 @@
+import type { QoS } from '@mqtt-adapt/codec';
+import type {
+  AclRule,
+  DeliveryRecord,
+  RetainedRecord,
+  SessionRecord,
+  Store,
+  StoredMessage,
+  StoreSnapshot,
+  SubscriptionOptions,
+  UserRecord,
+} from '@mqtt-adapt/router';
+import { isStoreError, StoreError } from '@mqtt-adapt/router';
+import type { PoolClient } from 'pg';
+import type { Batch } from './internal/batch.js';
+import { describeTarget } from './internal/connection.js';
+import { Database } from './internal/database.js';
+import { GroupCommit } from './internal/group-commit.js';
+import { decodeProperties } from './internal/json.js';
+import { migrate } from './internal/migrate.js';
+import type { MessageKey } from './internal/plan.js';
+import type { LoadedSnapshot } from './internal/snapshot.js';
+import { loadSnapshot } from './internal/snapshot.js';
+import type { Sql } from './internal/sql.js';
+import { buildSql } from './internal/sql.js';
+import { matchesTopicFilter, retainedQuery } from './internal/topic-filter.js';
+import { migrations } from './migrations/index.js';
+import type { PgStoreOptions, ResolvedPgStoreOptions } from './options.js';
+import { resolveOptions } from './options.js';
+
+type State = 'new' | 'open' | 'closing' | 'closed';
+
+/**
+ * The `Store` contract on PostgreSQL. Writes collect in a batch committed in one transaction
+ * per event-loop turn (group commit); `flush()` resolves once the batch holding every write so
+ * far has committed, with `synchronous_commit` as the server has it (on by default: durable).
+ */
+export class PgStore implements Store {
+  readonly name = 'postgres';
+  readonly durable = true;
+  /** The schema holding the tables (for a second instance on the same data). */
+  readonly schema: string;
+  private readonly options: ResolvedPgStoreOptions;
+  private readonly sql: Sql;
+  private readonly target: string;
+  private state: State = 'new';
+  private db: Database | undefined = undefined;
+  private commits: GroupCommit | undefined = undefined;
+  /** This instance's id in `messages.epoch`; new router message ids are stored under it. */
+  private epoch = 0;
+  /** Router ids of the messages stored before this open, to their table keys. */
+  private messageKeys = new Map<number, MessageKey>();
+  private readonly keyOf = (messageId: number): MessageKey =>
+    this.messageKeys.get(messageId) ?? { epoch: this.epoch, id: messageId };
+
+  constructor(options: PgStoreOptions) {
+    this.options = resolveOptions(options);
+    this.schema = this.options.schema;
+    this.sql = buildSql(this.schema);
+    this.target = describeTarget(this.options.connectionString);
+  }
+
+  /**
+   * Connects, migrates the schema (under an advisory lock, so nodes starting together are
+   * safe) and reads everything. Rejects with `STORE_UNAVAILABLE` when the server cannot be
+   * reached or read, `STORE_SCHEMA_TOO_NEW` when a newer package migrated the schema.
+   */
+  async open(): Promise<StoreSnapshot> {
+    if (this.state === 'closing') throw new StoreError('STORE_CLOSED', 'postgres store is closing');
+    const reopening = this.db !== undefined;
+    if (this.commits?.pending === true) await this.commits.flushNow();
+    const db = this.db ?? this.createDatabase();
+    const client = await db.connectOnce().catch(async (error: unknown) => {
+      if (!reopening) await this.dropDatabase();
+      throw error;
+    });
+    let loaded: LoadedSnapshot;
+    let epoch: number;
+    try {
+      await migrate(client, this.schema, migrations, this.options.logger);
+      epoch = await this.startEpoch(client);
+      loaded = await loadSnapshot(client, this.sql, this.options.logger);
+    } catch (error) {
+      db.release(client, error);
+      if (!reopening) await this.dropDatabase();
+      if (isStoreError(error)) throw error;
+      throw new StoreError(
+        'STORE_UNAVAILABLE',
+        `cannot read postgres schema "${this.schema}" at ${this.target}: ${db.describe(error)}`,
+        { cause: error },
+      );
+    }
+    db.release(client);
+    this.epoch = epoch;
+    this.messageKeys = loaded.messageKeys;
+    this.commits ??= new GroupCommit(
+      db,
+      this.sql,
+      this.keyOf,
+      this.options.flushIntervalMs,
+      this.options.logger,
+    );
+    this.state = 'open';
+    const { sessions, retained } = loaded.snapshot;
+    this.options.logger.info(
+      { schema: this.schema, target: this.target, sessions: sessions.length, retained: retained.length },
+      'postgres store open',
+    );
+    return loaded.snapshot;
+  }
+
+  flush(): Promise<void> {
+    if (this.state === 'new' || this.state === 'closed' || this.commits === undefined) {
+      return Promise.reject(this.closedError());
+    }
+    return this.commits.flush();
+  }
+
+  /** Commits what is pending (writes made meanwhile included), then ends the pool. */
+  async close(): Promise<void> {
+    if (this.state !== 'open') {
+      if (this.state === 'new') this.state = 'closed';
+      return;
+    }
+    this.state = 'closing';
+    let failure: unknown;
+    const commits = this.commits;
+    try {
+      while (commits?.pending === true) await commits.flushNow();
+    } catch (error) {
+      failure = error;
+      await commits?.idle();
+    }
+    this.state = 'closed';
+    await this.dropDatabase();
+    if (failure !== undefined) throw failure;
+  }
+
+  /**
+   * Ends the pool at once, discarding writes not yet committing (what a crash leaves behind);
+   * their `flush()` promises reject with `STORE_CLOSED`. A commit already in flight completes.
+   */
+  async abort(): Promise<void> {
+    if (this.state !== 'open' && this.state !== 'closing') return;
+    this.state = 'closed';
+    const dropped = this.commits?.discard(
+      new StoreError('STORE_CLOSED', 'postgres store was aborted before this batch committed'),
+    );
+    if (dropped !== undefined && dropped > 0) {
+      this.options.logger.warn(
+        { schema: this.schema, writes: dropped },
+        'postgres store aborted; writes dropped',
+      );
+    }
+    await this.dropDatabase();
+  }
+
+  saveSession(session: SessionRecord): void {
+    this.batch().saveSession(session);
+  }
+
+  deleteSession(clientId: string): void {
+    this.batch().deleteSession(clientId);
+  }
+
+  saveSubscription(clientId: string, topicFilter: string, options: SubscriptionOptions): void {
+    this.batch().saveSubscription(clientId, topicFilter, options);
+  }
+
+  deleteSubscription(clientId: string, topicFilter: string): void {
+    this.batch().deleteSubscription(clientId, topicFilter);
+  }
+
+  saveMessage(message: StoredMessage): void {
+    this.batch().saveMessage(message);
+  }
+
+  deleteMessage(messageId: number): void {
+    this.batch().deleteMessage(messageId);
+  }
+
+  saveDelivery(clientId: string, delivery: DeliveryRecord): void {
+    this.batch().saveDelivery(clientId, delivery);
+  }
+
+  updateDelivery(clientId: string, seq: number, packetId: number, released: boolean): void {
+    this.batch().updateDelivery(clientId, seq, packetId, released);
+  }
+
+  deleteDelivery(clientId: string, seq: number): void {
+    this.batch().deleteDelivery(clientId, seq);
+  }
+
+  addInboundQos2(clientId: string, packetId: number): void {
+    this.batch().addInboundQos2(clientId, packetId);
+  }
+
+  deleteInboundQos2(clientId: string, packetId: number): void {
+    this.batch().deleteInboundQos2(clientId, packetId);
+  }
+
+  saveRetained(message: RetainedRecord): void {
+    // An empty payload clears the topic's retained message [MQTT-3.3.1-6].
+    if (message.payload.length === 0) this.batch().deleteRetained(message.topicName);
+    else this.batch().saveRetained(message);
+  }
+
+  deleteRetained(topicName: string): void {
+    this.batch().deleteRetained(topicName);
+  }
+
+  /**
+   * Retained messages matching `topicFilter`: PostgreSQL narrows by the literal prefix before
+   * the first wildcard (`LIKE 'prefix%'` on the primary key), the exact MQTT match runs here.
+   * Writes still pending are committed first, so a store reads its own writes.
+   */
+  async findRetained(topicFilter: string): Promise<RetainedRecord[]> {
+    const db = this.readable();
+    await this.settlePending();
+    const query = retainedQuery(topicFilter);
+    const result =
+      query.kind === 'exact'
+        ? await db.query({ text: this.sql.retainedExact, values: [query.topicName] })
+        : query.kind === 'prefix'
+          ? await db.query({ text: this.sql.retainedPrefix, values: [query.pattern] })
+          : await db.query({ text: this.sql.retainedAll });
+    const levels = topicFilter.split('/');
+    const out: RetainedRecord[] = [];
+    for (const row of result.rows) {
+      const topicName = row.topic_name as string;
+      if (!matchesTopicFilter(levels, topicName)) continue;
+      out.push({
+        topicName,
+        payload: row.payload as Buffer,
+        qos: row.qos as QoS,
+        properties: decodeProperties(row.properties),
+      });
+    }
+    return out;
+  }
+
+  async getUser(username: string): Promise<UserRecord | undefined> {
+    const db = this.readable();
+    const result = await db.query({ name: 'mqa_user_get', text: this.sql.userGet, values: [username] });
+    const row = result.rows[0];
+    if (row === undefined) return undefined;
+    return { username: row.username, passwordHash: row.password_hash, salt: row.salt };
+  }
+
+  async saveUser(user: UserRecord): Promise<void> {
+    const db = this.readable();
+    await db.query({
+      name: 'mqa_user_upsert',
+      text: this.sql.userUpsert,
+      values: [user.username, user.passwordHash, user.salt],
+    });
+  }
+
+  async deleteUser(username: string): Promise<void> {
+    const db = this.readable();
+    await db.query({ name: 'mqa_user_delete', text: this.sql.userDelete, values: [username] });
+  }
+
+  async listAclRules(): Promise<AclRule[]> {
+    const db = this.readable();
+    const result = await db.query({ name: 'mqa_acl_list', text: this.sql.aclList });
+    return result.rows.map((row) => ({
+      id: row.id,
+      username: row.username ?? undefined,
+      topicFilter: row.topic_filter,
+      access: row.access,
+    }));
+  }
+
+  async saveAclRule(rule: AclRule): Promise<void> {
+    const db = this.readable();
+    await db.query({
+      name: 'mqa_acl_upsert',
+      text: this.sql.aclUpsert,
+      values: [rule.id, rule.username ?? null, rule.topicFilter, rule.access],
+    });
+  }
+
+  async deleteAclRule(id: string): Promise<void> {
+    const db = this.readable();
+    await db.query({ name: 'mqa_acl_delete', text: this.sql.aclDelete, values: [id] });
+  }
+
+  /** The batch to write to; writes are accepted while open and while closing. */
+  private batch(): Batch {
+    if ((this.state !== 'open' && this.state !== 'closing') || this.commits === undefined) {
+      throw this.closedError();
+    }
+    return this.commits.current();
+  }
+
+  private readable(): Database {
+    if (this.state !== 'open' || this.db === undefined) throw this.closedError();
+    return this.db;
+  }
+
+  /** Waits for pending writes to commit; a failure is reported to their own waiters, not here. */
+  private async settlePending(): Promise<void> {
+    if (this.commits?.pending !== true) return;
+    await this.commits.flush().then(undefined, (error: unknown) => {
+      this.options.logger.debug({ err: error }, 'pending writes failed before a read');
+    });
+  }
+
+  /** A new epoch for the messages this instance writes; warns if commits are not durable. */
+  private async startEpoch(client: PoolClient): Promise<number> {
+    const row = (await client.query(this.sql.nextEpoch)).rows[0] as
+      | { epoch: number; synchronous_commit: string }
+      | undefined;
+    if (row?.synchronous_commit === 'off') {
+      // The store never changes it; say once that the server trades durability for speed.
+      this.options.logger.warn(
+        { schema: this.schema, synchronousCommit: row.synchronous_commit },
+        'synchronous_commit is off: a flushed batch may be lost if the postgres server crashes',
+      );
+    }
+    return Number(row?.epoch);
+  }
+
+  private createDatabase(): Database {
+    this.db = new Database({
+      connectionString: this.options.connectionString,
+      target: this.target,
+      applicationName: this.options.applicationName,
+      maxConnections: this.options.maxConnections,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      logger: this.options.logger,
+    });
+    return this.db;
+  }
+
+  private async dropDatabase(): Promise<void> {
+    const db = this.db;
+    this.db = undefined;
+    this.commits = undefined;
+    await db?.end();
+  }
+
+  private closedError(): StoreError {
+    return new StoreError(
+      'STORE_CLOSED',
+      this.state === 'new' ? 'postgres store is not open; call open() first' : 'postgres store is closed',
+    );
+  }
+}

@@ -1,0 +1,186 @@
+import { isStoreError } from '@mqtt-adapt/router';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PgStore } from '../src/index.js';
+import {
+  admin,
+  dropSchema,
+  freshSchema,
+  recordingLogger,
+  rejectionOf,
+  requirePostgres,
+  testStore,
+  testUrl,
+} from './helpers.js';
+
+beforeEach(requirePostgres);
+
+const schemas: string[] = [];
+const stores: PgStore[] = [];
+
+function schema(): string {
+  const name = freshSchema();
+  schemas.push(name);
+  return name;
+}
+
+function store(name: string, options: Parameters<typeof testStore>[1] = {}): PgStore {
+  const created = testStore(name, options);
+  stores.push(created);
+  return created;
+}
+
+afterEach(async () => {
+  for (const created of stores.splice(0)) await created.close();
+  for (const name of schemas.splice(0)) await dropSchema(name);
+});
+
+function codeOf(error: unknown): unknown {
+  return isStoreError(error) ? error.code : error;
+}
+
+async function versions(name: string): Promise<Array<{ version: number; name: string }>> {
+  return admin(`SELECT version, name FROM "${name}".schema_version ORDER BY version`);
+}
+
+describe('migrations', () => {
+  it('creates the schema and every table from nothing, at version 1', async () => {
+    const name = schema();
+    const snapshot = await store(name).open();
+    expect(snapshot).toEqual({ sessions: [], retained: [], maxMessageId: 0 });
+    expect(await versions(name)).toEqual([{ version: 1, name: 'initial' }]);
+    const tables = await admin<{ table_name: string }>(
+      'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
+      [name],
+    );
+    expect(tables.map((row) => row.table_name)).toEqual([
+      'acl_rules',
+      'deliveries',
+      'inbound_qos2',
+      'messages',
+      'retained',
+      'schema_version',
+      'sessions',
+      'subscriptions',
+      'users',
+    ]);
+  });
+
+  it('opening again applies nothing and keeps the data', async () => {
+    const name = schema();
+    const first = store(name);
+    await first.open();
+    first.saveSession({ clientId: 'c', protocolVersion: 5, sessionExpiryInterval: 10 });
+    await first.close();
+    for (let i = 0; i < 3; i++) {
+      const again = store(name);
+      const snapshot = await again.open();
+      expect(snapshot.sessions.map((s) => s.session)).toEqual([
+        { clientId: 'c', protocolVersion: 5, sessionExpiryInterval: 10 },
+      ]);
+      await again.close();
+    }
+    expect(await versions(name)).toEqual([{ version: 1, name: 'initial' }]);
+  });
+
+  it('uses a schema a DBA created beforehand (empty)', async () => {
+    const name = schema();
+    await admin(`CREATE SCHEMA "${name}"`);
+    await expect(store(name).open()).resolves.toEqual({ sessions: [], retained: [], maxMessageId: 0 });
+    expect(await versions(name)).toEqual([{ version: 1, name: 'initial' }]);
+  });
+
+  it('eight nodes opening one new schema at once migrate it exactly once (advisory lock)', async () => {
+    const name = schema();
+    const nodes = Array.from({ length: 8 }, () => store(name));
+    const snapshots = await Promise.all(nodes.map((node) => node.open()));
+    for (const snapshot of snapshots) expect(snapshot.sessions).toEqual([]);
+    expect(await versions(name)).toEqual([{ version: 1, name: 'initial' }]);
+  });
+
+  it('a schema migrated by a newer package fails with STORE_SCHEMA_TOO_NEW and is left alone', async () => {
+    const name = schema();
+    const first = store(name);
+    await first.open();
+    await first.close();
+    await admin(`INSERT INTO "${name}".schema_version (version, name) VALUES (2, 'from the future')`);
+    const error = await rejectionOf(store(name).open());
+    expect(codeOf(error)).toBe('STORE_SCHEMA_TOO_NEW');
+    expect((error as Error).message).toBe(
+      `postgres schema "${name}" is at version 2, newer than version 1 this @mqtt-adapt/store-pg knows; upgrade the package on every node`,
+    );
+    expect(await versions(name)).toEqual([
+      { version: 1, name: 'initial' },
+      { version: 2, name: 'from the future' },
+    ]);
+  });
+});
+
+describe('server settings', () => {
+  it('warns when synchronous_commit is off (the store never changes it)', async () => {
+    const url = new URL(testUrl);
+    url.searchParams.set('options', '-c synchronous_commit=off');
+    const { logger, lines } = recordingLogger();
+    const relaxed = new PgStore({ connectionString: url.toString(), schema: schema(), logger });
+    stores.push(relaxed);
+    await relaxed.open();
+    expect(lines.filter((line) => line.level === 'warn').map((line) => line.msg)).toEqual([
+      'synchronous_commit is off: a flushed batch may be lost if the postgres server crashes',
+    ]);
+    const { logger: quiet, lines: none } = recordingLogger();
+    const durable = store(schema(), { logger: quiet });
+    await durable.open();
+    expect(none.filter((line) => line.level === 'warn')).toEqual([]);
+  });
+});
+
+describe('connection errors', () => {
+  it('an unreachable server fails open() with STORE_UNAVAILABLE naming host and port, never the password', async () => {
+    const unreachable = new PgStore({ connectionString: 'postgres://postgres:s3cret-pw@127.0.0.1:1/test' });
+    const error = await rejectionOf(unreachable.open());
+    expect(codeOf(error)).toBe('STORE_UNAVAILABLE');
+    expect((error as Error).message).toMatch(/^cannot connect to postgres at 127\.0\.0\.1:1: .*ECONNREFUSED/);
+    expect((error as Error).message).not.toContain('s3cret-pw');
+    expect((error as Error).cause).toBeInstanceOf(Error);
+    // Nothing is left open: close() is a no-op and the store may be opened again later.
+    await unreachable.close();
+  });
+
+  it('an unknown role fails open() with STORE_UNAVAILABLE and the server reason', async () => {
+    const url = new URL(testUrl);
+    url.username = 'no_such_role_mqa';
+    url.password = 'hunter2-secret';
+    const error = await rejectionOf(new PgStore({ connectionString: url.toString() }).open());
+    expect(codeOf(error)).toBe('STORE_UNAVAILABLE');
+    expect((error as Error).message).toMatch(
+      new RegExp(`^cannot connect to postgres at ${url.hostname}:${url.port || 5432}: .*no_such_role_mqa`),
+    );
+    expect((error as Error).message).not.toContain('hunter2-secret');
+  });
+
+  it('an unknown database fails open() with STORE_UNAVAILABLE', async () => {
+    const url = new URL(testUrl);
+    url.pathname = '/no_such_database_mqa';
+    const error = await rejectionOf(new PgStore({ connectionString: url.toString() }).open());
+    expect(codeOf(error)).toBe('STORE_UNAVAILABLE');
+    expect((error as Error).message).toContain('no_such_database_mqa');
+  });
+
+  it('bad options throw at construction', () => {
+    expect(() => new PgStore({ connectionString: '' })).toThrow(TypeError);
+    expect(() => new PgStore({ connectionString: testUrl, schema: 'Bad-Name' })).toThrow(
+      /schema "Bad-Name" is not a plain identifier/,
+    );
+    expect(() => new PgStore({ connectionString: testUrl, schema: 'x"; drop' })).toThrow(RangeError);
+    expect(() => new PgStore({ connectionString: testUrl, pool: { max: 0 } })).toThrow(RangeError);
+    expect(() => new PgStore({ connectionString: testUrl, flushIntervalMs: -1 })).toThrow(RangeError);
+  });
+
+  it('a store not opened yet rejects writes and flush with STORE_CLOSED', async () => {
+    const unopened = store(schema());
+    expect(() =>
+      unopened.saveSession({ clientId: 'c', protocolVersion: 4, sessionExpiryInterval: undefined }),
+    ).toThrow('postgres store is not open; call open() first');
+    expect(codeOf(await rejectionOf(unopened.flush()))).toBe('STORE_CLOSED');
+    expect(codeOf(await rejectionOf(unopened.findRetained('#')))).toBe('STORE_CLOSED');
+  });
+});

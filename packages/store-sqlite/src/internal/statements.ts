@@ -1,0 +1,138 @@
+import type Database from 'better-sqlite3';
+import type { WriteOp } from './group-commit.js';
+
+/** Every statement the store runs, prepared once per open database. */
+export interface Statements {
+  readonly saveSession: WriteOp;
+  readonly deleteSession: WriteOp;
+  readonly saveSubscription: WriteOp;
+  readonly deleteSubscription: WriteOp;
+  readonly saveMessage: WriteOp;
+  readonly deleteMessage: WriteOp;
+  readonly saveDelivery: WriteOp;
+  readonly updateDelivery: WriteOp;
+  readonly deleteDelivery: WriteOp;
+  readonly addInboundQos2: WriteOp;
+  readonly deleteInboundQos2: WriteOp;
+  readonly saveRetained: WriteOp;
+  readonly deleteRetained: WriteOp;
+  readonly saveUser: WriteOp;
+  readonly deleteUser: WriteOp;
+  readonly saveAclRule: WriteOp;
+  readonly deleteAclRule: WriteOp;
+
+  readonly retainedAll: Database.Statement;
+  readonly retainedOne: Database.Statement<[string]>;
+  readonly retainedRange: Database.Statement<[string, string]>;
+  readonly getUser: Database.Statement<[string]>;
+  readonly listAclRules: Database.Statement;
+}
+
+export function prepareStatements(db: Database.Database): Statements {
+  const write = (name: string, arity: number, sql: string): WriteOp => ({
+    stmt: db.prepare(sql),
+    arity,
+    name,
+  });
+  return {
+    saveSession: write(
+      'saveSession',
+      3,
+      `INSERT INTO sessions (client_id, protocol_version, session_expiry_interval) VALUES (?, ?, ?)
+       ON CONFLICT (client_id) DO UPDATE SET
+         protocol_version = excluded.protocol_version,
+         session_expiry_interval = excluded.session_expiry_interval`,
+    ),
+    deleteSession: write('deleteSession', 1, 'DELETE FROM sessions WHERE client_id = ?'),
+    // `SELECT ... FROM sessions WHERE client_id = ?`: a write for a client without a session is
+    // ignored instead of failing the batch on the foreign key. The WHERE also keeps SQLite's
+    // parser from reading ON CONFLICT as a join constraint.
+    saveSubscription: write(
+      'saveSubscription',
+      7,
+      `INSERT INTO subscriptions (client_id, topic_filter, qos, no_local, retain_as_published, retain_handling,
+                                  subscription_identifier)
+       SELECT client_id, ?, ?, ?, ?, ?, ? FROM sessions WHERE client_id = ?
+       ON CONFLICT (client_id, topic_filter) DO UPDATE SET
+         qos = excluded.qos,
+         no_local = excluded.no_local,
+         retain_as_published = excluded.retain_as_published,
+         retain_handling = excluded.retain_handling,
+         subscription_identifier = excluded.subscription_identifier`,
+    ),
+    deleteSubscription: write(
+      'deleteSubscription',
+      2,
+      'DELETE FROM subscriptions WHERE client_id = ? AND topic_filter = ?',
+    ),
+    saveMessage: write(
+      'saveMessage',
+      6,
+      `INSERT OR REPLACE INTO messages (id, topic_name, payload, qos, retain, properties) VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
+    deleteMessage: write('deleteMessage', 1, 'DELETE FROM messages WHERE id = ?'),
+    saveDelivery: write(
+      'saveDelivery',
+      7,
+      `INSERT INTO deliveries (client_id, seq, message_id, qos, retain, packet_id, released)
+       SELECT client_id, ?, ?, ?, ?, ?, ? FROM sessions WHERE client_id = ?
+       ON CONFLICT (client_id, seq) DO UPDATE SET
+         message_id = excluded.message_id,
+         qos = excluded.qos,
+         retain = excluded.retain,
+         packet_id = excluded.packet_id,
+         released = excluded.released`,
+    ),
+    updateDelivery: write(
+      'updateDelivery',
+      4,
+      'UPDATE deliveries SET packet_id = ?, released = ? WHERE client_id = ? AND seq = ?',
+    ),
+    deleteDelivery: write('deleteDelivery', 2, 'DELETE FROM deliveries WHERE client_id = ? AND seq = ?'),
+    addInboundQos2: write(
+      'addInboundQos2',
+      2,
+      `INSERT INTO inbound_qos2 (client_id, packet_id)
+       SELECT client_id, ? FROM sessions WHERE client_id = ?
+       ON CONFLICT (client_id, packet_id) DO NOTHING`,
+    ),
+    deleteInboundQos2: write(
+      'deleteInboundQos2',
+      2,
+      'DELETE FROM inbound_qos2 WHERE client_id = ? AND packet_id = ?',
+    ),
+    saveRetained: write(
+      'saveRetained',
+      4,
+      'INSERT OR REPLACE INTO retained (topic_name, payload, qos, properties) VALUES (?, ?, ?, ?)',
+    ),
+    deleteRetained: write('deleteRetained', 1, 'DELETE FROM retained WHERE topic_name = ?'),
+    saveUser: write(
+      'saveUser',
+      3,
+      'INSERT OR REPLACE INTO users (username, password_hash, salt) VALUES (?, ?, ?)',
+    ),
+    deleteUser: write('deleteUser', 1, 'DELETE FROM users WHERE username = ?'),
+    // A rule saved again keeps its place, like `Map.set` on an existing key.
+    saveAclRule: write(
+      'saveAclRule',
+      4,
+      `INSERT INTO acl_rules (id, position, username, topic_filter, access)
+       VALUES (?, (SELECT coalesce(max(position), 0) + 1 FROM acl_rules), ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET
+         username = excluded.username,
+         topic_filter = excluded.topic_filter,
+         access = excluded.access`,
+    ),
+    deleteAclRule: write('deleteAclRule', 1, 'DELETE FROM acl_rules WHERE id = ?'),
+
+    retainedAll: db.prepare('SELECT topic_name, payload, qos, properties FROM retained ORDER BY topic_name'),
+    retainedOne: db.prepare('SELECT topic_name, payload, qos, properties FROM retained WHERE topic_name = ?'),
+    retainedRange: db.prepare(
+      `SELECT topic_name, payload, qos, properties FROM retained
+       WHERE topic_name >= ? AND topic_name < ? ORDER BY topic_name`,
+    ),
+    getUser: db.prepare('SELECT username, password_hash, salt FROM users WHERE username = ?'),
+    listAclRules: db.prepare('SELECT id, username, topic_filter, access FROM acl_rules ORDER BY position'),
+  };
+}
