@@ -30,7 +30,7 @@ export type StoreErrorCode =
   | 'STORE_UNAVAILABLE'
   /** The database was written by a newer schema version than this store knows. */
   | 'STORE_SCHEMA_TOO_NEW'
-  /** A batch could not be committed; nothing of it is durable. */
+  /** A batch could not be committed: none of it is known to be durable. */
   | 'STORE_WRITE_FAILED'
   /** The store is closed. */
   | 'STORE_CLOSED';
