@@ -106,7 +106,7 @@ describe('CONNECT and CONNACK (MQTT 3.1.1 §3.1, §3.2)', () => {
     expect(broker.stats.subscriptions).toBe(0);
   });
 
-  it('[MQTT-3.1.2-7] a clean session ends with its connection', async () => {
+  it('[MQTT-3.1.2-6] a clean session ends with its connection', async () => {
     const { broker } = await createBroker();
     const client = connect(broker, { clientId: 'c' });
     subscribe(client, 't');
