@@ -20,6 +20,7 @@ export const defaultBrokerOptions = {
   connectTimeoutMs: 10_000,
   maxInflightMessages: 32,
   maxQueuedMessages: 1000,
+  maxSubscriptionsPerSession: 10_000,
   maxQoS: 2,
   maxPendingPacketsBeforeConnack: 64,
 } as const satisfies BrokerOptions;
@@ -47,6 +48,7 @@ function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
   positiveInteger('connectTimeoutMs', merged.connectTimeoutMs);
   positiveInteger('maxInflightMessages', merged.maxInflightMessages, 65_535);
   positiveInteger('maxQueuedMessages', merged.maxQueuedMessages);
+  positiveInteger('maxSubscriptionsPerSession', merged.maxSubscriptionsPerSession);
   positiveInteger('maxPendingPacketsBeforeConnack', merged.maxPendingPacketsBeforeConnack);
   if (merged.maxQoS !== 0 && merged.maxQoS !== 1 && merged.maxQoS !== 2) {
     throw new RouterError('ROUTER_INVALID_OPTION', `maxQoS = ${String(merged.maxQoS)} must be 0, 1 or 2`);

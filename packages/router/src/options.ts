@@ -15,6 +15,11 @@ export interface BrokerOptions {
   maxInflightMessages?: number;
   /** QoS 1/2 messages queued per session behind the in-flight window or while offline. Default 1000. */
   maxQueuedMessages?: number;
+  /**
+   * Subscriptions one session may hold; further new filters are refused (SUBACK 0x80, 5.0
+   * 0x97 quota exceeded), so a SUBSCRIBE flood cannot exhaust memory. Default 10 000.
+   */
+  maxSubscriptionsPerSession?: number;
   /** Highest QoS granted to subscriptions. Default 2. */
   maxQoS?: 0 | 1 | 2;
   /** Packets decoded while CONNECT (authentication) is pending before the connection is paused. Default 64. */

@@ -154,3 +154,16 @@ describe('limits', () => {
     expect(subscribe(client, 'ok', 0, 2)).toEqual([0]);
   });
 });
+
+describe('subscription quota', () => {
+  it('refuses new filters past maxSubscriptionsPerSession with 0x80; replacing an existing one still works', async () => {
+    const { broker } = await createBroker({ maxSubscriptionsPerSession: 2 });
+    const client = connect(broker);
+    expect(subscribe(client, 'a', 0, 1)).toEqual([0]);
+    expect(subscribe(client, 'b', 0, 2)).toEqual([0]);
+    expect(subscribe(client, 'c', 0, 3)).toEqual([0x80]);
+    expect(subscribe(client, 'a', 1, 4)).toEqual([1]);
+    expect(broker.stats.subscriptions).toBe(2);
+    expect(client.transport.closed).toBe(false);
+  });
+});

@@ -74,6 +74,15 @@ function apply(connection: Connection, packet: SubscribePacket, verdicts: Verdic
       );
       return;
     }
+    const isNew = !session.subscriptions.has(subscription.topicFilter);
+    if (isNew && session.subscriptions.size >= core.options.maxSubscriptionsPerSession) {
+      core.logger.debug(
+        { clientId: session.clientId, topicFilter: subscription.topicFilter },
+        'subscription refused: maxSubscriptionsPerSession reached',
+      );
+      reasonCodes.push(connection.protocolVersion === 5 ? ReasonCode.QuotaExceeded : 0x80);
+      return;
+    }
     const options: SubscriptionOptions = {
       qos,
       noLocal: subscription.noLocal,
@@ -81,7 +90,6 @@ function apply(connection: Connection, packet: SubscribePacket, verdicts: Verdic
       retainHandling: subscription.retainHandling,
       subscriptionIdentifier,
     };
-    const isNew = !session.subscriptions.has(subscription.topicFilter);
     session.subscriptions.set(subscription.topicFilter, options);
     core.subscriptions.add(subscription.topicFilter, session, options);
     core.persistence.saveSubscription(session, subscription.topicFilter, options);
