@@ -49,6 +49,7 @@ export class Connection implements ClientConnection {
   /** Acks waiting for a store flush; later acks queue behind them to keep their order. */
   private ackTail: Promise<void> | undefined = undefined;
   private acksWaiting = 0;
+  private readingPaused = false;
 
   constructor(
     readonly core: BrokerCore,
@@ -79,6 +80,7 @@ export class Connection implements ClientConnection {
   drained(): void {
     if (!this.congested) return;
     this.congested = false;
+    this.syncReading();
     if (this.session !== undefined && this.state === ConnectionState.Connected) this.core.pump(this.session);
   }
 
@@ -91,7 +93,12 @@ export class Connection implements ClientConnection {
   /** Writes one encoded packet; notes congestion when the transport is past its high-water mark. */
   write(bytes: Buffer): void {
     if (this.state === ConnectionState.Closed) return;
-    if (!this.transport.write(bytes)) this.congested = true;
+    if (!this.transport.write(bytes) && !this.congested) {
+      this.congested = true;
+      // A client that does not read (e.g. floods QoS 1 and ignores its PUBACKs) is not read
+      // either until its output drains: what the broker buffers for it stays bounded.
+      this.syncReading();
+    }
   }
 
   send(packet: Packet): void {
@@ -176,10 +183,22 @@ export class Connection implements ClientConnection {
     return this.state === ConnectionState.Closed;
   }
 
+  /** Pauses or resumes inbound bytes: paused while congested or while too many packets wait. */
+  private syncReading(): void {
+    const pending = this.pending;
+    const shouldPause =
+      this.congested ||
+      (pending !== undefined && pending.length >= this.core.options.maxPendingPacketsBeforeConnack);
+    if (shouldPause === this.readingPaused || this.state === ConnectionState.Closed) return;
+    this.readingPaused = shouldPause;
+    if (shouldPause) this.transport.pause();
+    else this.transport.resume();
+  }
+
   private dispatch(packet: Packet): void {
     if (this.pending !== undefined) {
       this.pending.push(packet);
-      if (this.pending.length === this.core.options.maxPendingPacketsBeforeConnack) this.transport.pause();
+      if (this.pending.length >= this.core.options.maxPendingPacketsBeforeConnack) this.syncReading();
       return;
     }
     const result = this.handle(packet);
@@ -202,7 +221,7 @@ export class Connection implements ClientConnection {
     const queued = this.pending;
     this.pending = undefined;
     if (queued === undefined || this.state === ConnectionState.Closed) return;
-    this.transport.resume();
+    this.syncReading();
     for (let i = 0; i < queued.length; i++) {
       if (this.isClosed()) return;
       const result = this.handle(queued[i] as Packet);

@@ -198,3 +198,17 @@ describe('slow consumers', () => {
     expect(publishes(slow.take()).map((p) => p.payload.toString())).toEqual(['held']);
   });
 });
+
+describe('a client that does not read', () => {
+  it('is not read either while its output is congested, and is read again after drain', async () => {
+    const { broker } = await createBroker();
+    const pub = connect(broker, { clientId: 'pub' });
+    pub.transport.highWaterMark = 40; // ten PUBACKs
+    for (let i = 1; i <= 20; i++) pub.send(publishPacket('t', 'x', 1, { packetId: i }));
+    expect(pub.transport.paused).toBe(true);
+    expect(pub.transport.closed).toBe(false);
+    pub.transport.drain();
+    pub.connection.drained();
+    expect(pub.transport.paused).toBe(false);
+  });
+});
