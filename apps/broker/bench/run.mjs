@@ -16,7 +16,7 @@ import {
   unavailableReason,
 } from './lib/brokers.mjs';
 import { fdLimit, gitRevision, mosquittoVersion, versionOf } from './lib/environment.mjs';
-import { detailTable, efficiencyTable, mainTable, summarize, warnings } from './lib/report.mjs';
+import { detailTable, efficiencyTable, mainTable, summarize, variantTable, warnings } from './lib/report.mjs';
 import { SCENARIO_ALIASES, SCENARIOS, TARGET_SECONDS } from './lib/scenario-table.mjs';
 
 const GENERATOR = fileURLToPath(new URL('./lib/generator.mjs', import.meta.url));
@@ -26,7 +26,7 @@ const GENERATOR_GRACE_MS = 30_000;
 function usage() {
   return `usage: node apps/broker/bench/run.mjs [options]
   --quick              1 repetition and smaller counts (a smoke run, ~1-2 min)
-  --only <list>        scenarios to run, comma-separated: ${SCENARIOS.map((s) => s.id).join(', ')} (or 1-5)
+  --only <list>        scenarios to run, comma-separated: ${SCENARIOS.map((s) => s.id).join(', ')} (or 1-6)
   --brokers <list>     brokers to run, comma-separated: ${BROKER_NAMES.join(', ')} (default: all)
   --reps <n>           repetitions per scenario and broker (default 5, memory at most 3; --quick: 1)
   --fixed              the same message counts for every broker, instead of counts sized from
@@ -198,7 +198,23 @@ async function warmUp(scenario, broker, options) {
   return params;
 }
 
-async function runScenario(scenario, brokers, options, limits, record) {
+/** Starts one entrant of a scenario: a broker, with the options of its variant. */
+async function startEntrant(entrant, limits) {
+  const broker = await startBroker(entrant.broker, { limits, ...entrant.options });
+  broker.name = entrant.name;
+  return broker;
+}
+
+/**
+ * Who runs a scenario: every available broker, or, for a scenario with `variants` (the
+ * persistence one: ours once per store), those of its variants whose broker is available.
+ */
+function entrantsOf(scenario, brokers) {
+  if (scenario.variants === undefined) return brokers.map((name) => ({ name, broker: name, options: {} }));
+  return scenario.variants.filter((variant) => brokers.includes(variant.broker));
+}
+
+async function runScenario(scenario, entrants, options, limits, record) {
   const reps = Math.min(options.reps, scenario.maxReps ?? options.reps);
   const runOne = async (broker, rep, params) => {
     const outcome = await runGenerator(scenario, broker, params);
@@ -214,10 +230,11 @@ async function runScenario(scenario, brokers, options, limits, record) {
   if (scenario.freshBrokerPerRun) {
     const params = scenario.params(options.quick);
     for (let rep = 0; rep < reps; rep++) {
-      for (const name of rotate(brokers, rep)) {
+      for (const entrant of rotate(entrants, rep)) {
+        const name = entrant.name;
         let broker;
         try {
-          broker = await startBroker(name, { limits });
+          broker = await startEntrant(entrant, limits);
         } catch (error) {
           record(name, { ok: false, error: `cannot start: ${error.message}` });
           console.log(`  [${scenario.id}] rep ${rep + 1} ${name}: SKIPPED, cannot start: ${error.message}`);
@@ -234,12 +251,12 @@ async function runScenario(scenario, brokers, options, limits, record) {
   }
 
   const running = new Map();
-  for (const name of brokers) {
+  for (const entrant of entrants) {
     try {
-      running.set(name, await startBroker(name, { limits }));
+      running.set(entrant.name, await startEntrant(entrant, limits));
     } catch (error) {
-      record(name, { ok: false, error: `cannot start: ${error.message}` });
-      console.log(`  [${scenario.id}] ${name}: SKIPPED, cannot start: ${error.message}`);
+      record(entrant.name, { ok: false, error: `cannot start: ${error.message}` });
+      console.log(`  [${scenario.id}] ${entrant.name}: SKIPPED, cannot start: ${error.message}`);
     }
   }
   try {
@@ -312,10 +329,15 @@ async function main() {
   for (const scenario of scenarios) {
     const sizing = options.fixed || scenario.scale === undefined ? 'fixed counts' : 'counts sized per broker';
     console.log(`\n${scenario.id}: ${JSON.stringify(scenario.params(options.quick))} (${sizing})`);
-    const runs = Object.fromEntries(options.brokers.map((name) => [name, []]));
-    const skipped = options.brokers.filter((name) => !brokers.includes(name));
-    for (const name of skipped) runs[name].push({ ok: false, error: unavailableReason(name) });
-    await runScenario(scenario, brokers, options, limits, (name, outcome) => runs[name].push(outcome));
+    const wanted = entrantsOf(scenario, options.brokers);
+    const runs = Object.fromEntries(wanted.map((entrant) => [entrant.name, []]));
+    for (const entrant of wanted) {
+      if (!brokers.includes(entrant.broker))
+        runs[entrant.name].push({ ok: false, error: unavailableReason(entrant.broker) });
+    }
+    await runScenario(scenario, entrantsOf(scenario, brokers), options, limits, (name, outcome) =>
+      runs[name].push(outcome),
+    );
     raw[scenario.id] = { params: scenario.params(options.quick), runs };
     for (const row of scenario.rows) {
       const summaries = Object.fromEntries(
@@ -327,16 +349,26 @@ async function main() {
         perCpuUnit: row.perCpuUnit,
         derived: row.derived === true,
         brokers: summaries,
+        // Rows of a scenario with variants get a table of their own (variantTable).
+        variants: scenario.variants?.map((variant) => variant.name),
+        ratios: scenario.ratios,
       });
     }
   }
 
-  console.log(
-    `\nResults (medians; b/g = CPU of broker / generator as a share of one core over the measured window)\n`,
-  );
-  console.log(mainTable(rows));
-  console.log('\nWork per broker CPU-second (medians; independent of how much of a core the broker got)\n');
-  console.log(efficiencyTable(rows));
+  const plainRows = rows.filter((row) => row.variants === undefined);
+  if (plainRows.length > 0) {
+    console.log(
+      `\nResults (medians; b/g = CPU of broker / generator as a share of one core over the measured window)\n`,
+    );
+    console.log(mainTable(plainRows));
+    console.log('\nWork per broker CPU-second (medians; independent of how much of a core the broker got)\n');
+    console.log(efficiencyTable(plainRows));
+  }
+  for (const row of rows.filter((r) => r.variants !== undefined)) {
+    console.log(`\n${row.label}: medians; CPU as in the main table\n`);
+    console.log(variantTable(row));
+  }
   console.log('\nPer repetition\n');
   console.log(detailTable(rows));
   const notes = warnings(rows);

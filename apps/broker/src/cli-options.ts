@@ -79,5 +79,5 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
 
 function example(flag: string): string {
   const spec = configOptions.find((candidate) => candidate.flag === flag);
-  return spec ? String(spec.defaultValue) : 'mqtt-adapt.yaml';
+  return spec ? (spec.example ?? String(spec.defaultValue)) : 'mqtt-adapt.yaml';
 }

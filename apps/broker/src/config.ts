@@ -7,6 +7,8 @@ import {
   mapping,
   nonEmptyString,
   oneOf,
+  postgresUrl,
+  schemaName,
   show,
 } from './internal/checks.js';
 
@@ -28,16 +30,57 @@ export interface BrokerConfig {
   /** Logging. */
   log: LogConfig;
   /**
-   * Directory of durable stores (SQLite file and friends). Accepted and shown now; the
-   * in-memory store used today writes nothing and the directory is not created. Relative paths
-   * are resolved against the working directory. Default `./data`.
+   * Directory of the sqlite store: its database is `<dataDir>/mqtt-adapt.db` (with its `-wal`
+   * and `-shm` files). Created (with its parents) on the first start with `store.type: sqlite`;
+   * unused by the other stores. Relative paths are resolved against the working directory.
+   * Default `./data`.
    */
   dataDir: string;
+  /** Where sessions, subscriptions, queued messages and retained messages are kept. */
+  store: StoreConfig;
   /**
    * How long a graceful shutdown (SIGINT/SIGTERM) may take before the process exits anyway,
    * with a warning and exit code 1. Default 5000 ms.
    */
   shutdownTimeoutMs: number;
+}
+
+export const STORE_TYPES = ['memory', 'sqlite', 'postgres'] as const;
+/** A store, chosen by name (`src/store-factory.ts` creates it). */
+export type StoreType = (typeof STORE_TYPES)[number];
+export const SQLITE_SYNCHRONOUS_MODES = ['normal', 'full'] as const;
+export type SqliteSynchronousMode = (typeof SQLITE_SYNCHRONOUS_MODES)[number];
+
+/**
+ * The store, one of three:
+ * - `memory`: nothing survives a restart (persistent sessions and retained messages live only
+ *   as long as the process).
+ * - `sqlite` (default): one file in `dataDir`; what the broker acknowledged survives `kill -9`.
+ * - `postgres`: a PostgreSQL schema at `url`; an acknowledgement follows the `COMMIT`.
+ *
+ * Fields of the other stores are ignored (so a `DATABASE_URL` in the environment does no harm).
+ */
+export interface StoreConfig {
+  /** `memory`, `sqlite` or `postgres`. Default `sqlite`. */
+  type: StoreType;
+  /**
+   * postgres: connection URL, `postgres://user:password@host:5432/database` (node-postgres
+   * syntax: `?sslmode=require`, `?host=/var/run/postgresql`). A secret: its password is redacted
+   * in `--print-config` and never logged. When unset, the CLI takes the `DATABASE_URL`
+   * environment variable. Required for `postgres`; no default.
+   */
+  url: string | undefined;
+  /**
+   * postgres: schema of the broker's tables, created and migrated on start; nodes sharing a
+   * database share one schema. Lowercase letters, digits and `_`. Default `mqtt_adapt`.
+   */
+  schema: string;
+  /**
+   * sqlite: `normal` (default) survives a crash of the process, `kill -9` included: a commit is
+   * in the OS page cache. `full` also survives a power loss or kernel panic (one `fsync` per
+   * group commit; slower on most disks).
+   */
+  synchronous: SqliteSynchronousMode;
 }
 
 /** Fields every listener kind has. */
@@ -114,6 +157,7 @@ export interface BrokerConfigInput {
   limits?: Partial<LimitsConfig>;
   log?: Partial<LogConfig>;
   dataDir?: string;
+  store?: Partial<StoreConfig>;
   shutdownTimeoutMs?: number;
 }
 
@@ -140,6 +184,13 @@ export const defaultLimits: Readonly<LimitsConfig> = Object.freeze({
 
 export const defaultLog: Readonly<LogConfig> = Object.freeze({ level: 'info', format: 'auto' });
 export const defaultDataDir = './data';
+/** `url` has no default; the CLI falls back to `DATABASE_URL` (see `load-config.ts`). */
+export const defaultStore: Readonly<StoreConfig> = Object.freeze({
+  type: 'sqlite',
+  url: undefined,
+  schema: 'mqtt_adapt',
+  synchronous: 'normal',
+});
 export const defaultShutdownTimeoutMs = 5000;
 
 /** Checks of every scalar field, shared by the file validation and the env/flag parsers. */
@@ -156,6 +207,10 @@ export const fieldChecks = {
   logLevel: oneOf(LOG_LEVELS, 'a log level'),
   logFormat: oneOf(LOG_FORMATS, 'a log format'),
   dataDir: nonEmptyString('a directory'),
+  storeType: oneOf(STORE_TYPES, 'a store'),
+  storeUrl: postgresUrl(),
+  storeSchema: schemaName(),
+  storeSynchronous: oneOf(SQLITE_SYNCHRONOUS_MODES, 'a synchronous mode'),
   shutdownTimeoutMs: integerIn(1, MAX_TIMEOUT_MS, 'a timeout in ms'),
 } as const satisfies Record<string, Check<unknown>>;
 
@@ -166,12 +221,13 @@ const PLANNED_LISTENER_TYPES = ['tls', 'ws', 'wss'];
  * `BrokerAppError` (`BROKER_CONFIG_INVALID`) naming the first bad key, its value and the fix.
  */
 export function resolveConfig(input: unknown): BrokerConfig {
-  const root = mapping(input, '', ['listeners', 'limits', 'log', 'dataDir', 'shutdownTimeoutMs']);
+  const root = mapping(input, '', ['listeners', 'limits', 'log', 'dataDir', 'store', 'shutdownTimeoutMs']);
   return {
     listeners: resolveListeners(root.listeners),
     limits: resolveLimits(root.limits),
     log: resolveLog(root.log),
     dataDir: optional(root.dataDir, 'dataDir', fieldChecks.dataDir, defaultDataDir),
+    store: resolveStore(root.store),
     shutdownTimeoutMs: optional(
       root.shutdownTimeoutMs,
       'shutdownTimeoutMs',
@@ -236,6 +292,27 @@ function resolveLog(value: unknown): LogConfig {
     level: optional(entry.level, 'log.level', fieldChecks.logLevel, defaultLog.level),
     format: optional(entry.format, 'log.format', fieldChecks.logFormat, defaultLog.format),
   };
+}
+
+function resolveStore(value: unknown): StoreConfig {
+  const entry = mapping(value, 'store', ['type', 'url', 'schema', 'synchronous']);
+  const store: StoreConfig = {
+    type: optional(entry.type, 'store.type', fieldChecks.storeType, defaultStore.type),
+    url: optional(entry.url, 'store.url', fieldChecks.storeUrl, defaultStore.url),
+    schema: optional(entry.schema, 'store.schema', fieldChecks.storeSchema, defaultStore.schema),
+    synchronous: optional(
+      entry.synchronous,
+      'store.synchronous',
+      fieldChecks.storeSynchronous,
+      defaultStore.synchronous,
+    ),
+  };
+  if (store.type === 'postgres' && store.url === undefined) {
+    throw configError(
+      'store.type = "postgres" needs a database URL; pass --database-url or set DATABASE_URL (or store.url in the config file)',
+    );
+  }
+  return store;
 }
 
 /** The router options for a resolved config (hooks, logger and clock are added by the caller). */

@@ -7,7 +7,12 @@ export type BrokerAppErrorCode =
   /** A listener's port is taken by another process. Exit code 1. */
   | 'BROKER_PORT_IN_USE'
   /** A listener cannot bind for another reason (privileges, unknown host). Exit code 1. */
-  | 'BROKER_LISTEN_FAILED';
+  | 'BROKER_LISTEN_FAILED'
+  /**
+   * The store cannot be opened at startup (data directory not creatable, corrupt or newer
+   * database, PostgreSQL unreachable). Nothing was bound. Exit code 1.
+   */
+  | 'BROKER_STORE_UNAVAILABLE';
 
 /**
  * An error whose message is the one line the CLI prints before it exits, e.g.

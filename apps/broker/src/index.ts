@@ -9,6 +9,9 @@ export type {
   LogConfig,
   LogFormat,
   LogLevel,
+  SqliteSynchronousMode,
+  StoreConfig,
+  StoreType,
   TcpListenerConfig,
 } from './config.js';
 export {
@@ -17,9 +20,12 @@ export {
   defaultListener,
   defaultLog,
   defaultShutdownTimeoutMs,
+  defaultStore,
   LOG_FORMATS,
   LOG_LEVELS,
   resolveConfig,
+  SQLITE_SYNCHRONOUS_MODES,
+  STORE_TYPES,
   toBrokerOptions,
 } from './config.js';
 export type { BrokerAppErrorCode } from './errors.js';
@@ -37,5 +43,6 @@ export type { TransportSocket } from './socket-transport.js';
 export { CLOSE_GRACE_MS, SocketTransport } from './socket-transport.js';
 export type { RunningBroker, StartBrokerOptions } from './start-broker.js';
 export { startBroker } from './start-broker.js';
+export { createStore, sqliteDatabasePath } from './store-factory.js';
 export type { ListenerAddress, RunningListener } from './tcp-listener.js';
 export { listenTcp } from './tcp-listener.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { ParsedArgs } from './cli-options.js';
-import { type BrokerConfig, resolveConfig } from './config.js';
+import { type BrokerConfig, fieldChecks, resolveConfig } from './config.js';
 import { BrokerAppError } from './errors.js';
 import { isPlainObject } from './internal/checks.js';
 import { applyOverride, readEnv } from './option-table.js';
@@ -24,7 +24,24 @@ export function loadConfig(args: ParsedArgs, env: NodeJS.ProcessEnv, cwd = proce
   const raw = configFile === undefined ? {} : readConfigFile(configFile);
   for (const override of fromEnv.overrides) applyOverride(raw, override);
   for (const override of args.overrides) applyOverride(raw, override);
+  applyDatabaseUrl(raw, env);
   return { config: resolveConfig(raw), configFile };
+}
+
+/** The standard variable of a database URL, read when nothing of ours names one. */
+export const DATABASE_URL_ENV = 'DATABASE_URL';
+
+/**
+ * `DATABASE_URL` is the postgres store's URL when no flag, `MQTT_ADAPT_DATABASE_URL` or
+ * `store.url` gave one: the lowest precedence, below the config file. Read only for the
+ * postgres store, so that a `DATABASE_URL` meant for another program never fails a sqlite start.
+ */
+function applyDatabaseUrl(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  const fallback = env[DATABASE_URL_ENV];
+  const store = raw.store;
+  if (fallback === undefined || fallback === '' || !isPlainObject(store)) return;
+  if (store.type !== 'postgres' || store.url !== undefined) return;
+  store.url = fieldChecks.storeUrl(fallback, DATABASE_URL_ENV);
 }
 
 /** Reads a YAML or JSON config file into a plain object; one `BROKER_CONFIG_FILE` line on failure. */

@@ -7,6 +7,7 @@ import {
   defaultListener,
   defaultLog,
   defaultShutdownTimeoutMs,
+  defaultStore,
   fieldChecks,
 } from './config.js';
 import { type Check, closest, configError, isPlainObject } from './internal/checks.js';
@@ -30,6 +31,8 @@ export interface OptionSpec {
   readonly defaultValue: string | number;
   readonly numeric: boolean;
   readonly check: Check<unknown>;
+  /** A value for "needs a value, e.g. ..." when the default is not one. */
+  readonly example?: string;
 }
 
 function option(
@@ -40,20 +43,10 @@ function option(
   check: Check<unknown>,
   defaultValue: string | number,
   description: string,
-  short?: string,
+  extra: { short?: string; example?: string } = {},
 ): OptionSpec {
   const numeric = typeof defaultValue === 'number';
-  return {
-    flag,
-    env,
-    path,
-    placeholder,
-    check,
-    defaultValue,
-    description,
-    numeric,
-    ...(short ? { short } : {}),
-  };
+  return { flag, env, path, placeholder, check, defaultValue, description, numeric, ...extra };
 }
 
 const ENV_PREFIX = 'MQTT_ADAPT_';
@@ -76,7 +69,7 @@ export const configOptions: readonly OptionSpec[] = [
     fieldChecks.port,
     defaultListener.port,
     'TCP port of the first listener; 0 picks a free port',
-    'p',
+    { short: 'p' },
   ),
   option(
     'write-high-water-mark-bytes',
@@ -160,13 +153,50 @@ export const configOptions: readonly OptionSpec[] = [
     'json, pretty, or auto (pretty when stdout is a terminal)',
   ),
   option(
+    'store',
+    'MQTT_ADAPT_STORE',
+    ['store', 'type'],
+    'memory|sqlite|postgres',
+    fieldChecks.storeType,
+    defaultStore.type,
+    'where sessions and retained messages are kept: memory (lost on restart), sqlite (in --data-dir), postgres (--database-url)',
+  ),
+  option(
     'data-dir',
     'MQTT_ADAPT_DATA_DIR',
     ['dataDir'],
     'dir',
     fieldChecks.dataDir,
     defaultDataDir,
-    'directory of durable stores (unused by the in-memory store; not created)',
+    'directory of the sqlite store (<dir>/mqtt-adapt.db), created on first start',
+  ),
+  option(
+    'sqlite-synchronous',
+    'MQTT_ADAPT_SQLITE_SYNCHRONOUS',
+    ['store', 'synchronous'],
+    'normal|full',
+    fieldChecks.storeSynchronous,
+    defaultStore.synchronous,
+    'sqlite: normal survives kill -9, full also a power loss (fsync per commit)',
+  ),
+  option(
+    'database-url',
+    'MQTT_ADAPT_DATABASE_URL',
+    ['store', 'url'],
+    'url',
+    fieldChecks.storeUrl,
+    'DATABASE_URL, else none',
+    'postgres: postgres://user:password@host:5432/database (a secret: redacted when printed)',
+    { example: 'postgres://user:password@127.0.0.1:5432/mqtt' },
+  ),
+  option(
+    'database-schema',
+    'MQTT_ADAPT_DATABASE_SCHEMA',
+    ['store', 'schema'],
+    'name',
+    fieldChecks.storeSchema,
+    defaultStore.schema,
+    'postgres: schema of the broker tables, created on first start',
   ),
   option(
     'shutdown-timeout-ms',
@@ -283,7 +313,8 @@ export function helpText(version: string): string {
     `${flagColumn({ flag: 'help', short: 'h' }).padEnd(width)}print this help and exit`,
     `${flagColumn({ flag: 'version', short: 'v' }).padEnd(width)}print the version and exit`,
     '',
-    'Exit codes: 0 stopped cleanly, 1 runtime error (port in use, forced shutdown), 2 invalid config.',
+    'Environment: DATABASE_URL is the postgres URL when --database-url, MQTT_ADAPT_DATABASE_URL and store.url are unset.',
+    'Exit codes: 0 stopped cleanly, 1 runtime error (port in use, store unavailable, forced shutdown), 2 invalid config.',
   );
   return `${lines.join('\n')}\n`;
 }

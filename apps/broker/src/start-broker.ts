@@ -1,7 +1,8 @@
-import { Broker, type BrokerHooks } from '@mqtt-adapt/router';
+import { Broker, type BrokerHooks, isStoreError, type Store } from '@mqtt-adapt/router';
 import pino, { type Logger } from 'pino';
 import { type BrokerConfig, type BrokerConfigInput, resolveConfig, toBrokerOptions } from './config.js';
 import { BrokerAppError } from './errors.js';
+import { createStore, storeUnavailable } from './store-factory.js';
 import { type ListenerAddress, listenTcp, type RunningListener } from './tcp-listener.js';
 
 export interface StartBrokerOptions {
@@ -19,14 +20,18 @@ export interface RunningBroker {
   readonly addresses: readonly ListenerAddress[];
   /**
    * Graceful stop: stops accepting, `broker.close()` (connected clients are disconnected and
-   * their wills published), then waits for every socket to close. Idempotent.
+   * their wills published, then the store commits what is pending and closes), then waits for
+   * every socket to close. Rejects, after the sockets closed, if the store's last commit
+   * failed. Idempotent.
    */
   close(): Promise<void>;
 }
 
 /**
  * Starts the broker in this process: validates `config` (throws `BrokerAppError`
- * `BROKER_CONFIG_INVALID` with a one-line message), binds every listener (throws
+ * `BROKER_CONFIG_INVALID` with a one-line message), creates and opens the store `config.store`
+ * names, restoring persistent sessions and retained messages (throws
+ * `BROKER_STORE_UNAVAILABLE`; nothing is bound then), binds every listener (throws
  * `BROKER_PORT_IN_USE` / `BROKER_LISTEN_FAILED`), and logs one `listening` line per listener.
  *
  * ```ts
@@ -41,10 +46,21 @@ export async function startBroker(
 ): Promise<RunningBroker> {
   const resolved = resolveConfig(config);
   const log = options.logger ?? pino({ level: 'silent' });
-  const broker = createRouter(resolved, log, options.hooks);
+  const store = createStore(resolved, log);
+  const broker = createRouter(resolved, log, options.hooks, store);
   if (log.isLevelEnabled('debug')) logClientEvents(broker, log);
-  // Restores persistent sessions and retained messages before any client can connect.
-  await broker.open();
+  // Restores persistent sessions and retained messages before any listener is bound: a broker
+  // whose store cannot open never accepts a client.
+  try {
+    await broker.open();
+  } catch (error) {
+    // Release what a half-done open may hold (a pool, a file handle); the open error is the news.
+    await store.close().catch((closeError: unknown) => {
+      log.debug({ err: closeError }, 'closing the store after a failed open failed too');
+    });
+    if (isStoreError(error)) throw storeUnavailable(resolved, error, store);
+    throw error;
+  }
 
   const listeners: RunningListener[] = [];
   try {
@@ -62,21 +78,30 @@ export async function startBroker(
   const close = (): Promise<void> => {
     closing ??= (async () => {
       for (const listener of listeners) listener.stopAccepting();
+      let failure: unknown;
       try {
+        // Closes every client, then flushes and closes the store.
         await broker.close();
       } catch (error) {
+        failure = error;
         log.error({ err: error }, 'broker close failed; closing sockets anyway');
       }
       await Promise.all(listeners.map((listener) => listener.closed()));
+      if (failure !== undefined) throw failure;
     })();
     return closing;
   };
   return { broker, config: resolved, addresses, close };
 }
 
-function createRouter(config: BrokerConfig, logger: Logger, hooks: BrokerHooks | undefined): Broker {
+function createRouter(
+  config: BrokerConfig,
+  logger: Logger,
+  hooks: BrokerHooks | undefined,
+  store: Store,
+): Broker {
   try {
-    return new Broker({ ...toBrokerOptions(config.limits), logger, ...(hooks ? { hooks } : {}) });
+    return new Broker({ ...toBrokerOptions(config.limits), logger, store, ...(hooks ? { hooks } : {}) });
   } catch (error) {
     // The router checks its options too; its verdict is a config error like ours.
     if ((error as { code?: unknown }).code === 'ROUTER_INVALID_OPTION') {

@@ -16,6 +16,7 @@ describe('resolveConfig', () => {
       },
       log: { level: 'info', format: 'auto' },
       dataDir: './data',
+      store: { type: 'sqlite', url: undefined, schema: 'mqtt_adapt', synchronous: 'normal' },
       shutdownTimeoutMs: 5000,
     });
     expect(resolveConfig(undefined)).toEqual(resolveConfig({}));
@@ -91,7 +92,7 @@ describe('resolveConfig', () => {
     [{ listener: [] }, 'config: listener is not a known key; did you mean listeners?'],
     [
       { zzz: 1 },
-      'config: zzz is not a known key; known keys: listeners, limits, log, dataDir, shutdownTimeoutMs',
+      'config: zzz is not a known key; known keys: listeners, limits, log, dataDir, store, shutdownTimeoutMs',
     ],
   ])('rejects %j with one line naming key, value and fix', (input, message) => {
     const error = appErrorOf(() => resolveConfig(input));

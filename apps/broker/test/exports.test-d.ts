@@ -13,6 +13,8 @@ import {
   type RunningBroker,
   resolveConfig,
   type StartBrokerOptions,
+  type StoreConfig,
+  type StoreType,
   startBroker,
   type TcpListenerConfig,
 } from '../src/index.js';
@@ -28,5 +30,12 @@ expectTypeOf<ListenerConfig>().toEqualTypeOf<TcpListenerConfig>();
 expectTypeOf<LimitsConfig['maxQoS']>().toEqualTypeOf<0 | 1 | 2>();
 expectTypeOf<LogLevel>().toEqualTypeOf<'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'>();
 expectTypeOf<BrokerAppErrorCode>().toEqualTypeOf<
-  'BROKER_CONFIG_INVALID' | 'BROKER_CONFIG_FILE' | 'BROKER_PORT_IN_USE' | 'BROKER_LISTEN_FAILED'
+  | 'BROKER_CONFIG_INVALID'
+  | 'BROKER_CONFIG_FILE'
+  | 'BROKER_PORT_IN_USE'
+  | 'BROKER_LISTEN_FAILED'
+  | 'BROKER_STORE_UNAVAILABLE'
 >();
+expectTypeOf<BrokerConfig['store']>().toEqualTypeOf<StoreConfig>();
+expectTypeOf<StoreType>().toEqualTypeOf<'memory' | 'sqlite' | 'postgres'>();
+expectTypeOf<StoreConfig['url']>().toEqualTypeOf<string | undefined>();

@@ -2,7 +2,7 @@
 // port of 127.0.0.1 (never 1883). Every child is registered so that run.mjs can kill them all
 // on exit, error or SIGINT.
 import { execFileSync, spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -14,6 +14,8 @@ const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
 const OURS_CLI = join(BENCH_DIR, '..', 'dist', 'cli.js');
 const AEDES_SERVER = join(BENCH_DIR, 'aedes-server.mjs');
 const READY_TIMEOUT_MS = 15_000;
+/** The PostgreSQL of `ours` with `store: 'postgres'`; each broker gets its own schema, dropped at stop. */
+const BENCH_PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const STOP_TIMEOUT_MS = 3000;
 /** Our broker's defaults as of writing, used when `--print-config` cannot be read. */
 const FALLBACK_LIMITS = { maxQueuedMessages: 1000, maxInflightMessages: 32 };
@@ -207,12 +209,18 @@ async function waitForPort(child, port, stderrTail) {
   );
 }
 
-function mosquittoConfig(port, limits) {
+function mosquittoConfig(port, limits, persistenceDir) {
+  const persistence =
+    persistenceDir === undefined
+      ? ['persistence false']
+      : // Mosquitto's persistence is a snapshot of its memory written every autosave_interval
+        // (default 1800 s) and at shutdown: not a write per acknowledged message.
+        ['persistence true', `persistence_location ${persistenceDir}/`, 'persistence_file mosquitto.db'];
   return [
-    '# Written by apps/broker/bench: a private, in-memory Mosquitto for the benchmark.',
+    `# Written by apps/broker/bench: a private${persistenceDir === undefined ? ', in-memory' : ''} Mosquitto for the benchmark.`,
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
-    'persistence false',
+    ...persistence,
     // Match our broker's defaults (see ourLimits()): Mosquitto's max_queued_messages also
     // caps the QoS 0 packets queued to an online client, as our write high-water mark does.
     `max_queued_messages ${limits.maxQueuedMessages}`,
@@ -251,26 +259,74 @@ function describe(child, port, name, extra = {}) {
         await exited;
         clearTimeout(timer);
       }
-      extra.cleanup?.();
+      await extra.cleanup?.();
     },
   };
 }
 
-/** Starts one broker on a fresh ephemeral port; resolves once it accepts connections. */
-export async function startBroker(name, { limits } = {}) {
+/**
+ * Where `ours` keeps its state: `memory` (the default of every scenario but the persistence
+ * one, like the peers' in-memory setups), `sqlite` (a temp data dir) or `postgres` (a schema
+ * of its own on BENCH_PG_URL). Returns the flags and an async cleanup.
+ */
+function ourStoreArgs(store) {
+  if (store === 'memory') return { args: ['--store', 'memory'], cleanup: undefined };
+  if (store === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'mqtt-adapt-bench-sqlite-'));
+    tempDirs.add(dir);
+    const cleanup = () => {
+      rmSync(dir, { recursive: true, force: true });
+      tempDirs.delete(dir);
+    };
+    return { args: ['--store', 'sqlite', '--data-dir', join(dir, 'data')], cleanup };
+  }
+  if (store === 'postgres') {
+    const schema = `mqtt_adapt_bench_${process.pid}_${Date.now().toString(36)}`;
+    const cleanup = () => dropSchema(schema);
+    return {
+      args: ['--store', 'postgres', '--database-url', BENCH_PG_URL, '--database-schema', schema],
+      cleanup,
+    };
+  }
+  throw new Error(`unknown store ${store}`);
+}
+
+async function dropSchema(schema) {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: BENCH_PG_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } catch (error) {
+    process.stderr.write(`bench: could not drop postgres schema ${schema}: ${error.message}\n`);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * Starts one broker on a fresh ephemeral port; resolves once it accepts connections.
+ * `store` (ours: memory, sqlite, postgres; default memory) and `persistence` (mosquitto)
+ * select their persistence.
+ */
+export async function startBroker(name, { limits, store = 'memory', persistence = false } = {}) {
   if (name === 'ours' || name === 'aedes') {
     const script = name === 'ours' ? OURS_CLI : AEDES_SERVER;
+    const ourStore = name === 'ours' ? ourStoreArgs(store) : { args: [], cleanup: undefined };
     const args =
-      name === 'ours' ? ['--port', '0', '--host', '127.0.0.1', '--log-format', 'json'] : ['--port', '0'];
+      name === 'ours'
+        ? ['--port', '0', '--host', '127.0.0.1', '--log-format', 'json', ...ourStore.args]
+        : ['--port', '0'];
     const child = spawnBroker(process.execPath, [script, ...args]);
     const stdoutTail = tailOf(child.stdout);
     const stderrTail = tailOf(child.stderr);
     child.stdout.setEncoding('utf8');
     try {
       const port = await waitForListeningLine(child, stdoutTail, stderrTail, name);
-      return describe(child, port, name, { stderrTail });
+      return describe(child, port, name, { stderrTail, cleanup: ourStore.cleanup });
     } catch (error) {
       child.kill('SIGKILL');
+      await ourStore.cleanup?.();
       throw error;
     }
   }
@@ -281,8 +337,13 @@ export async function startBroker(name, { limits } = {}) {
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = await freePort();
       const dir = mkdtempSync(join(tmpdir(), 'mqtt-adapt-bench-mosquitto-'));
+      // Started as root, Mosquitto drops to its own user: it must be able to write its db here.
+      if (persistence) chmodSync(dir, 0o777);
       const configFile = join(dir, 'mosquitto.conf');
-      writeFileSync(configFile, mosquittoConfig(port, limits ?? FALLBACK_LIMITS));
+      writeFileSync(
+        configFile,
+        mosquittoConfig(port, limits ?? FALLBACK_LIMITS, persistence ? dir : undefined),
+      );
       tempDirs.add(dir);
       const cleanup = () => {
         rmSync(dir, { recursive: true, force: true });

@@ -132,12 +132,12 @@ export class BenchClient {
   }
 }
 
-/** TCP connect, CONNECT, wait for CONNACK. */
-export async function openClient(port, clientId, keepaliveSeconds = 0, peekBytes = 0) {
+/** TCP connect, CONNECT (clean session unless `cleanSession` is false), wait for CONNACK. */
+export async function openClient(port, clientId, keepaliveSeconds = 0, peekBytes = 0, cleanSession = true) {
   const socket = netConnect({ host: HOST, port, noDelay: true });
   const client = new BenchClient(socket, clientId, { peekBytes });
   const connected = client.connected();
-  socket.write(connectPacket(clientId, keepaliveSeconds));
+  socket.write(connectPacket(clientId, keepaliveSeconds, cleanSession));
   await connected;
   return client;
 }

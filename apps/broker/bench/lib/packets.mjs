@@ -38,9 +38,13 @@ function packet(firstByte, body) {
   return Buffer.concat([Buffer.from([firstByte]), varint(body.length), body]);
 }
 
-/** CONNECT, protocol level 4 (3.1.1), clean session, no will, no credentials. */
-export function connectPacket(clientId, keepaliveSeconds = 0) {
-  const header = Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0, 0]);
+/**
+ * CONNECT, protocol level 4 (3.1.1), no will, no credentials; clean session unless
+ * `cleanSession` is false (a persistent session, kept by the broker after the disconnect).
+ */
+export function connectPacket(clientId, keepaliveSeconds = 0, cleanSession = true) {
+  const flags = cleanSession ? 0x02 : 0x00;
+  const header = Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, flags, 0, 0]);
   header.writeUInt16BE(keepaliveSeconds, 8);
   return packet(0x10, Buffer.concat([header, utf8(clientId)]));
 }

@@ -204,3 +204,46 @@ export function warnings(rows) {
   }
   return out;
 }
+
+/**
+ * The table of a scenario with variants (the persistence one): one line per variant with its
+ * median rate, work per broker CPU-second, CPU shares and how its runs ended, then the ratios
+ * the scenario asks for (e.g. ours/sqlite over ours/memory, with its target).
+ */
+export function variantTable(row) {
+  const header = [
+    'broker',
+    row.unit,
+    row.perCpuUnit ?? '',
+    'CPU (broker/gen)',
+    'runs (value per rep)',
+    'end',
+  ];
+  const body = row.variants.map((name) => {
+    const s = row.brokers[name];
+    if (s === undefined) return [name, '—', '—', '—', 'not run', ''];
+    const failed = s.failed > 0 ? ` (+${s.failed} failed)` : '';
+    return [
+      name,
+      formatNumber(s.value),
+      formatNumber(s.perBrokerCpuSecond),
+      cpuCell(s),
+      s.values.map(formatNumber).join(', ') + failed,
+      s.ends.join(','),
+    ];
+  });
+  const lines = [table(header, body), ''];
+  for (const [over, under, target] of row.ratios ?? []) {
+    const a = row.brokers[over]?.value ?? null;
+    const b = row.brokers[under]?.value ?? null;
+    const ratio = formatRatio(a, b);
+    let verdict = '';
+    if (target !== undefined && a !== null && b !== null && b !== 0) {
+      verdict = a / b >= target ? ` (target >= ${target}x: met)` : ` (target >= ${target}x: NOT met)`;
+    }
+    const aCpu = row.brokers[over]?.perBrokerCpuSecond ?? null;
+    const bCpu = row.brokers[under]?.perBrokerCpuSecond ?? null;
+    lines.push(`  ${over} / ${under}: ${ratio}${verdict}; per broker CPU-second ${formatRatio(aCpu, bCpu)}`);
+  }
+  return lines.join('\n');
+}

@@ -112,6 +112,44 @@ export const SCENARIOS = [
     params: (quick) => ({ connections: quick ? 2000 : 10_000, concurrency: 200, settleMs: 1500 }),
     rows: [{ label: '5 memory per idle connection', unit: 'B/conn, lower=better', pick: (r) => r.value }],
   },
+
+  {
+    id: 'persist',
+    fn: 'qos1Persistent',
+    // Our broker once per store, beside the peers with their own persistence; `broker` is what
+    // --brokers filters on, `options` go to startBroker (lib/brokers.mjs).
+    variants: [
+      { name: 'ours/memory', broker: 'ours', options: { store: 'memory' } },
+      { name: 'ours/sqlite', broker: 'ours', options: { store: 'sqlite' } },
+      { name: 'ours/postgres', broker: 'ours', options: { store: 'postgres' } },
+      { name: 'aedes', broker: 'aedes', options: {} },
+      { name: 'mosquitto', broker: 'mosquitto', options: { persistence: true } },
+    ],
+    // Ratios printed under the table: [numerator, denominator, target or undefined].
+    ratios: [
+      ['ours/sqlite', 'ours/memory', 0.5],
+      ['ours/postgres', 'ours/memory', undefined],
+      ['ours/sqlite', 'aedes', undefined],
+      ['ours/sqlite', 'mosquitto', undefined],
+    ],
+    scale: (p, count) => ({ ...p, messagesPerPublisher: roundUp(count / p.publishers, 100, 1000, 65_535) }),
+    count: (p) => p.messagesPerPublisher * p.publishers,
+    params: (quick) => ({
+      publishers: 8,
+      messagesPerPublisher: quick ? 1000 : 5000,
+      payloadBytes: 64,
+      window: 64,
+      timeoutMs: 60_000,
+    }),
+    rows: [
+      {
+        label: '6 QoS 1 into a persistent session (8 pub x 64 in flight -> 1 sub, clean session 0)',
+        unit: 'msgs/s',
+        perCpuUnit: 'msgs/CPU-s',
+        pick: (r) => r.value,
+      },
+    ],
+  },
 ];
 
 /** Rounds `value` up to a multiple of `step`, within [min, max]. */
@@ -123,4 +161,11 @@ function roundUp(value, step, min, max) {
 /** Seconds each measured run should last (counts are sized from the warm-up rate). */
 export const TARGET_SECONDS = { full: 3, quick: 1 };
 
-export const SCENARIO_ALIASES = { 1: 'fan-in', 2: 'fan-out', 3: 'qos1', 4: 'cycles', 5: 'memory' };
+export const SCENARIO_ALIASES = {
+  1: 'fan-in',
+  2: 'fan-out',
+  3: 'qos1',
+  4: 'cycles',
+  5: 'memory',
+  6: 'persist',
+};

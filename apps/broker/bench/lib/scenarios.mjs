@@ -100,14 +100,36 @@ export async function fanOut({ port, brokerPid, params }) {
 }
 
 /** 3. N publishers (bounded in-flight window) -> 1 subscriber, QoS 1 end to end. */
-export async function qos1({ port, brokerPid, params }) {
+export function qos1({ port, brokerPid, params }) {
+  return qos1EndToEnd(port, brokerPid, params, { tag: tagOf('q1'), topic: TOPIC, persistent: false });
+}
+
+/**
+ * 6. QoS 1 into a persistent session: as 3, but the subscriber connects with Clean Session 0,
+ * so every message is stored for it (a durable store commits it before the PUBACK to the
+ * publisher) and deleted once it acknowledged. A topic of its own per run; the session is
+ * ended afterwards (Clean Session 1 reconnect), so runs do not pile up offline sessions.
+ */
+export async function qos1Persistent({ port, brokerPid, params }) {
+  const tag = tagOf('qp');
+  const result = await qos1EndToEnd(port, brokerPid, params, {
+    tag,
+    topic: `bench/p/${tag}`,
+    persistent: true,
+  });
+  const ender = await openClient(port, `${tag}-sub`, 0, 0, true);
+  ender.socket.end(DISCONNECT);
+  await closeAll([ender]);
+  return result;
+}
+
+async function qos1EndToEnd(port, brokerPid, params, { tag, topic, persistent }) {
   const { publishers, messagesPerPublisher, payloadBytes, window: inflight, timeoutMs } = params;
-  const tag = tagOf('q1');
-  const sub = await openClient(port, `${tag}-sub`, 0, 4);
-  await sub.subscribe(TOPIC, 1);
+  const sub = await openClient(port, `${tag}-sub`, 0, 4, !persistent);
+  await sub.subscribe(topic, 1);
   const pubs = await openClients(port, publishers, `${tag}-pub`, { concurrency: publishers });
   const payload = payloadOf(payloadBytes);
-  const rings = pubs.map((_, i) => qos1PublishRing(TOPIC, payload, i, messagesPerPublisher));
+  const rings = pubs.map((_, i) => qos1PublishRing(topic, payload, i, messagesPerPublisher));
   const expected = messagesPerPublisher * publishers;
   const seen = new Uint32Array(publishers);
   sub.onQos1Payload = (buf, at) => {
@@ -284,4 +306,4 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export const scenarioFunctions = { fanIn, fanOut, qos1, connectCycles, idleMemory };
+export const scenarioFunctions = { fanIn, fanOut, qos1, connectCycles, idleMemory, qos1Persistent };

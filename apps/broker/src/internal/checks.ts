@@ -1,4 +1,5 @@
 import { BrokerAppError } from '../errors.js';
+import { redactSecrets } from '../redact.js';
 
 /**
  * Small hand-written validators for config values. Each takes the value and the name it had
@@ -41,6 +42,34 @@ export function nonEmptyString(what: string): Check<string> {
   return (value, key) => {
     if (typeof value !== 'string' || value.trim() === '') {
       throw configError(`${key} = ${show(value)} is not ${what} (a non-empty string)`);
+    }
+    return value;
+  };
+}
+
+/**
+ * A PostgreSQL connection URL (`postgres://` or `postgresql://`). A secret: an error shows it
+ * with its password redacted.
+ */
+export function postgresUrl(): Check<string> {
+  return (value, key) => {
+    const text = typeof value === 'string' ? value.trim() : '';
+    if (!/^postgres(ql)?:\/\/./i.test(text) || !URL.canParse(text)) {
+      throw configError(
+        `${key} = ${show(redactSecrets(value))} is not a postgres URL (postgres://user:password@host:5432/database)`,
+      );
+    }
+    return text;
+  };
+}
+
+/** A PostgreSQL schema name as `@mqtt-adapt/store-pg` accepts it: a plain, unquoted identifier. */
+export function schemaName(): Check<string> {
+  return (value, key) => {
+    if (typeof value !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(value)) {
+      throw configError(
+        `${key} = ${show(value)} is not a schema name (lowercase letters, digits and _, at most 63, not starting with a digit)`,
+      );
     }
     return value;
   };

@@ -357,7 +357,11 @@ describe('topics starting with $ (§4.7.2)', () => {
   let at: Target;
 
   beforeAll(async () => {
-    inProcess = await startInProcess({ listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }] });
+    // The memory store: the default (sqlite in ./data) would write into the working directory.
+    inProcess = await startInProcess({
+      listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }],
+      store: { type: 'memory' },
+    });
     at = { host: '127.0.0.1', port: inProcess.addresses[0]!.port };
   });
 

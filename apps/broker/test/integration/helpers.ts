@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +49,11 @@ export interface Exit {
 }
 
 export interface TestBroker {
+  /**
+   * The `--data-dir` the harness gave this broker (a fresh directory, removed when the broker
+   * exits), or `undefined` when the test passed its own `--data-dir` or `MQTT_ADAPT_DATA_DIR`.
+   */
+  readonly dataDir: string | undefined;
   readonly host: string;
   readonly port: number;
   /** `mqtt://host:port`, for MQTT.js. */
@@ -65,7 +71,10 @@ export interface TestBroker {
 }
 
 export interface StartOptions {
-  /** Extra CLI flags, after `--port 0 --host 127.0.0.1 --log-format json`. */
+  /**
+   * Extra CLI flags, after `--port 0 --host 127.0.0.1 --log-format json --data-dir <fresh>`
+   * (the harness's `--data-dir` is left out when these give one).
+   */
   readonly args?: readonly string[];
   /** Extra environment variables (any `MQTT_ADAPT_*` of the test runner's environment is dropped). */
   readonly env?: Readonly<Record<string, string>>;
@@ -78,19 +87,45 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-function spawnCli(args: readonly string[], env: Readonly<Record<string, string>> = {}): ChildProcess {
+/**
+ * Every broker process runs in its own scratch directory (removed when it exits), so that the
+ * default `--data-dir ./data` of a test that gives none is never the repository's, and no two
+ * brokers ever share a database. `DATABASE_URL` of the runner's environment is dropped too.
+ */
+function spawnCli(
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+  scratch = scratchDir(),
+): ChildProcess {
   assertBuilt();
   const baseEnv = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('MQTT_ADAPT_')),
+    Object.entries(process.env).filter(
+      ([name]) => !name.startsWith('MQTT_ADAPT_') && name !== 'DATABASE_URL',
+    ),
   );
   const child = spawn(process.execPath, [cliPath, ...args], {
-    cwd: appDir,
+    cwd: scratch,
     env: { ...baseEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
-  child.once('exit', () => running.delete(child));
+  child.once('exit', () => {
+    running.delete(child);
+    rmSync(scratch, { recursive: true, force: true });
+  });
   return child;
+}
+
+function scratchDir(): string {
+  return mkdtempSync(join(tmpdir(), 'mqtt-adapt-test-broker-'));
+}
+
+/** Whether a command line (or its environment) names the data directory itself. */
+function givesDataDir(args: readonly string[], env: Readonly<Record<string, string>> = {}): boolean {
+  return (
+    env.MQTT_ADAPT_DATA_DIR !== undefined ||
+    args.some((arg) => arg === '--data-dir' || arg.startsWith('--data-dir='))
+  );
 }
 
 function exitOf(child: ChildProcess): Promise<Exit> {
@@ -118,9 +153,22 @@ function parseLine(text: string): LogLine {
  * told the bound port. Rejects with the process's stderr if it exits first.
  */
 export async function startTestBroker(options: StartOptions = {}): Promise<TestBroker> {
+  const scratch = scratchDir();
+  const extra = options.args ?? [];
+  const dataDir = givesDataDir(extra, options.env) ? undefined : join(scratch, 'data');
   const child = spawnCli(
-    ['--port', '0', '--host', '127.0.0.1', '--log-format', 'json', ...(options.args ?? [])],
+    [
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--log-format',
+      'json',
+      ...(dataDir === undefined ? [] : ['--data-dir', dataDir]),
+      ...extra,
+    ],
     options.env,
+    scratch,
   );
   const lines: LogLine[] = [];
   const stderr: string[] = [];
@@ -187,7 +235,7 @@ export async function startTestBroker(options: StartOptions = {}): Promise<TestB
   const host = String(ready.host);
   const port = Number(ready.port);
   const url = `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  return { host, port, url, lines, stderr, child, waitForLine, stop, exited };
+  return { dataDir, host, port, url, lines, stderr, child, waitForLine, stop, exited };
 }
 
 export interface CliRun extends Exit {

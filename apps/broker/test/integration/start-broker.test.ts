@@ -5,9 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { isBrokerAppError } from '../../src/errors.js';
 import { startBroker } from '../../src/start-broker.js';
 
-// startBroker() in this process: the API embedders and tests use.
+// startBroker() in this process: the API embedders and tests use. The memory store: what is
+// tested here does not persist anything (persistence-*.test.ts test the durable stores).
 
-const loopback = { listeners: [{ type: 'tcp' as const, host: '127.0.0.1', port: 0 }] };
+const memory = { type: 'memory' as const };
+const loopback = { listeners: [{ type: 'tcp' as const, host: '127.0.0.1', port: 0 }], store: memory };
 
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -25,6 +27,7 @@ describe('startBroker', () => {
         { host: '127.0.0.1', port: 0 },
         { host: '127.0.0.1', port: 0 },
       ],
+      store: memory,
     });
     try {
       expect(running.addresses).toHaveLength(2);
@@ -69,6 +72,7 @@ describe('startBroker', () => {
             { host: '127.0.0.1', port: 0 },
             { host: '127.0.0.1', port },
           ],
+          store: memory,
         }),
       );
       expect(isBrokerAppError(error) && error.code).toBe('BROKER_PORT_IN_USE');
