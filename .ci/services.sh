@@ -20,10 +20,9 @@ ensure() {
   wait_port "$name" "$port"
 }
 
+# The services the tests use today: PostgreSQL (store-pg, broker persistence tests) and
+# Mosquitto (the reference broker). Redis, RabbitMQ and NATS join this list with packages/mq.
 ok=0
 ensure postgresql 5432 bash -c 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start' || ok=1
-ensure redis 6379 redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log || ok=1
-ensure rabbitmq 5672 rabbitmq-server -detached || ok=1
-ensure nats 4222 start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log || ok=1
 ensure mosquitto 1883 mosquitto -d -c /etc/mosquitto/mosquitto.conf || ok=1
 exit $ok
