@@ -1,4 +1,4 @@
-import type { QoS } from '@mqtt-adapt/codec';
+import { PacketType, type QoS } from '@mqtt-adapt/codec';
 import type { Clock } from './clock.js';
 import { type Connection, ConnectionState } from './connection.js';
 import { DeliveryEncoder } from './delivery-encoder.js';
@@ -168,7 +168,12 @@ export class BrokerCore {
   resendInflight(session: Session, connection: Connection): void {
     for (const entry of session.inflight.values()) {
       if (entry.released) {
-        connection.send({ type: 6, packetId: entry.packetId, reasonCode: 0, properties: undefined });
+        connection.send({
+          type: PacketType.Pubrel,
+          packetId: entry.packetId,
+          reasonCode: 0,
+          properties: undefined,
+        });
       } else {
         connection.write(
           DeliveryEncoder.withPacketId(
@@ -210,7 +215,7 @@ export class BrokerCore {
   endSession(session: Session): void {
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     for (const topicFilter of session.subscriptions.keys()) this.subscriptions.remove(topicFilter, session);
-    if (session.persistent) this.persistence.deleteSession(session);
+    this.persistence.deleteSession(session);
     session.subscriptions.clear();
     session.inflight.clear();
     session.queue.clear();

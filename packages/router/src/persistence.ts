@@ -28,6 +28,7 @@ export class Persistence {
   }
 
   deleteSession(session: Session): void {
+    if (!session.persistent) return;
     this.store.deleteSession(session.clientId);
     // The stored deliveries went with the session: release their message bodies.
     for (const entry of session.inflight.values()) this.unref(entry.message);

@@ -10,7 +10,7 @@ import type {
   SubscriptionOptions,
   UserRecord,
 } from '@mqtt-adapt/router';
-import { isStoreError, StoreError } from '@mqtt-adapt/router';
+import { filterLevelsMatch, isStoreError, StoreError } from '@mqtt-adapt/router';
 import type { PoolClient } from 'pg';
 import type { Batch } from './internal/batch.js';
 import { describeTarget } from './internal/connection.js';
@@ -23,7 +23,7 @@ import type { LoadedSnapshot } from './internal/snapshot.js';
 import { loadSnapshot } from './internal/snapshot.js';
 import type { Sql } from './internal/sql.js';
 import { buildSql } from './internal/sql.js';
-import { matchesTopicFilter, retainedQuery } from './internal/topic-filter.js';
+import { retainedQuery } from './internal/topic-filter.js';
 import { migrations } from './migrations/index.js';
 import type { PgStoreOptions, ResolvedPgStoreOptions } from './options.js';
 import { resolveOptions } from './options.js';
@@ -228,7 +228,7 @@ export class PgStore implements Store {
     const out: RetainedRecord[] = [];
     for (const row of result.rows) {
       const topicName = row.topic_name as string;
-      if (!matchesTopicFilter(levels, topicName)) continue;
+      if (!filterLevelsMatch(levels, topicName)) continue;
       out.push({
         topicName,
         payload: row.payload as Buffer,

@@ -1,4 +1,5 @@
 import type { Properties } from '@mqtt-adapt/codec';
+import { filterLevelsMatch as matchesTopicFilter } from '@mqtt-adapt/router';
 import { describe, expect, it } from 'vitest';
 import { redactConnectionString } from '../src/index.js';
 import { Batch } from '../src/internal/batch.js';
@@ -6,7 +7,7 @@ import { describeTarget, isConnectionError, redactSecrets } from '../src/interna
 import { decodeProperties, encodeProperties } from '../src/internal/json.js';
 import { planBatch } from '../src/internal/plan.js';
 import { buildSql } from '../src/internal/sql.js';
-import { escapeLike, matchesTopicFilter, retainedQuery } from '../src/internal/topic-filter.js';
+import { escapeLike, retainedQuery } from '../src/internal/topic-filter.js';
 
 // Pure parts, no database.
 

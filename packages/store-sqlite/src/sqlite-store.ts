@@ -9,7 +9,7 @@ import type {
   SubscriptionOptions,
   UserRecord,
 } from '@mqtt-adapt/router';
-import { StoreError } from '@mqtt-adapt/router';
+import { filterLevelsMatch, StoreError } from '@mqtt-adapt/router';
 import type Database from 'better-sqlite3';
 import { GroupCommit } from './internal/group-commit.js';
 import { loadSnapshot } from './internal/load-snapshot.js';
@@ -24,7 +24,7 @@ import {
   type UserRow,
 } from './internal/rows.js';
 import { prepareStatements, type Statements } from './internal/statements.js';
-import { retainedScan, topicMatches } from './internal/topic-filter.js';
+import { retainedScan } from './internal/topic-filter.js';
 import { SCHEMA_VERSION } from './migrations/index.js';
 import { type ResolvedSqliteStoreOptions, resolveOptions, type SqliteStoreOptions } from './options.js';
 
@@ -257,7 +257,7 @@ export class SqliteStore implements Store {
       ) as RetainedRow[];
       const found: RetainedRecord[] = [];
       for (const row of rows)
-        if (topicMatches(filterLevels, row.topic_name)) found.push(toRetainedRecord(row));
+        if (filterLevelsMatch(filterLevels, row.topic_name)) found.push(toRetainedRecord(row));
       return found;
     });
   }

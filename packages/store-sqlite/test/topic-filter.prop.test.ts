@@ -1,6 +1,7 @@
+import { filterLevelsMatch as topicMatches } from '@mqtt-adapt/router';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { retainedScan, topicMatches } from '../src/internal/topic-filter.js';
+import { retainedScan } from '../src/internal/topic-filter.js';
 
 /** Reference matcher, written the slow and obvious way (MQTT 5.0 §4.7). */
 function reference(filter: string[], topic: string[]): boolean {

@@ -3,7 +3,8 @@ import { DEFAULT_MAX_LEVELS, isValidTopicFilter } from '@mqtt-adapt/topic';
 import { type Connection, ConnectionState } from '../connection.js';
 import type { SubscriptionOptions } from '../session.js';
 
-type Verdict = boolean | QoS;
+/** The hook's answer for one filter, or `invalid` when the filter itself is not valid. */
+type Verdict = boolean | QoS | 'invalid';
 
 /**
  * SUBSCRIBE: one return code per filter, in order [MQTT-3.8.4-5]; an invalid or refused
@@ -17,7 +18,7 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
   let async = false;
   for (const subscription of packet.subscriptions) {
     if (!isValidTopicFilter(subscription.topicFilter, DEFAULT_MAX_LEVELS)) {
-      verdicts.push(false);
+      verdicts.push('invalid');
       continue;
     }
     if (authorize === undefined) {
@@ -47,7 +48,7 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
 }
 
 function grantedQos(connection: Connection, subscription: Subscription, verdict: Verdict): QoS | undefined {
-  if (verdict === false) return undefined;
+  if (verdict === false || verdict === 'invalid') return undefined;
   let qos = subscription.qos;
   if (qos > connection.core.options.maxQoS) qos = connection.core.options.maxQoS;
   if (verdict !== true && verdict < qos) qos = verdict;
@@ -62,15 +63,15 @@ function apply(connection: Connection, packet: SubscribePacket, verdicts: Verdic
   const granted: Array<{ subscription: Subscription; qos: QoS; isNew: boolean }> = [];
   const subscriptionIdentifier = packet.properties?.subscriptionIdentifiers?.[0];
   packet.subscriptions.forEach((subscription, index) => {
-    const qos = grantedQos(connection, subscription, verdicts[index] as Verdict);
+    const verdict = verdicts[index] as Verdict;
+    const qos = grantedQos(connection, subscription, verdict);
     if (qos === undefined) {
-      const valid = isValidTopicFilter(subscription.topicFilter, DEFAULT_MAX_LEVELS);
       reasonCodes.push(
         connection.protocolVersion !== 5
           ? 0x80
-          : valid
-            ? ReasonCode.NotAuthorized
-            : ReasonCode.TopicFilterInvalid,
+          : verdict === 'invalid'
+            ? ReasonCode.TopicFilterInvalid
+            : ReasonCode.NotAuthorized,
       );
       return;
     }

@@ -1,6 +1,6 @@
 /**
  * The SQL side of `findRetained`: a prefilter on the literal part of a topic filter before
- * its first wildcard. Exact matching (`+`, `#`, `$` rules) is `matchesTopicFilter`.
+ * its first wildcard. Exact matching (`+`, `#`, `$` rules) is the router's `filterLevelsMatch`.
  */
 export type RetainedQuery =
   | { readonly kind: 'exact'; readonly topicName: string }
@@ -23,21 +23,4 @@ export function retainedQuery(topicFilter: string): RetainedQuery {
 /** `text` with LIKE's special characters escaped by `\` (the default escape character). */
 export function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, '\\$&');
-}
-
-/**
- * MQTT matching (§4.7): `+` matches exactly one level, `#` any number including the parent
- * level, and filters starting with a wildcard do not match topics starting with `$`.
- */
-export function matchesTopicFilter(filterLevels: readonly string[], topicName: string): boolean {
-  const first = filterLevels[0];
-  if (topicName.startsWith('$') && (first === '+' || first === '#')) return false;
-  const topicLevels = topicName.split('/');
-  for (let i = 0; i < filterLevels.length; i++) {
-    const level = filterLevels[i];
-    if (level === '#') return true;
-    if (i >= topicLevels.length) return false;
-    if (level !== '+' && level !== topicLevels[i]) return false;
-  }
-  return topicLevels.length === filterLevels.length;
 }
