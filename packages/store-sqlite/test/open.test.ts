@@ -142,6 +142,8 @@ describe('open() failures name the path and the cause in one line', () => {
 
   // root writes into a mode 0500 directory anyway, so this needs an ordinary user.
   const isRoot = process.getuid?.() === 0;
+  // Root ignores directory permissions, so as root this test could not fail; it passes when run
+  // as an unprivileged user (checked as `nobody`).
   it.skipIf(isRoot)(`a read-only directory${isRoot ? ' [skipped: running as root]' : ''}`, async () => {
     const dir = join(tempDir(), 'read-only');
     mkdirSync(dir);

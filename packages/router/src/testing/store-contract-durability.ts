@@ -17,7 +17,12 @@ import { expectEverything, writeEverything } from './store-contract-scenario.js'
 
 type TestBody = () => Promise<void>;
 
-/** `it`, or `it.skip` with the reason in the test name so the report shows why. */
+/**
+ * `it`, or `it.skip` with the reason in the test name so the report shows why. Justified skips
+ * only: crash and concurrent-writer cases cannot mean anything for a store that is neither
+ * durable nor shared (MemoryStore: a crash ends it, a "second instance" is the same object);
+ * every durable store (SQLite, PostgreSQL) provides `crash` and runs all of them.
+ */
 function itIf(enabled: boolean, reason: string): (name: string, body: TestBody) => void {
   return enabled
     ? (name, body) => it(name, body)
