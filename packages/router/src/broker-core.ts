@@ -2,6 +2,8 @@ import { PacketType, type QoS } from '@mqtt-adapt/codec';
 import type { Clock } from './clock.js';
 import { type Connection, ConnectionState } from './connection.js';
 import { DeliveryEncoder } from './delivery-encoder.js';
+import { FlowControl } from './flow-control.js';
+import { forwardedProperties } from './forwarded-properties.js';
 import type { BrokerHooks, DisconnectReason, DropReason } from './hooks.js';
 import { EventHub } from './internal/event-hub.js';
 import { SubscriptionIndex } from './internal/subscription-index.js';
@@ -22,8 +24,18 @@ export interface BrokerStats {
   messagesReceived: number;
   /** PUBLISH packets written to clients. */
   messagesSent: number;
-  /** Deliveries dropped: slow consumers, full queues, refused publishes. */
+  /** Deliveries dropped: QoS 0 to slow consumers, offline queues past their limit, refused publishes. */
   messagesDropped: number;
+  /** Bytes of messages queued for online sessions (bounded by `maxQueuedBytes`). */
+  queuedBytes: number;
+  /** Bytes held for packets still arriving, across connections (bounded by `maxPartialPacketBytes`). */
+  partialPacketBytes: number;
+  /** Times a publisher was paused because a subscriber's queue or the queued-bytes budget was full. */
+  publisherPauses: number;
+  /** Subscribers disconnected for holding publishers back while acknowledging nothing. */
+  stalledSubscriberDisconnects: number;
+  /** Connections closed because an exception escaped while serving them (bugs). */
+  internalErrors: number;
 }
 
 /**
@@ -40,7 +52,10 @@ export class BrokerCore {
   readonly clock: Clock;
   readonly hooks: BrokerHooks;
   readonly persistence: Persistence;
-  readonly counters = { messagesReceived: 0, messagesSent: 0, messagesDropped: 0 };
+  readonly counters = { messagesReceived: 0, messagesSent: 0, messagesDropped: 0, internalErrors: 0 };
+  readonly flow: FlowControl;
+  /** Bytes of partly received packets, summed over connections. */
+  partialPacketBytes = 0;
   closing = false;
 
   constructor(readonly options: ResolvedBrokerOptions) {
@@ -49,6 +64,7 @@ export class BrokerCore {
     this.hooks = options.hooks;
     this.events = new EventHub(this.logger);
     this.persistence = new Persistence(options.store);
+    this.flow = new FlowControl(options, this.logger);
   }
 
   /** Rebuilds sessions (offline), subscriptions and retained messages from the store. */
@@ -67,7 +83,15 @@ export class BrokerCore {
     }
     for (const record of snapshot.retained) {
       this.retained.set(
-        createMessage(record.topicName, record.payload, record.qos, true, record.properties, undefined),
+        // Stores written before properties were filtered may hold will-only ones: filter again.
+        createMessage(
+          record.topicName,
+          record.payload,
+          record.qos,
+          true,
+          forwardedProperties(record.properties),
+          undefined,
+        ),
       );
     }
   }
@@ -84,14 +108,26 @@ export class BrokerCore {
     }
     const encoder = new DeliveryEncoder(message);
     const merger = this.subscriptions.collect(message.topicName, publisher);
+    // The publishing connection, paused by flow control when a subscriber's queue is full.
+    const source = publisher?.connection;
     try {
       const deliveries = merger.deliveries;
-      for (let i = 0; i < merger.length; i++) {
-        const delivery = deliveries[i]!;
-        const qos = Math.min(message.qos, delivery.qos) as QoS;
-        // Forwarded copies carry RETAIN 0 [MQTT-3.3.1-9] unless 5.0 Retain As Published asks otherwise.
-        const retain = delivery.retainAsPublished ? message.retain : false;
-        this.deliver(delivery.subscriber, message, qos, retain, encoder);
+      const count = merger.length;
+      let i = 0;
+      // One try around the loop, re-entered after a failure: no per-delivery cost.
+      while (i < count) {
+        try {
+          for (; i < count; i++) {
+            const delivery = deliveries[i]!;
+            const qos = Math.min(message.qos, delivery.qos) as QoS;
+            // Forwarded copies carry RETAIN 0 [MQTT-3.3.1-9] unless 5.0 Retain As Published asks otherwise.
+            const retain = delivery.retainAsPublished ? message.retain : false;
+            this.deliver(delivery.subscriber, message, qos, retain, encoder, source);
+          }
+        } catch (error) {
+          this.deliveryFailed(deliveries[i]!.subscriber, error);
+          i++;
+        }
       }
     } finally {
       this.subscriptions.release(merger);
@@ -99,13 +135,18 @@ export class BrokerCore {
     if (this.events.has('messagePublished')) this.events.emit('messagePublished', message);
   }
 
-  /** Hands one message to one session: written now, queued, or dropped (counted). */
+  /**
+   * Hands one message to one session: written now, queued, or (QoS 0 to a slow or offline
+   * session, offline queue full) dropped and counted. Never dropped while the session is online:
+   * a full queue pauses `source`, the publishing connection, instead.
+   */
   deliver(
     session: Session,
     message: RoutedMessage,
     qos: QoS,
     retain: boolean,
     encoder?: DeliveryEncoder,
+    source?: Connection,
   ): void {
     const connection = session.connection;
     const online = connection !== undefined && connection.state === ConnectionState.Connected;
@@ -120,25 +161,56 @@ export class BrokerCore {
       this.counters.messagesSent++;
       return;
     }
+    if (!online) {
+      this.queueOffline(session, message, qos, retain);
+      return;
+    }
     if (
-      online &&
       !connection.congested &&
       session.queue.length === 0 &&
-      session.inflight.size < this.options.maxInflightMessages
+      session.inflight.size < connection.inflightLimit
     ) {
       const packetId = session.allocatePacketId();
       const seq = this.persistence.saveDelivery(session, message, qos, retain, packetId);
       this.sendInflight(session, connection, { message, qos, retain, seq, packetId, released: false });
       return;
     }
-    if (session.queue.length >= this.options.maxQueuedMessages) {
-      // Full: the oldest queued message makes room, so a returning client gets the newest data.
-      const dropped = session.queue.shift()!;
-      this.persistence.deleteDelivery(session, dropped);
-      this.drop(dropped.message, session.clientId, 'queue-full');
-    }
+    const seq = this.persistence.saveDelivery(session, message, qos, retain);
+    this.flow.enqueue(session, { message, qos, retain, seq }, source);
+  }
+
+  /** Offline: the oldest queued message makes room, so a returning client gets the newest data. */
+  private queueOffline(session: Session, message: RoutedMessage, qos: 1 | 2, retain: boolean): void {
+    if (session.queue.length >= this.options.maxQueuedMessages) this.dropOldest(session);
     const seq = this.persistence.saveDelivery(session, message, qos, retain);
     session.queue.push({ message, qos, retain, seq });
+  }
+
+  private dropOldest(session: Session): void {
+    const dropped = this.flow.shift(session)!;
+    this.persistence.deleteDelivery(session, dropped);
+    this.drop(dropped.message, session.clientId, 'queue-full');
+    if (!session.offlineDropLogged) {
+      session.offlineDropLogged = true;
+      this.logger.warn(
+        { clientId: session.clientId, maxQueuedMessages: this.options.maxQueuedMessages },
+        'offline session queue full: dropping its oldest messages (logged once per session)',
+      );
+    }
+  }
+
+  /** An exception while delivering to one session closes that session's connection only. */
+  private deliveryFailed(session: Session, error: unknown): void {
+    const connection = session.connection;
+    if (connection !== undefined && !connection.isClosed()) {
+      connection.failed(error);
+      return;
+    }
+    this.counters.internalErrors++;
+    this.logger.error(
+      { clientId: session.clientId, err: error },
+      'internal error while delivering a message',
+    );
   }
 
   /** Moves queued messages into the in-flight window while the client can take them. */
@@ -148,19 +220,21 @@ export class BrokerCore {
     while (
       !connection.congested &&
       session.queue.length > 0 &&
-      session.inflight.size < this.options.maxInflightMessages
+      session.inflight.size < connection.inflightLimit
     ) {
-      const queued = session.queue.shift()!;
+      const queued = this.flow.shift(session)!;
       const entry: InflightMessage = { ...queued, packetId: session.allocatePacketId(), released: false };
       this.persistence.updateDelivery(session, entry);
       this.sendInflight(session, connection, entry);
     }
+    this.flow.drained(session);
   }
 
   /** An outbound QoS 1 (PUBACK) or QoS 2 (PUBCOMP) delivery is complete. */
   completeDelivery(session: Session, entry: InflightMessage): void {
     session.inflight.delete(entry.packetId);
     this.persistence.deleteDelivery(session, entry);
+    this.flow.progress(session, this.clock.now());
     this.pump(session);
   }
 
@@ -195,12 +269,23 @@ export class BrokerCore {
     if (this.events.has('messageDropped')) this.events.emit('messageDropped', message, clientId, reason);
   }
 
+  /** The session's connection got its CONNACK: deliveries go to it from now on. */
+  sessionConnected(session: Session, connection: Connection): void {
+    session.connection = connection;
+    this.flow.sessionOnline(session);
+  }
+
   /** Called by a connection once it is closed, whatever the reason. */
   connectionClosed(connection: Connection, reason: DisconnectReason, wasConnected: boolean): void {
     this.connections.delete(connection);
+    this.flow.connectionClosed(connection);
     const session = connection.session;
     if (session === undefined || session.connection !== connection) return;
     session.connection = undefined;
+    this.flow.sessionOffline(session);
+    // Offline, a persistent session keeps at most maxQueuedMessages: the oldest go first.
+    while (session.persistent && session.queue.length > this.options.maxQueuedMessages)
+      this.dropOldest(session);
     const will = session.will;
     session.will = undefined;
     if (!session.persistent) this.endSession(session);
@@ -215,6 +300,7 @@ export class BrokerCore {
   endSession(session: Session): void {
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     for (const topicFilter of session.subscriptions.keys()) this.subscriptions.remove(topicFilter, session);
+    this.flow.sessionOffline(session);
     this.persistence.deleteSession(session);
     session.subscriptions.clear();
     session.inflight.clear();
@@ -229,6 +315,9 @@ export class BrokerCore {
       subscriptions: this.subscriptions.size,
       retainedMessages: this.retained.size,
       ...this.counters,
+      queuedBytes: this.flow.queuedBytes,
+      partialPacketBytes: this.partialPacketBytes,
+      ...this.flow.counters,
     };
   }
 

@@ -1,25 +1,29 @@
 import { randomBytes } from 'node:crypto';
-import type { Properties, QoS } from '@mqtt-adapt/codec';
+import { encodedLength, PacketType, type Properties, type QoS } from '@mqtt-adapt/codec';
 import { isValidTopicName } from '@mqtt-adapt/topic';
 import { BrokerCore, type BrokerStats } from './broker-core.js';
 import type { ClientConnection } from './client-connection.js';
 import { systemClock } from './clock.js';
 import { Connection } from './connection.js';
 import { RouterError } from './errors.js';
+import { forwardedProperties } from './forwarded-properties.js';
 import type { BrokerEventName, BrokerListener } from './hooks.js';
 import { silentLogger } from './logger.js';
 import { MemoryStore } from './memory-store.js';
-import { createMessage } from './message.js';
+import { createMessage, type RoutedMessage } from './message.js';
 import type { BrokerOptions, ResolvedBrokerOptions } from './options.js';
 import type { Store } from './store.js';
 import type { Transport } from './transport.js';
 
 export const defaultBrokerOptions = {
-  maxPacketSize: 1024 * 1024,
+  maxPacketSize: 268_435_460,
+  maxPartialPacketBytes: 512 * 1024 * 1024,
   maxConnectPacketSize: 64 * 1024,
   connectTimeoutMs: 10_000,
-  maxInflightMessages: 32,
+  maxInflightMessages: 256,
   maxQueuedMessages: 1000,
+  maxQueuedBytes: 256 * 1024 * 1024,
+  stalledSubscriberTimeoutMs: 30_000,
   maxSubscriptionsPerSession: 10_000,
   maxQoS: 2,
   maxPendingPacketsBeforeConnack: 64,
@@ -48,6 +52,9 @@ function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
   positiveInteger('connectTimeoutMs', merged.connectTimeoutMs);
   positiveInteger('maxInflightMessages', merged.maxInflightMessages, 65_535);
   positiveInteger('maxQueuedMessages', merged.maxQueuedMessages);
+  positiveInteger('maxPartialPacketBytes', merged.maxPartialPacketBytes);
+  positiveInteger('maxQueuedBytes', merged.maxQueuedBytes);
+  positiveInteger('stalledSubscriberTimeoutMs', merged.stalledSubscriberTimeoutMs, 2_147_483_647);
   positiveInteger('maxSubscriptionsPerSession', merged.maxSubscriptionsPerSession);
   positiveInteger('maxPendingPacketsBeforeConnack', merged.maxPendingPacketsBeforeConnack);
   if (merged.maxQoS !== 0 && merged.maxQoS !== 1 && merged.maxQoS !== 2) {
@@ -61,6 +68,31 @@ function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
     clock: options.clock ?? systemClock,
     generateClientId: options.generateClientId ?? (() => `mqtt-adapt-${randomBytes(8).toString('hex')}`),
   };
+}
+
+/** Bad properties or sizes fail here, at the caller, not later while delivering to a client. */
+function checkEncodable(message: RoutedMessage): void {
+  try {
+    encodedLength(
+      {
+        type: PacketType.Publish,
+        dup: false,
+        qos: message.qos,
+        retain: message.retain,
+        topicName: message.topicName,
+        packetId: message.qos === 0 ? undefined : 1,
+        payload: message.payload,
+        properties: message.properties,
+      },
+      5,
+    );
+  } catch (error) {
+    throw new RouterError(
+      'ROUTER_INVALID_MESSAGE',
+      `message on "${message.topicName}" cannot be sent: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
@@ -127,10 +159,16 @@ export class Broker {
     }
     const payload =
       typeof input.payload === 'string' ? Buffer.from(input.payload) : Buffer.from(input.payload);
-    this.core.route(
-      createMessage(input.topicName, payload, qos, input.retain ?? false, input.properties, undefined),
+    const message = createMessage(
+      input.topicName,
+      payload,
+      qos,
+      input.retain ?? false,
+      forwardedProperties(input.properties),
       undefined,
     );
+    checkEncodable(message);
+    this.core.route(message, undefined);
   }
 
   on<E extends BrokerEventName>(event: E, listener: BrokerListener<E>): () => void {

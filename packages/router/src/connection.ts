@@ -5,6 +5,7 @@ import {
   type Packet,
   PacketType,
   type ProtocolVersion,
+  ReasonCode,
 } from '@mqtt-adapt/codec';
 import type { BrokerCore } from './broker-core.js';
 import type { ClientConnection } from './client-connection.js';
@@ -41,10 +42,22 @@ export class Connection implements ClientConnection {
   /** The transport is past its high-water mark: QoS 0 is dropped, QoS 1/2 waits. */
   congested = false;
   keepaliveMs = 0;
+  /** Outbound QoS 1/2 messages left unacknowledged at most: the broker's limit or the client's. */
+  inflightLimit: number;
   private lastActivity: number;
+  /** Flow control holds (full subscriber queues, queued-bytes budget) pausing this publisher. */
+  private holds = 0;
+  /** An async step (hook, store) is pending: every later packet waits in `pending`, in order. */
+  private waiting = false;
+  /** Bytes of a partly received packet, as counted in `core.partialPacketBytes`. */
+  private partialBytes = 0;
+  private readonly drainPendingBound = (): void => this.drainPending();
   private timer: TimerHandle | undefined = undefined;
   private readonly decoder: Decoder;
-  /** Packets decoded while an async step (hook, store) is pending; handled in order after it. */
+  /**
+   * Packets decoded while an async step is pending or while flow control holds this client;
+   * handled in order after it.
+   */
   private pending: Packet[] | undefined = undefined;
   /** Acks waiting for a store flush; later acks queue behind them to keep their order. */
   private ackTail: Promise<void> | undefined = undefined;
@@ -63,6 +76,7 @@ export class Connection implements ClientConnection {
       onPacket: (packet) => this.dispatch(packet),
       onError: (error) => this.decodeFailed(error),
     });
+    this.inflightLimit = options.maxInflightMessages;
     this.lastActivity = core.clock.now();
     this.armTimer(options.connectTimeoutMs);
   }
@@ -74,20 +88,93 @@ export class Connection implements ClientConnection {
   feed(chunk: Buffer): void {
     if (this.state === ConnectionState.Closed) return;
     this.lastActivity = this.core.clock.now();
-    this.decoder.feed(chunk);
+    try {
+      this.decoder.feed(chunk);
+    } catch (error) {
+      // Our bug while handling one of this client's packets: it costs this connection only.
+      this.failed(error);
+    }
+    if (!this.isClosed()) this.countPartialPacket();
+  }
+
+  /**
+   * Keeps `core.partialPacketBytes` up to date with this connection's partly received packet,
+   * and closes this connection when it takes the broker past `maxPartialPacketBytes`.
+   */
+  private countPartialPacket(): void {
+    const buffered = this.decoder.bufferedBytes;
+    const delta = buffered - this.partialBytes;
+    if (delta === 0) return;
+    this.partialBytes = buffered;
+    const core = this.core;
+    core.partialPacketBytes += delta;
+    if (delta > 0 && core.partialPacketBytes > core.options.maxPartialPacketBytes) {
+      core.logger.warn(
+        {
+          clientId: this.clientId,
+          remoteAddress: this.transport.remoteAddress,
+          bufferedBytes: buffered,
+          partialPacketBytes: core.partialPacketBytes,
+          maxPartialPacketBytes: core.options.maxPartialPacketBytes,
+        },
+        'partly received packets exceed maxPartialPacketBytes; closing the connection that went past it',
+      );
+      this.close('partial-packet-budget', ReasonCode.QuotaExceeded);
+    }
+  }
+
+  /**
+   * Flow control: a subscriber this client publishes to cannot take more. Its later packets
+   * wait (acknowledgements and pings excepted) and its input is not read until `release()`.
+   */
+  hold(): void {
+    this.holds++;
+    if (this.holds > 1 || this.state === ConnectionState.Closed) return;
+    this.pending ??= [];
+    this.syncReading();
+  }
+
+  release(): void {
+    if (this.holds === 0) return;
+    this.holds--;
+    if (this.holds > 0 || this.state === ConnectionState.Closed) return;
+    // Keepalive does not count the time the broker itself stopped reading this client.
+    this.lastActivity = this.core.clock.now();
+    this.syncReading();
+    // Not from inside the caller's loop (another client's ack): handled in a microtask.
+    if (!this.waiting) queueMicrotask(this.drainPendingBound);
   }
 
   drained(): void {
     if (!this.congested) return;
     this.congested = false;
-    this.syncReading();
-    if (this.session !== undefined && this.state === ConnectionState.Connected) this.core.pump(this.session);
+    try {
+      this.syncReading();
+      if (this.session !== undefined && this.state === ConnectionState.Connected)
+        this.core.pump(this.session);
+    } catch (error) {
+      this.failed(error);
+    }
   }
 
   transportClosed(error?: Error): void {
     if (error !== undefined)
       this.core.logger.debug({ clientId: this.clientId, err: error }, 'transport error');
     this.close(error === undefined ? 'transport-closed' : 'transport-error');
+  }
+
+  /**
+   * An exception escaped the handling of this connection (a bug of ours, or of a transport):
+   * logged at error with the client id, counted, and this connection is closed (5.0: DISCONNECT
+   * 0x83). Every other client goes on.
+   */
+  failed(error: unknown): void {
+    this.core.counters.internalErrors++;
+    this.core.logger.error(
+      { clientId: this.clientId, remoteAddress: this.transport.remoteAddress, err: error },
+      'internal error while serving a client, closing its connection',
+    );
+    this.close('internal-error', ReasonCode.ImplementationSpecificError);
   }
 
   /** Writes one encoded packet; notes congestion when the transport is past its high-water mark. */
@@ -127,8 +214,12 @@ export class Connection implements ClientConnection {
           this.acksWaiting--;
           if (this.acksWaiting === 0) this.ackTail = undefined;
           if (this.state === ConnectionState.Closed) return;
-          this.send(packet);
-          afterSend?.();
+          try {
+            this.send(packet);
+            afterSend?.();
+          } catch (error) {
+            this.failed(error);
+          }
         },
         (error: unknown) => {
           this.acksWaiting--;
@@ -159,14 +250,30 @@ export class Connection implements ClientConnection {
   close(reason: DisconnectReason, reasonCode?: number): void {
     if (this.state === ConnectionState.Closed) return;
     const wasConnected = this.state === ConnectionState.Connected;
+    // Closing must finish whatever throws on the way: each step is guarded and logged.
     if (reasonCode !== undefined && this.protocolVersion === 5 && wasConnected) {
-      this.send({ type: PacketType.Disconnect, reasonCode, properties: undefined });
+      this.guard(() => this.send({ type: PacketType.Disconnect, reasonCode, properties: undefined }));
     }
     this.state = ConnectionState.Closed;
     this.clearTimer();
     this.pending = undefined;
-    this.transport.close();
-    this.core.connectionClosed(this, reason, wasConnected);
+    this.core.partialPacketBytes -= this.partialBytes;
+    this.partialBytes = 0;
+    this.guard(() => this.transport.close());
+    this.guard(() => this.core.connectionClosed(this, reason, wasConnected));
+  }
+
+  /** Runs one step of closing; an exception is logged and counted, never rethrown. */
+  private guard(step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      this.core.counters.internalErrors++;
+      this.core.logger.error(
+        { clientId: this.clientId, err: error },
+        'internal error while closing a connection',
+      );
+    }
   }
 
   /** A protocol rule was broken: log why at debug and close this connection only. */
@@ -183,11 +290,12 @@ export class Connection implements ClientConnection {
     return this.state === ConnectionState.Closed;
   }
 
-  /** Pauses or resumes inbound bytes: paused while congested or while too many packets wait. */
+  /** Pauses or resumes inbound bytes: paused while congested, held, or too many packets wait. */
   private syncReading(): void {
     const pending = this.pending;
     const shouldPause =
       this.congested ||
+      this.holds > 0 ||
       (pending !== undefined && pending.length >= this.core.options.maxPendingPacketsBeforeConnack);
     if (shouldPause === this.readingPaused || this.state === ConnectionState.Closed) return;
     this.readingPaused = shouldPause;
@@ -197,6 +305,11 @@ export class Connection implements ClientConnection {
 
   private dispatch(packet: Packet): void {
     if (this.pending !== undefined) {
+      // Held by flow control: acks and pings still pass, they are what lets queues drain.
+      if (!this.waiting && passesHold(packet)) {
+        this.handle(packet);
+        return;
+      }
       this.pending.push(packet);
       if (this.pending.length >= this.core.options.maxPendingPacketsBeforeConnack) this.syncReading();
       return;
@@ -207,30 +320,38 @@ export class Connection implements ClientConnection {
 
   /** Holds further packets until `work` settles, so their order is kept across async hooks. */
   private waitFor(work: Promise<void>): void {
-    this.pending = [];
+    this.waiting = true;
+    this.pending ??= [];
     work.then(
-      () => this.resumeAfterWait(),
-      (error: unknown) => {
-        this.core.logger.error({ clientId: this.clientId, err: error }, 'packet handling failed');
-        this.close('protocol-error', 0x80);
+      () => {
+        this.waiting = false;
+        this.drainPending();
       },
+      (error: unknown) => this.failed(error),
     );
   }
 
-  private resumeAfterWait(): void {
+  /** Handles the packets that waited, in order, until the next wait or hold. */
+  private drainPending(): void {
+    if (this.waiting || this.holds > 0) return;
     const queued = this.pending;
     this.pending = undefined;
     if (queued === undefined || this.state === ConnectionState.Closed) return;
-    this.syncReading();
-    for (let i = 0; i < queued.length; i++) {
-      if (this.isClosed()) return;
-      const result = this.handle(queued[i] as Packet);
-      if (result !== undefined) {
-        // Keep what is left behind the new wait, in order.
-        this.waitFor(result);
-        (this.pending as unknown as Packet[]).push(...queued.slice(i + 1));
-        return;
+    try {
+      this.syncReading();
+      for (let i = 0; i < queued.length; i++) {
+        if (this.isClosed()) return;
+        const result = this.handle(queued[i] as Packet);
+        if (result !== undefined) this.waitFor(result);
+        if (this.pending !== undefined) {
+          // A new wait or hold: what is left stays behind it, in order.
+          const rest = this.pending as Packet[];
+          for (let j = i + 1; j < queued.length; j++) rest.push(queued[j] as Packet);
+          return;
+        }
       }
+    } catch (error) {
+      this.failed(error);
     }
   }
 
@@ -312,6 +433,8 @@ export class Connection implements ClientConnection {
       return;
     }
     if (this.keepaliveMs === 0) return;
+    // Held by flow control, the broker is not reading this client: not its silence.
+    if (this.holds > 0) this.lastActivity = this.core.clock.now();
     const idleMs = this.core.clock.now() - this.lastActivity;
     if (idleMs >= this.keepaliveMs) {
       this.core.logger.debug({ clientId: this.clientId, idleMs }, 'keepalive timeout, closing');
@@ -320,4 +443,16 @@ export class Connection implements ClientConnection {
     }
     this.armTimer(this.keepaliveMs - idleMs);
   }
+}
+
+/** Packets handled at once while flow control holds a publisher: acknowledgements and pings. */
+function passesHold(packet: Packet): boolean {
+  const type = packet.type;
+  return (
+    type === PacketType.Puback ||
+    type === PacketType.Pubrec ||
+    type === PacketType.Pubrel ||
+    type === PacketType.Pubcomp ||
+    type === PacketType.Pingreq
+  );
 }

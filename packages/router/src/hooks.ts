@@ -51,7 +51,13 @@ export type DisconnectReason =
   | 'session-taken-over'
   | 'server-shutting-down'
   /** The store failed to make an acknowledged write durable. */
-  | 'store-failure';
+  | 'store-failure'
+  /** An exception escaped while serving this client (a bug): the connection was closed. */
+  | 'internal-error'
+  /** Its full queue held publishers back and it acknowledged nothing for `stalledSubscriberTimeoutMs`. */
+  | 'subscriber-stalled'
+  /** Its partly received packet took the broker past `maxPartialPacketBytes`. */
+  | 'partial-packet-budget';
 
 export type DropReason = 'slow-consumer' | 'queue-full' | 'not-authorized' | 'dollar-topic' | 'offline-qos0';
 

@@ -23,6 +23,8 @@ export interface RoutedMessage extends Message {
   storeId: number;
   /** Stored deliveries referring to it; the stored body is deleted when this drops to 0. */
   storeRefs: number;
+  /** Queues of online sessions holding it: its bytes count once toward `maxQueuedBytes`. */
+  queueRefs: number;
 }
 
 export function createMessage(
@@ -33,5 +35,5 @@ export function createMessage(
   properties: Properties | undefined,
   publisherId: string | undefined,
 ): RoutedMessage {
-  return { topicName, payload, qos, retain, properties, publisherId, storeId: 0, storeRefs: 0 };
+  return { topicName, payload, qos, retain, properties, publisherId, storeId: 0, storeRefs: 0, queueRefs: 0 };
 }

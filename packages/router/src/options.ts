@@ -5,16 +5,44 @@ import type { Store } from './store.js';
 
 /** Broker limits and behaviour. Every field is optional; defaults are in `defaultBrokerOptions`. */
 export interface BrokerOptions {
-  /** Largest packet accepted from a client, fixed header included. Default 1 MiB. */
+  /**
+   * Largest packet accepted from a client, fixed header included. Default 268 435 460, the
+   * protocol maximum (as Mosquitto and Aedes): memory is bounded by `maxPartialPacketBytes`.
+   */
   maxPacketSize?: number;
+  /**
+   * Bytes held, across all connections, for packets still arriving (split across socket
+   * chunks). A connection whose partial packet takes the total past this is closed (5.0:
+   * DISCONNECT 0x97 quota exceeded), so many clients each sending half of a huge packet cannot
+   * exhaust memory. Default 512 MiB.
+   */
+  maxPartialPacketBytes?: number;
   /** Largest CONNECT accepted, checked before the body is buffered. Default 64 KiB. */
   maxConnectPacketSize?: number;
   /** Time a new connection has to send CONNECT. Default 10 000 ms. */
   connectTimeoutMs?: number;
-  /** Outbound QoS 1/2 messages awaiting acknowledgement per client. Default 32. */
+  /**
+   * Outbound QoS 1/2 messages awaiting acknowledgement per client (a 5.0 client's smaller
+   * Receive Maximum wins). Default 256.
+   */
   maxInflightMessages?: number;
-  /** QoS 1/2 messages queued per session behind the in-flight window or while offline. Default 1000. */
+  /**
+   * QoS 1/2 messages queued per session behind the in-flight window or while offline. An
+   * online session at this mark pauses the publishers feeding it until it drains (no message is
+   * dropped); an offline session drops its oldest. Default 1000.
+   */
   maxQueuedMessages?: number;
+  /**
+   * Broker-wide bytes of messages queued for online sessions. Past it, publishers into online
+   * sessions are paused until the queues drain below three quarters of it. Default 256 MiB.
+   */
+  maxQueuedBytes?: number;
+  /**
+   * A subscriber whose queue is full (it is holding publishers back) and that acknowledges
+   * nothing for this long is disconnected; a persistent session then keeps queuing offline up
+   * to `maxQueuedMessages`. Default 30 000 ms.
+   */
+  stalledSubscriberTimeoutMs?: number;
   /**
    * Subscriptions one session may hold; further new filters are refused (SUBACK 0x80, 5.0
    * 0x97 quota exceeded), so a SUBSCRIBE flood cannot exhaust memory. Default 10 000.

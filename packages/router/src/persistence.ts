@@ -1,3 +1,4 @@
+import { forwardedProperties } from './forwarded-properties.js';
 import type { RoutedMessage } from './message.js';
 import { createMessage } from './message.js';
 import type { InflightMessage, QueuedMessage, Session, SubscriptionOptions } from './session.js';
@@ -137,7 +138,8 @@ export function restoreSession(
         stored.payload,
         stored.qos,
         stored.retain,
-        stored.properties,
+        // Filtered again: a store written by an older version may hold will-only properties.
+        forwardedProperties(stored.properties),
         undefined,
       );
       message.storeId = stored.id;

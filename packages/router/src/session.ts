@@ -48,6 +48,14 @@ export class Session {
   connection: Connection | undefined = undefined;
   /** Next `seq` for a stored delivery. */
   nextSeq = 1;
+  /** The queue counts toward the broker's queued bytes (the session is online). */
+  queueCounted = false;
+  /** Publishers paused because this session's queue is full; undefined while none are. */
+  heldPublishers: Set<Connection> | undefined = undefined;
+  /** While holding publishers: when this session last made progress (an acknowledgement). */
+  lastProgressAt = 0;
+  /** An offline drop was logged since the session was last online (logged once per session). */
+  offlineDropLogged = false;
   private nextPacketId = 1;
 
   constructor(

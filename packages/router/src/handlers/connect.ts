@@ -8,6 +8,7 @@ import {
 } from '@mqtt-adapt/codec';
 import { isValidTopicName } from '@mqtt-adapt/topic';
 import { type Connection, ConnectionState } from '../connection.js';
+import { forwardedProperties } from '../forwarded-properties.js';
 import type { AuthenticateResult } from '../hooks.js';
 import { createMessage } from '../message.js';
 import { Session } from '../session.js';
@@ -160,7 +161,10 @@ function accept(connection: Connection, packet: ConnectPacket, clientId: string)
     core.logger.debug({ clientId, topicName: will.topicName }, 'will on a $ topic discarded');
   } else if (will !== undefined) {
     const payload = Buffer.from(will.payload);
-    session.will = createMessage(will.topicName, payload, will.qos, will.retain, will.properties, clientId);
+    // Will properties are not PUBLISH properties (MQTT 5.0 §3.1.3.2): only the forwardable ones
+    // go on; Will Delay Interval is the broker's own business.
+    const properties = forwardedProperties(will.properties);
+    session.will = createMessage(will.topicName, payload, will.qos, will.retain, properties, clientId);
   }
   connection.client = {
     clientId,
@@ -192,7 +196,10 @@ function finishConnect(
 ): void {
   if (connection.state === ConnectionState.Closed) return;
   const core = connection.core;
-  session.connection = connection;
+  // A 5.0 client's Receive Maximum caps what the broker leaves unacknowledged with it [MQTT-3.3.4-7].
+  const receiveMaximum = packet.properties?.receiveMaximum ?? 65_535;
+  connection.inflightLimit = Math.min(core.options.maxInflightMessages, receiveMaximum);
+  core.sessionConnected(session, connection);
   connection.state = ConnectionState.Connected;
   connection.send({
     type: PacketType.Connack,

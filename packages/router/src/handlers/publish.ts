@@ -1,6 +1,7 @@
-import { PacketType, type PublishPacket, ReasonCode } from '@mqtt-adapt/codec';
+import { PacketType, type Properties, type PublishPacket, ReasonCode } from '@mqtt-adapt/codec';
 import { isValidTopicName } from '@mqtt-adapt/topic';
 import { type Connection, ConnectionState } from '../connection.js';
+import { forwardedProperties } from '../forwarded-properties.js';
 import { createMessage, type RoutedMessage } from '../message.js';
 
 /**
@@ -11,6 +12,8 @@ import { createMessage, type RoutedMessage } from '../message.js';
 export function handlePublish(connection: Connection, packet: PublishPacket): Promise<void> | undefined {
   const session = connection.session;
   if (session === undefined || connection.state !== ConnectionState.Connected) return undefined;
+  const properties = packet.properties;
+  if (properties !== undefined && !checkClientProperties(connection, properties)) return undefined;
   const topicName = packet.topicName;
   if (!isValidTopicName(topicName)) {
     connection.violation(
@@ -29,7 +32,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): Pr
     packet.qos === 0 && !packet.retain ? packet.payload : Buffer.from(packet.payload),
     packet.qos,
     packet.retain,
-    packet.properties,
+    forwardedProperties(properties),
     session.clientId,
   );
   if (topicName.charCodeAt(0) === 0x24 /* $ */) {
@@ -62,6 +65,26 @@ export function handlePublish(connection: Connection, packet: PublishPacket): Pr
       settle(connection, packet, message, false);
     },
   );
+}
+
+/**
+ * PUBLISH properties only a server may send. The broker's CONNACK allows no topic aliases
+ * (Topic Alias Maximum absent = 0), so any alias is invalid (0x94) [MQTT-3.3.2-9]; a Subscription
+ * Identifier from a client is a Protocol Error [MQTT-3.3.4-6]. False when the client was closed.
+ */
+function checkClientProperties(connection: Connection, properties: Properties): boolean {
+  if (properties.topicAlias !== undefined) {
+    connection.violation(
+      `topic alias ${properties.topicAlias} in PUBLISH, but the broker allows no topic aliases`,
+      ReasonCode.TopicAliasInvalid,
+    );
+    return false;
+  }
+  if (properties.subscriptionIdentifiers !== undefined) {
+    connection.violation('subscription identifier in a PUBLISH from a client', ReasonCode.ProtocolError);
+    return false;
+  }
+  return true;
 }
 
 function settle(
