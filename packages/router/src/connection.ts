@@ -10,11 +10,8 @@ import {
 import type { BrokerCore } from './broker-core.js';
 import type { ClientConnection } from './client-connection.js';
 import type { TimerHandle } from './clock.js';
-import { handleAck } from './handlers/acks.js';
-import { handleConnect, refuseUnsupportedVersion } from './handlers/connect.js';
-import { handlePublish } from './handlers/publish.js';
-import { handleSubscribe } from './handlers/subscribe.js';
-import { handleUnsubscribe } from './handlers/unsubscribe.js';
+import { refuseUnsupportedVersion } from './handlers/connect.js';
+import { handlePacket, passesHold } from './handlers/packet.js';
 import type { ClientInfo, DisconnectReason } from './hooks.js';
 import type { Session } from './session.js';
 import type { Transport } from './transport.js';
@@ -27,8 +24,6 @@ export const ConnectionState = {
   Closed: 3,
 } as const;
 export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
-
-const PINGRESP = encode({ type: PacketType.Pingresp }, 4);
 
 /**
  * One client's connection: decodes its bytes, runs packets through the handlers in order,
@@ -307,14 +302,14 @@ export class Connection implements ClientConnection {
     if (this.pending !== undefined) {
       // Held by flow control: acks and pings still pass, they are what lets queues drain.
       if (!this.waiting && passesHold(packet)) {
-        this.handle(packet);
+        handlePacket(this, packet);
         return;
       }
       this.pending.push(packet);
       if (this.pending.length >= this.core.options.maxPendingPacketsBeforeConnack) this.syncReading();
       return;
     }
-    const result = this.handle(packet);
+    const result = handlePacket(this, packet);
     if (result !== undefined) this.waitFor(result);
   }
 
@@ -341,7 +336,7 @@ export class Connection implements ClientConnection {
       this.syncReading();
       for (let i = 0; i < queued.length; i++) {
         if (this.isClosed()) return;
-        const result = this.handle(queued[i] as Packet);
+        const result = handlePacket(this, queued[i] as Packet);
         if (result !== undefined) this.waitFor(result);
         if (this.pending !== undefined) {
           // A new wait or hold: what is left stays behind it, in order.
@@ -352,45 +347,6 @@ export class Connection implements ClientConnection {
       }
     } catch (error) {
       this.failed(error);
-    }
-  }
-
-  private handle(packet: Packet): Promise<void> | undefined {
-    if (this.state === ConnectionState.Closed) return undefined;
-    if (packet.type === PacketType.Connect) {
-      if (this.state !== ConnectionState.AwaitingConnect) {
-        this.violation('second CONNECT on one connection [MQTT-3.1.0-2]');
-        return undefined;
-      }
-      return handleConnect(this, packet);
-    }
-    switch (packet.type) {
-      case PacketType.Publish:
-        return handlePublish(this, packet);
-      case PacketType.Puback:
-      case PacketType.Pubrec:
-      case PacketType.Pubrel:
-      case PacketType.Pubcomp:
-        handleAck(this, packet);
-        return undefined;
-      case PacketType.Subscribe:
-        return handleSubscribe(this, packet);
-      case PacketType.Unsubscribe:
-        handleUnsubscribe(this, packet);
-        return undefined;
-      case PacketType.Pingreq:
-        this.write(PINGRESP);
-        return undefined;
-      case PacketType.Disconnect:
-        // A clean DISCONNECT discards the will [MQTT-3.1.2-10]; 5.0 reason 0x04 asks to send it.
-        if (this.session !== undefined && !(this.protocolVersion === 5 && packet.reasonCode === 0x04)) {
-          this.session.will = undefined;
-        }
-        this.close('client-disconnect');
-        return undefined;
-      default:
-        this.violation(`packet type ${packet.type} is not sent by clients`);
-        return undefined;
     }
   }
 
@@ -443,16 +399,4 @@ export class Connection implements ClientConnection {
     }
     this.armTimer(this.keepaliveMs - idleMs);
   }
-}
-
-/** Packets handled at once while flow control holds a publisher: acknowledgements and pings. */
-function passesHold(packet: Packet): boolean {
-  const type = packet.type;
-  return (
-    type === PacketType.Puback ||
-    type === PacketType.Pubrec ||
-    type === PacketType.Pubrel ||
-    type === PacketType.Pubcomp ||
-    type === PacketType.Pingreq
-  );
 }
