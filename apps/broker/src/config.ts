@@ -116,8 +116,18 @@ export type ListenerType = ListenerConfig['type'];
 
 /** Limits, each mapped one-to-one onto the router's `BrokerOptions`. */
 export interface LimitsConfig {
-  /** Largest packet accepted from a client, fixed header included. Default 1048576 (1 MiB). */
+  /**
+   * Largest packet accepted from a client, fixed header included. Default 268435460, the
+   * protocol maximum (as Mosquitto and Aedes); memory is bounded by `maxPartialPacketBytes`.
+   */
   maxPacketSize: number;
+  /**
+   * Bytes held, across all connections, for packets still arriving (split across socket
+   * chunks). A connection whose partial packet takes the total past this is closed (MQTT 5.0:
+   * DISCONNECT 0x97 quota exceeded), so many clients each sending half of a huge packet cannot
+   * exhaust memory. Default 536870912 (512 MiB).
+   */
+  maxPartialPacketBytes: number;
   /**
    * Largest CONNECT accepted, checked before its body is buffered; the smaller of this and
    * `maxPacketSize` applies. Default 65536 (64 KiB).
@@ -125,10 +135,30 @@ export interface LimitsConfig {
   maxConnectPacketSize: number;
   /** Time a new connection has to send CONNECT before it is closed. Default 10000 ms. */
   connectTimeoutMs: number;
-  /** Outbound QoS 1/2 messages awaiting acknowledgement per client. Default 32. */
+  /**
+   * Outbound QoS 1/2 messages awaiting acknowledgement per client (an MQTT 5.0 client's smaller
+   * Receive Maximum wins). Default 256.
+   */
   maxInflightMessages: number;
-  /** QoS 1/2 messages queued per session behind the in-flight window or while offline. Default 1000. */
+  /**
+   * QoS 1/2 messages queued per session behind the in-flight window or while offline. An online
+   * session at this mark pauses the publishers feeding it (their sockets are not read) until it
+   * drains: nothing is dropped while the subscriber is online. An offline persistent session
+   * drops its oldest. Default 1000.
+   */
   maxQueuedMessages: number;
+  /**
+   * Broker-wide bytes of messages queued for online sessions. Past it, publishers into online
+   * sessions are paused until the queues drain below three quarters of it. Default 268435456
+   * (256 MiB).
+   */
+  maxQueuedBytes: number;
+  /**
+   * A subscriber whose queue is full (it is holding publishers back) and that acknowledges
+   * nothing for this long is disconnected; a persistent session then queues offline up to
+   * `maxQueuedMessages`. Default 30000 ms.
+   */
+  stalledSubscriberTimeoutMs: number;
   /** Highest QoS granted to subscriptions. Default 2. */
   maxQoS: 0 | 1 | 2;
 }
@@ -165,6 +195,9 @@ export interface BrokerConfigInput {
 const MQTT_MAX_PACKET_SIZE = 268_435_460;
 /** Node's timers hold at most 2^31 - 1 ms. */
 const MAX_TIMEOUT_MS = 2_147_483_647;
+/** Broker-wide byte budgets: at least 1 KiB (less would refuse or pause nearly every packet). */
+const MIN_BUDGET_BYTES = 1024;
+const MAX_BUDGET_BYTES = Number.MAX_SAFE_INTEGER;
 
 export const defaultListener: Readonly<TcpListenerConfig> = Object.freeze({
   type: 'tcp',
@@ -174,11 +207,14 @@ export const defaultListener: Readonly<TcpListenerConfig> = Object.freeze({
 });
 
 export const defaultLimits: Readonly<LimitsConfig> = Object.freeze({
-  maxPacketSize: 1_048_576,
+  maxPacketSize: MQTT_MAX_PACKET_SIZE,
+  maxPartialPacketBytes: 536_870_912,
   maxConnectPacketSize: 65_536,
   connectTimeoutMs: 10_000,
-  maxInflightMessages: 32,
+  maxInflightMessages: 256,
   maxQueuedMessages: 1000,
+  maxQueuedBytes: 268_435_456,
+  stalledSubscriberTimeoutMs: 30_000,
   maxQoS: 2,
 });
 
@@ -199,10 +235,13 @@ export const fieldChecks = {
   port: integerIn(0, 65_535, 'a port'),
   writeHighWaterMarkBytes: integerIn(1024, MAX_TIMEOUT_MS, 'a size in bytes'),
   maxPacketSize: integerIn(16, MQTT_MAX_PACKET_SIZE, 'a packet size in bytes'),
+  maxPartialPacketBytes: integerIn(MIN_BUDGET_BYTES, MAX_BUDGET_BYTES, 'a size in bytes'),
   maxConnectPacketSize: integerIn(16, MQTT_MAX_PACKET_SIZE, 'a packet size in bytes'),
   connectTimeoutMs: integerIn(1, MAX_TIMEOUT_MS, 'a timeout in ms'),
   maxInflightMessages: integerIn(1, 65_535, 'a message count'),
   maxQueuedMessages: integerIn(0, MAX_TIMEOUT_MS, 'a message count'),
+  maxQueuedBytes: integerIn(MIN_BUDGET_BYTES, MAX_BUDGET_BYTES, 'a size in bytes'),
+  stalledSubscriberTimeoutMs: integerIn(1, MAX_TIMEOUT_MS, 'a timeout in ms'),
   maxQoS: oneOf([0, 1, 2], 'a QoS'),
   logLevel: oneOf(LOG_LEVELS, 'a log level'),
   logFormat: oneOf(LOG_FORMATS, 'a log format'),
@@ -319,10 +358,13 @@ function resolveStore(value: unknown): StoreConfig {
 export function toBrokerOptions(limits: LimitsConfig): BrokerOptions {
   return {
     maxPacketSize: limits.maxPacketSize,
+    maxPartialPacketBytes: limits.maxPartialPacketBytes,
     maxConnectPacketSize: Math.min(limits.maxConnectPacketSize, limits.maxPacketSize),
     connectTimeoutMs: limits.connectTimeoutMs,
     maxInflightMessages: limits.maxInflightMessages,
     maxQueuedMessages: limits.maxQueuedMessages,
+    maxQueuedBytes: limits.maxQueuedBytes,
+    stalledSubscriberTimeoutMs: limits.stalledSubscriberTimeoutMs,
     maxQoS: limits.maxQoS,
   };
 }

@@ -34,7 +34,9 @@ describe('prepareCli', () => {
     const printed = JSON.parse(command.stdout);
     expect(printed.listeners[0].port).toBe(0);
     expect(printed.log.level).toBe('debug');
-    expect(printed.limits.maxPacketSize).toBe(1048576);
+    expect(printed.limits.maxPacketSize).toBe(268435460);
+    expect(printed.limits.maxInflightMessages).toBe(256);
+    expect(printed.limits.stalledSubscriberTimeoutMs).toBe(30000);
   });
 
   it('a config error is one line on stderr and exit code 2', () => {

@@ -46,6 +46,9 @@ describe('parseCliArgs', () => {
       '--connect-timeout-ms=500',
       '--max-inflight-messages=10',
       '--max-queued-messages=20',
+      '--max-partial-packet-bytes=33554432',
+      '--max-queued-bytes=1048576',
+      '--stalled-subscriber-timeout-ms=3000',
       '--max-qos=1',
       '--write-high-water-mark-bytes=4096',
       '--shutdown-timeout-ms=100',
@@ -58,6 +61,9 @@ describe('parseCliArgs', () => {
       'limits.connectTimeoutMs': 500,
       'limits.maxInflightMessages': 10,
       'limits.maxQueuedMessages': 20,
+      'limits.maxPartialPacketBytes': 33554432,
+      'limits.maxQueuedBytes': 1048576,
+      'limits.stalledSubscriberTimeoutMs': 3000,
       'limits.maxQoS': 1,
       'listeners[0].writeHighWaterMarkBytes': 4096,
       shutdownTimeoutMs: 100,
@@ -78,6 +84,14 @@ describe('parseCliArgs', () => {
     [['start'], 'config: unexpected argument "start"; options start with --, see --help'],
     [['--max-qos', '3'], 'config: --max-qos = 3 is not a QoS (0, 1, 2)'],
     [
+      ['--max-queued-bytes', '1k'],
+      'config: --max-queued-bytes = "1k" is not a size in bytes (1024-9007199254740991)',
+    ],
+    [
+      ['--stalled-subscriber-timeout-ms', '0'],
+      'config: --stalled-subscriber-timeout-ms = 0 is not a timeout in ms (1-2147483647)',
+    ],
+    [
       ['--log-level', 'loud'],
       'config: --log-level = "loud" is not a log level (fatal, error, warn, info, debug, trace, silent)',
     ],
@@ -95,6 +109,9 @@ describe('readEnv', () => {
       MQTT_ADAPT_HOST: '::1',
       MQTT_ADAPT_LOG_LEVEL: 'warn',
       MQTT_ADAPT_MAX_QOS: '0',
+      MQTT_ADAPT_MAX_PARTIAL_PACKET_BYTES: '67108864',
+      MQTT_ADAPT_MAX_QUEUED_BYTES: '134217728',
+      MQTT_ADAPT_STALLED_SUBSCRIBER_TIMEOUT_MS: '5000',
       MQTT_ADAPT_CONFIG: '/etc/mqtt-adapt.yaml',
       PATH: '/usr/bin',
     });
@@ -102,6 +119,9 @@ describe('readEnv', () => {
     expect(settings.overrides).toEqual([
       { path: ['listeners', 0, 'host'], value: '::1' },
       { path: ['listeners', 0, 'port'], value: 1885 },
+      { path: ['limits', 'maxPartialPacketBytes'], value: 67108864 },
+      { path: ['limits', 'maxQueuedBytes'], value: 134217728 },
+      { path: ['limits', 'stalledSubscriberTimeoutMs'], value: 5000 },
       { path: ['limits', 'maxQoS'], value: 0 },
       { path: ['log', 'level'], value: 'warn' },
     ]);

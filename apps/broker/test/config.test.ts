@@ -1,3 +1,4 @@
+import { defaultBrokerOptions } from '@mqtt-adapt/router';
 import { describe, expect, it } from 'vitest';
 import { defaultLimits, defaultListener, resolveConfig, toBrokerOptions } from '../src/config.js';
 import { appErrorOf } from './errors-helper.js';
@@ -7,11 +8,14 @@ describe('resolveConfig', () => {
     expect(resolveConfig({})).toEqual({
       listeners: [{ type: 'tcp', host: '0.0.0.0', port: 1883, writeHighWaterMarkBytes: 1048576 }],
       limits: {
-        maxPacketSize: 1048576,
+        maxPacketSize: 268435460,
+        maxPartialPacketBytes: 536870912,
         maxConnectPacketSize: 65536,
         connectTimeoutMs: 10000,
-        maxInflightMessages: 32,
+        maxInflightMessages: 256,
         maxQueuedMessages: 1000,
+        maxQueuedBytes: 268435456,
+        stalledSubscriberTimeoutMs: 30000,
         maxQoS: 2,
       },
       log: { level: 'info', format: 'auto' },
@@ -83,6 +87,18 @@ describe('resolveConfig', () => {
       'config: limits.maxInflightMessages = 0 is not a message count (1-65535)',
     ],
     [
+      { limits: { maxPartialPacketBytes: 100 } },
+      'config: limits.maxPartialPacketBytes = 100 is not a size in bytes (1024-9007199254740991)',
+    ],
+    [
+      { limits: { maxQueuedBytes: '256MiB' } },
+      'config: limits.maxQueuedBytes = "256MiB" is not a size in bytes (1024-9007199254740991)',
+    ],
+    [
+      { limits: { stalledSubscriberTimeoutMs: 0 } },
+      'config: limits.stalledSubscriberTimeoutMs = 0 is not a timeout in ms (1-2147483647)',
+    ],
+    [
       { log: { level: 'verbose' } },
       'config: log.level = "verbose" is not a log level (fatal, error, warn, info, debug, trace, silent)',
     ],
@@ -111,12 +127,32 @@ describe('resolveConfig', () => {
 describe('toBrokerOptions', () => {
   it('maps every limit onto the router options', () => {
     expect(toBrokerOptions(defaultLimits)).toEqual({
-      maxPacketSize: 1048576,
+      maxPacketSize: 268435460,
+      maxPartialPacketBytes: 536870912,
       maxConnectPacketSize: 65536,
       connectTimeoutMs: 10000,
-      maxInflightMessages: 32,
+      maxInflightMessages: 256,
       maxQueuedMessages: 1000,
+      maxQueuedBytes: 268435456,
+      stalledSubscriberTimeoutMs: 30000,
       maxQoS: 2,
+    });
+  });
+
+  it('passes the defaults the router has, so that an unset limit means the same in both', () => {
+    for (const [name, value] of Object.entries(toBrokerOptions(defaultLimits))) {
+      expect([name, value]).toEqual([name, defaultBrokerOptions[name as keyof typeof defaultBrokerOptions]]);
+    }
+  });
+
+  it('maps the flow-control limits given in a config', () => {
+    const { limits } = resolveConfig({
+      limits: { maxPartialPacketBytes: 33554432, maxQueuedBytes: 1048576, stalledSubscriberTimeoutMs: 3000 },
+    });
+    expect(toBrokerOptions(limits)).toMatchObject({
+      maxPartialPacketBytes: 33554432,
+      maxQueuedBytes: 1048576,
+      stalledSubscriberTimeoutMs: 3000,
     });
   });
 

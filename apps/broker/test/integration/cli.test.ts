@@ -99,7 +99,7 @@ describe('mqtt-adapt --print-config', () => {
       { type: 'tcp', host: '127.0.0.1', port: 1901, writeHighWaterMarkBytes: 1048576 },
     ]);
     expect(printed.limits.maxQoS).toBe(1);
-    expect(printed.limits.maxPacketSize).toBe(1048576);
+    expect(printed.limits.maxPacketSize).toBe(268435460);
     expect(printed.log.level).toBe('debug');
     expect(printed.dataDir).toBe('./data');
   });

@@ -36,7 +36,7 @@ describe('startBroker', () => {
         expect(address.port).toBeGreaterThan(0);
       }
       expect(running.addresses[0]!.port).not.toBe(running.addresses[1]!.port);
-      expect(running.config.limits.maxPacketSize).toBe(1048576);
+      expect(running.config.limits.maxPacketSize).toBe(268435460);
     } finally {
       await running.close();
     }
