@@ -3,20 +3,32 @@
 // one run. See bench/README.md. Usage:
 //   node apps/broker/bench/run.mjs [--quick] [--only fan-in,qos1] [--brokers ours,aedes]
 //                                  [--reps 5] [--fixed] [--json results.json]
+//                                  [--ours-cli /other/checkout/apps/broker/dist/cli.js]
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   BROKER_NAMES,
+  DEFAULT_OURS_CLI,
   killAllBrokersNow,
   ourLimits,
   startBroker,
   unavailableReason,
+  useOursCli,
 } from './lib/brokers.mjs';
-import { fdLimit, gitRevision, mosquittoVersion, versionOf } from './lib/environment.mjs';
-import { detailTable, efficiencyTable, mainTable, summarize, variantTable, warnings } from './lib/report.mjs';
+import { fdLimit, gitRevision, mosquittoVersion, versionOf, workTreeState } from './lib/environment.mjs';
+import {
+  detailTable,
+  efficiencyTable,
+  floodTable,
+  mainTable,
+  summarize,
+  variantTable,
+  warnings,
+} from './lib/report.mjs';
 import { SCENARIO_ALIASES, SCENARIOS, TARGET_SECONDS } from './lib/scenario-table.mjs';
 
 const GENERATOR = fileURLToPath(new URL('./lib/generator.mjs', import.meta.url));
@@ -26,8 +38,10 @@ const GENERATOR_GRACE_MS = 30_000;
 function usage() {
   return `usage: node apps/broker/bench/run.mjs [options]
   --quick              1 repetition and smaller counts (a smoke run, ~1-2 min)
-  --only <list>        scenarios to run, comma-separated: ${SCENARIOS.map((s) => s.id).join(', ')} (or 1-6)
+  --only <list>        scenarios to run, comma-separated: ${SCENARIOS.map((s) => s.id).join(', ')} (or 1-${SCENARIOS.length})
   --brokers <list>     brokers to run, comma-separated: ${BROKER_NAMES.join(', ')} (default: all)
+  --ours-cli <path>    run "ours" from this build of apps/broker/dist/cli.js (e.g. a baseline work
+                       tree's), with this checkout's bench (default: ${DEFAULT_OURS_CLI})
   --reps <n>           repetitions per scenario and broker (default 5, memory at most 3; --quick: 1)
   --fixed              the same message counts for every broker, instead of counts sized from
                        each broker's warm-up so that every measured run lasts about ${TARGET_SECONDS.full} s
@@ -45,6 +59,7 @@ function parseOptions(argv) {
       reps: { type: 'string' },
       fixed: { type: 'boolean', default: false },
       json: { type: 'string' },
+      'ours-cli': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -72,6 +87,7 @@ function parseOptions(argv) {
     brokers,
     reps,
     json: values.json,
+    oursCli: values['ours-cli'],
     help: values.help,
   };
 }
@@ -133,12 +149,39 @@ function runGenerator(scenario, broker, params) {
   });
 }
 
+/**
+ * runGenerator, then whether the broker survived: a run that did not complete may have ended
+ * because the broker died (its clients were disconnected), so the exit event gets a moment to
+ * arrive. A run during which the broker exited is a failed run, with the broker's last words.
+ */
+async function runOnBroker(scenario, broker, params) {
+  const outcome = await runGenerator(scenario, broker, params);
+  const end = outcome.ok ? outcome.result.end : undefined;
+  if (end !== undefined && end !== 'complete' && broker.isAlive)
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  if (broker.isAlive) return outcome;
+  const what = outcome.ok ? `the run ended: ${end}` : outcome.error;
+  return {
+    ok: false,
+    error: `broker exited (${broker.exitDescription()}): ${what}\n${broker.stderrTail?.() ?? ''}`,
+    // What the generator saw before the broker died, for --json; no table counts it.
+    partial: outcome.ok ? outcome.result : undefined,
+  };
+}
+
 function describeRun(result, unitPick) {
   const util = (cpu) => (cpu === null ? '?' : `${Math.round((cpu / result.windowSeconds) * 100)}%`);
   const value = unitPick(result);
   const parts = [`${Math.round(value).toLocaleString('en-US')} ${result.unit}`];
   if (result.expected !== undefined && result.delivered !== undefined)
     parts.push(`${result.delivered}/${result.expected} delivered`);
+  if (result.ackedPerSecond !== undefined) {
+    // Flood scenarios: acks at the publishers, the delivered share of them, what went wrong.
+    const share = result.share === null ? '?' : `${(result.share * 100).toFixed(1)}%`;
+    parts.push(
+      `${result.acked} acked (${Math.round(result.ackedPerSecond).toLocaleString('en-US')} acks/s), ${share} of acked delivered, ${result.duplicates} duplicates, ${result.outOfOrder} out of order`,
+    );
+  }
   if (result.latencyUs !== undefined && result.latencyUs !== null)
     parts.push(`${Math.round(result.latencyUs)} us/cycle`);
   if (result.errors) parts.push(`${result.errors} errors [${result.errorSamples.join('; ')}]`);
@@ -178,9 +221,9 @@ function sizedParams(scenario, options, warm, seconds) {
  */
 async function warmUp(scenario, broker, options) {
   const target = options.quick ? TARGET_SECONDS.quick : TARGET_SECONDS.full;
-  let warm = await runGenerator(scenario, broker, scenario.params(true));
+  let warm = await runOnBroker(scenario, broker, scenario.params(true));
   if (warm.ok && !options.fixed && scenario.scale !== undefined) {
-    const second = await runGenerator(
+    const second = await runOnBroker(
       scenario,
       broker,
       sizedParams(scenario, { ...options, quick: true }, warm, 1),
@@ -217,10 +260,7 @@ function entrantsOf(scenario, brokers) {
 async function runScenario(scenario, entrants, options, limits, record) {
   const reps = Math.min(options.reps, scenario.maxReps ?? options.reps);
   const runOne = async (broker, rep, params) => {
-    const outcome = await runGenerator(scenario, broker, params);
-    if (!outcome.ok && !broker.isAlive) {
-      outcome.error = `broker exited (${broker.exitDescription()}): ${outcome.error}\n${broker.stderrTail?.() ?? ''}`;
-    }
+    const outcome = await runOnBroker(scenario, broker, params);
     outcome.params = params;
     record(broker.name, outcome);
     const text = outcome.ok ? describeRun(outcome.result, scenario.rows[0].pick) : `FAILED: ${outcome.error}`;
@@ -251,6 +291,24 @@ async function runScenario(scenario, entrants, options, limits, record) {
   }
 
   const running = new Map();
+  /**
+   * A broker that crashed in an earlier run (its failure is recorded there) gets a new process
+   * and one --quick warm-up run, so one crash does not void the repetitions left. If the
+   * warm-up kills it too, it gets one more process, measured cold.
+   */
+  const restart = async (name) => {
+    const entrant = entrants.find((e) => e.name === name);
+    await running.get(name).stop();
+    let broker = await startEntrant(entrant, limits);
+    running.set(name, broker);
+    await runOnBroker(scenario, broker, scenario.params(true));
+    if (broker.isAlive) return broker;
+    await broker.stop();
+    broker = await startEntrant(entrant, limits);
+    broker.isCold = true;
+    running.set(name, broker);
+    return broker;
+  };
   for (const entrant of entrants) {
     try {
       running.set(entrant.name, await startEntrant(entrant, limits));
@@ -264,13 +322,19 @@ async function runScenario(scenario, entrants, options, limits, record) {
     for (const broker of running.values()) paramsOf.set(broker.name, await warmUp(scenario, broker, options));
     for (let rep = 0; rep < reps; rep++) {
       for (const name of rotate([...running.keys()], rep)) {
-        const broker = running.get(name);
+        let broker = running.get(name);
         if (!broker.isAlive) {
-          record(name, { ok: false, error: `broker exited (${broker.exitDescription()})` });
+          const exited = broker.exitDescription();
+          try {
+            broker = await restart(name);
+          } catch (error) {
+            record(name, { ok: false, error: `broker exited (${exited}), restart failed: ${error.message}` });
+            console.log(`  [${scenario.id}] rep ${rep + 1} ${name}: SKIPPED, broker exited (${exited})`);
+            continue;
+          }
           console.log(
-            `  [${scenario.id}] rep ${rep + 1} ${name}: SKIPPED, broker exited (${broker.exitDescription()})`,
+            `  [${scenario.id}] rep ${rep + 1} ${name}: restarted (it had exited: ${exited})${broker.isCold ? ', cold: its warm-up run killed it again' : ''}`,
           );
-          continue;
         }
         await runOne(broker, rep, paramsOf.get(name));
       }
@@ -298,6 +362,8 @@ async function main() {
     }
   }
 
+  const oursCli = useOursCli(options.oursCli ?? DEFAULT_OURS_CLI);
+
   console.log('mqtt-adapt broker bench');
   console.log(
     `  node ${process.version}, ${cpus().length} cores, load average ${loadavg()
@@ -305,6 +371,9 @@ async function main() {
       .join(' ')}, commit ${gitRevision()}`,
   );
   console.log(`  aedes ${versionOf('aedes')}, mosquitto ${mosquittoVersion()}`);
+  if (options.brokers.includes('ours')) {
+    console.log(`  ours: ${oursCli} (${workTreeState(dirname(oursCli))})`);
+  }
   console.log(
     `  ${options.reps} repetition(s) per scenario and broker (memory at most 3), medians reported${options.quick ? ' (--quick)' : ''}`,
   );
@@ -326,6 +395,7 @@ async function main() {
   const started = Date.now();
   const raw = {};
   const rows = [];
+  const floods = [];
   for (const scenario of scenarios) {
     const sizing = options.fixed || scenario.scale === undefined ? 'fixed counts' : 'counts sized per broker';
     console.log(`\n${scenario.id}: ${JSON.stringify(scenario.params(options.quick))} (${sizing})`);
@@ -348,12 +418,15 @@ async function main() {
         unit: row.unit,
         perCpuUnit: row.perCpuUnit,
         derived: row.derived === true,
+        format: row.format,
+        noRatio: row.noRatio === true,
         brokers: summaries,
         // Rows of a scenario with variants get a table of their own (variantTable).
         variants: scenario.variants?.map((variant) => variant.name),
         ratios: scenario.ratios,
       });
     }
+    if (scenario.flood) floods.push({ title: scenario.title, runs });
   }
 
   const plainRows = rows.filter((row) => row.variants === undefined);
@@ -364,6 +437,12 @@ async function main() {
     console.log(mainTable(plainRows));
     console.log('\nWork per broker CPU-second (medians; independent of how much of a core the broker got)\n');
     console.log(efficiencyTable(plainRows));
+  }
+  if (floods.length > 0) {
+    console.log(
+      '\nQoS 1/2 floods (medians; acked = PUBACK / PUBREC at the publishers, delivered = unique messages at the subscriber)\n',
+    );
+    console.log(floodTable(floods));
   }
   for (const row of rows.filter((r) => r.variants !== undefined)) {
     console.log(`\n${row.label}: medians; CPU as in the main table\n`);

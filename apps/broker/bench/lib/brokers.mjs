@@ -5,13 +5,15 @@ import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, chmodSync, constants, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const BROKER_NAMES = ['ours', 'aedes', 'mosquitto'];
 
 const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
-const OURS_CLI = join(BENCH_DIR, '..', 'dist', 'cli.js');
+/** Our broker's CLI in this checkout; `useOursCli` points the bench at another build. */
+export const DEFAULT_OURS_CLI = join(BENCH_DIR, '..', 'dist', 'cli.js');
+let oursCli = DEFAULT_OURS_CLI;
 const AEDES_SERVER = join(BENCH_DIR, 'aedes-server.mjs');
 const READY_TIMEOUT_MS = 15_000;
 /** The PostgreSQL of `ours` with `store: 'postgres'`; each broker gets its own schema, dropped at stop. */
@@ -84,11 +86,22 @@ function findExecutable(name) {
   return undefined;
 }
 
+/**
+ * Runs `ours` from another build of apps/broker (e.g. a baseline work tree), so before and
+ * after can be measured with the same bench code. Returns the absolute path.
+ */
+export function useOursCli(path) {
+  oursCli = resolve(path);
+  return oursCli;
+}
+
 /** Why a broker cannot run here, or undefined if it looks runnable. */
 export function unavailableReason(name) {
   if (name === 'ours') {
-    if (!existsSync(OURS_CLI)) {
-      return `${OURS_CLI} not found; build it: cd /work/main && npx turbo run build --filter @mqtt-adapt/broker`;
+    if (!existsSync(oursCli)) {
+      return oursCli === DEFAULT_OURS_CLI
+        ? `${oursCli} not found; build it: cd /work/main && npx turbo run build --filter @mqtt-adapt/broker`
+        : `${oursCli} (--ours-cli) not found; build that checkout's @mqtt-adapt/broker`;
     }
     return undefined;
   }
@@ -110,7 +123,7 @@ export function unavailableReason(name) {
 /** Our broker's limits, from `cli.js --print-config`, so Mosquitto can be configured to match. */
 export function ourLimits() {
   try {
-    const text = execFileSync(process.execPath, [OURS_CLI, '--print-config'], {
+    const text = execFileSync(process.execPath, [oursCli, '--print-config'], {
       encoding: 'utf8',
       timeout: 10_000,
     });
@@ -311,7 +324,7 @@ async function dropSchema(schema) {
  */
 export async function startBroker(name, { limits, store = 'memory', persistence = false } = {}) {
   if (name === 'ours' || name === 'aedes') {
-    const script = name === 'ours' ? OURS_CLI : AEDES_SERVER;
+    const script = name === 'ours' ? oursCli : AEDES_SERVER;
     const ourStore = name === 'ours' ? ourStoreArgs(store) : { args: [], cleanup: undefined };
     const args =
       name === 'ours'

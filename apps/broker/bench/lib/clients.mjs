@@ -1,8 +1,9 @@
 // Raw-socket MQTT clients for the load generator: connect, subscribe, count, ack. No MQTT
-// library, no per-message objects: received PUBLISH packets are counted by MqttReader and
-// QoS 1 PUBLISHes are acked with one write per received chunk.
+// library, no per-message objects: received PUBLISH packets are counted by MqttReader, and the
+// acknowledgements the packets of one received chunk call for (PUBACK, PUBREC, PUBREL, PUBCOMP)
+// go out in one write.
 import { connect as netConnect } from 'node:net';
-import { connectPacket, PacketType, pubacksFor, subscribePacket } from './packets.mjs';
+import { AckByte, connectPacket, PacketType, subscribePacket } from './packets.mjs';
 import { MqttReader } from './reader.mjs';
 
 export const HOST = '127.0.0.1';
@@ -10,19 +11,24 @@ const HANDSHAKE_TIMEOUT_MS = 15_000;
 
 /** One client connection. Callbacks are created once per connection (not per message). */
 export class BenchClient {
-  /** PUBACKs received (publisher side). */
+  /**
+   * PUBACKs (QoS 1) and PUBRECs (QoS 2) received (publisher side): messages the broker took
+   * charge of. Every PUBREC is answered with a PUBREL.
+   */
   acked = 0;
+  /** PUBCOMPs received (QoS 2 publisher side). */
+  completed = 0;
   /** Called after every received chunk, once its packets are processed. */
   afterData = undefined;
   /** `received` already added to a shared total (see awaitDeliveries). */
   accounted = 0;
   /** Code of the last socket error, if any. */
   socketError = undefined;
-  /** Called with (buf, payloadStart) for every QoS 1 PUBLISH received (set by a scenario). */
-  onQos1Payload = undefined;
-  /** Packet ids of QoS 1 PUBLISHes received in the current chunk, to ack. */
-  #ackIds = new Uint16Array(1024);
-  #ackCount = 0;
+  /** Called with (buf, payloadStart) for every QoS 1 or 2 PUBLISH received (set by a scenario). */
+  onQosPayload = undefined;
+  /** The acknowledgements owed for the current chunk, 4 bytes each, written once it is read. */
+  #acks = Buffer.allocUnsafe(4096);
+  #acksLength = 0;
   #waiting = undefined;
   #closed = false;
 
@@ -58,27 +64,50 @@ export class BenchClient {
       this.#settle(error);
       return;
     }
-    if (this.#ackCount > 0) {
-      this.socket.write(pubacksFor(this.#ackIds, this.#ackCount));
-      this.#ackCount = 0;
+    if (this.#acksLength > 0) {
+      // A copy: the buffer is reused for the next chunk while this write may still be queued.
+      this.socket.write(Buffer.from(this.#acks.subarray(0, this.#acksLength)));
+      this.#acksLength = 0;
     }
     if (this.afterData !== undefined) this.afterData(this);
   }
 
-  // MqttReader owner interface.
-  onQos1Publish(packetId, buf, payloadStart) {
-    if (this.onQos1Payload !== undefined) this.onQos1Payload(buf, payloadStart);
-    if (this.#ackCount === this.#ackIds.length) {
-      const grown = new Uint16Array(this.#ackIds.length * 2);
-      grown.set(this.#ackIds);
-      this.#ackIds = grown;
+  #queueAck(firstByte, packetId) {
+    const at = this.#acksLength;
+    if (at + 4 > this.#acks.length) {
+      const grown = Buffer.allocUnsafe(this.#acks.length * 2);
+      this.#acks.copy(grown, 0, 0, at);
+      this.#acks = grown;
     }
-    this.#ackIds[this.#ackCount++] = packetId;
+    const acks = this.#acks;
+    acks[at] = firstByte;
+    acks[at + 1] = 2;
+    acks.writeUInt16BE(packetId, at + 2);
+    this.#acksLength = at + 4;
+  }
+
+  // MqttReader owner interface.
+  onQosPublish(packetId, qos, buf, payloadStart) {
+    if (this.onQosPayload !== undefined) this.onQosPayload(buf, payloadStart);
+    this.#queueAck(qos === 1 ? AckByte.Puback : AckByte.Pubrec, packetId);
   }
 
   onControl(type, _flags, buf, bodyStart, bodyEnd) {
     if (type === PacketType.Puback) {
       this.acked++;
+      return;
+    }
+    if (type === PacketType.Pubrec) {
+      this.acked++;
+      this.#queueAck(AckByte.Pubrel, buf.readUInt16BE(bodyStart));
+      return;
+    }
+    if (type === PacketType.Pubrel) {
+      this.#queueAck(AckByte.Pubcomp, buf.readUInt16BE(bodyStart));
+      return;
+    }
+    if (type === PacketType.Pubcomp) {
+      this.completed++;
       return;
     }
     if (type === PacketType.Connack) {

@@ -34,14 +34,33 @@ export function mosquittoVersion() {
   return 'unknown';
 }
 
-export function gitRevision() {
+/** The short commit of the work tree holding `dir` (default: the current directory). */
+export function gitRevision(dir = '.') {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+    return execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     }).trim();
   } catch {
     return 'unknown';
+  }
+}
+
+/**
+ * The commit of the work tree holding `dir`, and whether tracked files differ from it (what a
+ * build there was made from may include those changes).
+ */
+export function workTreeState(dir) {
+  const revision = gitRevision(dir);
+  if (revision === 'unknown') return 'not in a git work tree';
+  try {
+    const changes = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--untracked-files=no'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    return changes === '' ? `commit ${revision}, clean` : `commit ${revision} + uncommitted changes`;
+  } catch {
+    return `commit ${revision}`;
   }
 }
 

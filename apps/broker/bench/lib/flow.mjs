@@ -20,9 +20,24 @@ export class Window {
     this.brokerCpu0 = cpuSecondsOf(this.brokerPid);
     this.generatorCpu0 = ownCpuSeconds();
     this.t0 = performance.now();
+    this.mark();
   }
 
-  stop() {
+  /** Samples time and CPU now, so that `stop(true)` can end the window here instead. */
+  mark() {
+    this.tMark = performance.now();
+    this.brokerCpuMark = cpuSecondsOf(this.brokerPid);
+    this.generatorCpuMark = ownCpuSeconds();
+  }
+
+  /** Ends the window now, or with `atMark` at the last `mark()` (leaving out an idle wait). */
+  stop(atMark = false) {
+    if (atMark) {
+      this.t1 = this.tMark;
+      this.brokerCpu1 = this.brokerCpuMark;
+      this.generatorCpu1 = this.generatorCpuMark;
+      return;
+    }
     this.t1 = performance.now();
     this.brokerCpu1 = cpuSecondsOf(this.brokerPid);
     this.generatorCpu1 = ownCpuSeconds();
@@ -203,4 +218,132 @@ export class Qos1Pump {
     if (lost > 0) this.seen[this.index] = this.sent;
     return lost;
   }
+}
+
+/** Flood scenarios: the run ends once nothing arrived for this long (see awaitFlood). */
+export const FLOOD_IDLE_MS = 3000;
+
+/**
+ * Flood sender (scenarios 7 and 8): writes every packet of its pre-encoded ring, `batch`
+ * packets per write (one view of the ring), without waiting for any acknowledgement. It stops
+ * only at socket backpressure, until 'drain'. The client counts the broker's acks (`acked`)
+ * and answers PUBRECs with PUBRELs.
+ */
+export class FloodPump {
+  sent = 0;
+
+  constructor(client, ring, batch) {
+    this.client = client;
+    this.ring = ring;
+    this.batch = batch;
+    client.socket.on('drain', () => this.write());
+  }
+
+  get total() {
+    return this.ring.size;
+  }
+
+  write() {
+    const { ring, stride, size } = this.ring;
+    const socket = this.client.socket;
+    while (this.sent < size && !socket.destroyed) {
+      const n = Math.min(this.batch, size - this.sent);
+      const more = socket.write(ring.subarray(this.sent * stride, (this.sent + n) * stride));
+      this.sent += n;
+      if (!more) return;
+    }
+  }
+}
+
+/**
+ * What one subscriber received of numbered messages (payload: publisher index, sequence
+ * 1..perPublisher, as lib/packets.mjs publishRing writes them): unique messages, duplicates
+ * (a message seen before), and order violations (a first arrival with a lower sequence than
+ * one already received from the same publisher; a gap left by a dropped message is not one).
+ */
+export class DeliveryTally {
+  unique = 0;
+  duplicates = 0;
+  outOfOrder = 0;
+  /** Payloads that name no message of this run. */
+  foreign = 0;
+
+  constructor(publishers, perPublisher) {
+    this.publishers = publishers;
+    this.perPublisher = perPublisher;
+    this.seen = new Uint8Array(publishers * (perPublisher + 1));
+    this.highest = new Uint32Array(publishers);
+  }
+
+  record(index, sequence) {
+    if (index >= this.publishers || sequence < 1 || sequence > this.perPublisher) {
+      this.foreign++;
+      return;
+    }
+    const at = index * (this.perPublisher + 1) + sequence;
+    if (this.seen[at] === 1) {
+      this.duplicates++;
+      return;
+    }
+    this.seen[at] = 1;
+    this.unique++;
+    if (sequence < this.highest[index]) this.outOfOrder++;
+    else this.highest[index] = sequence;
+  }
+}
+
+/**
+ * Waits for the end of a flood run: every publisher got all its acks, and then either every
+ * acknowledged message reached the subscriber ("complete") or none arrived for FLOOD_IDLE_MS
+ * ("idle"). Also ends when neither an ack nor a message arrived for FLOOD_IDLE_MS before all
+ * acks were in ("stalled"), when a client was disconnected, or at `timeoutMs`. Every 50 ms with
+ * something received since the last tick, `window.mark()` samples the CPU, so the window can
+ * end at the last activity rather than after the idle wait. Resolves with the times of the last
+ * ack and the last delivery.
+ */
+export function awaitFlood(pumps, sub, tally, window, timeoutMs) {
+  const t0 = window.t0;
+  return new Promise((resolve) => {
+    const state = { lastAck: t0, lastArrival: t0, active: false, acked: 0 };
+    const sent = pumps.reduce((sum, pump) => sum + pump.total, 0);
+    let finished = false;
+    const finish = (reason) => {
+      if (finished) return;
+      finished = true;
+      clearInterval(timer);
+      sub.afterData = undefined;
+      for (const pump of pumps) pump.client.afterData = undefined;
+      resolve({ reason, lastAck: state.lastAck, lastArrival: state.lastArrival, acked: state.acked });
+    };
+    const isAllAcked = () => state.acked >= sent;
+    const check = () => {
+      if (isAllAcked() && tally.unique >= state.acked) finish('complete');
+    };
+    const onAck = () => {
+      let acked = 0;
+      for (const pump of pumps) acked += pump.client.acked;
+      if (acked === state.acked) return;
+      state.acked = acked;
+      state.lastAck = performance.now();
+      state.active = true;
+      check();
+    };
+    for (const pump of pumps) pump.client.afterData = onAck;
+    sub.afterData = () => {
+      state.lastArrival = performance.now();
+      state.active = true;
+      check();
+    };
+    const timer = setInterval(() => {
+      const now = performance.now();
+      if (state.active) {
+        window.mark();
+        state.active = false;
+      }
+      const quietMs = now - Math.max(state.lastAck, state.lastArrival);
+      if (sub.isClosed || pumps.some((pump) => pump.client.isClosed)) finish('client disconnected');
+      else if (now - t0 > timeoutMs) finish('timeout');
+      else if (quietMs > FLOOD_IDLE_MS) finish(isAllAcked() ? 'idle' : 'stalled');
+    }, 50);
+  });
 }

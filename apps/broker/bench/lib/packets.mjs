@@ -7,6 +7,9 @@ export const PacketType = Object.freeze({
   Connack: 2,
   Publish: 3,
   Puback: 4,
+  Pubrec: 5,
+  Pubrel: 6,
+  Pubcomp: 7,
   Subscribe: 8,
   Suback: 9,
   Pingreq: 12,
@@ -85,19 +88,20 @@ export function repeatPacket(bytes, count) {
 }
 
 /**
- * QoS 1 PUBLISH packets for packet ids 1..count, back to back, each `stride` bytes: a
+ * QoS 1 or 2 PUBLISH packets for packet ids 1..count, back to back, each `stride` bytes: a
  * publisher sends them in order as subarray views of this one buffer (no encoding, no copy
  * per message). The payload starts with the publisher's index and the message's sequence
- * number (= its packet id), both uint16, so the subscriber can tell how far each publisher's
- * messages got through the broker (see scenarios.mjs, qos1).
+ * number (= its packet id), both uint16, so the subscriber can tell which message of which
+ * publisher arrived (see scenarios.mjs: qos1, the floods).
  */
-export function qos1PublishRing(topicName, payload, publisherIndex, count) {
+export function publishRing(topicName, payload, qos, publisherIndex, count) {
   if (!Number.isInteger(count) || count < 1 || count > 65_535) {
-    throw new RangeError(`qos1 ring of ${count} messages; give 1..65535 messages per publisher`);
+    throw new RangeError(`publish ring of ${count} messages; give 1..65535 messages per publisher`);
   }
+  if (qos !== 1 && qos !== 2) throw new RangeError(`publish ring at QoS ${qos}; give 1 or 2`);
   if (payload.length < 4)
-    throw new RangeError(`payload of ${payload.length} bytes; the qos1 scenario needs at least 4`);
-  const template = publishPacket(topicName, payload, 1, 1);
+    throw new RangeError(`payload of ${payload.length} bytes; numbered messages need at least 4`);
+  const template = publishPacket(topicName, payload, qos, 1);
   const stride = template.length;
   const payloadAt = template.length - payload.length;
   const ring = Buffer.allocUnsafe(stride * count);
@@ -111,16 +115,14 @@ export function qos1PublishRing(topicName, payload, publisherIndex, count) {
   return { ring, stride, size: count };
 }
 
-/**
- * PUBACKs for a list of packet ids, one buffer (the subscriber acks a whole chunk at once).
- */
-export function pubacksFor(ids, count) {
-  const out = Buffer.allocUnsafe(count * 4);
-  for (let i = 0; i < count; i++) {
-    const at = i * 4;
-    out[at] = 0x40;
-    out[at + 1] = 0x02;
-    out.writeUInt16BE(ids[i], at + 2);
-  }
-  return out;
+/** QoS 1 numbered PUBLISH packets (publishRing at QoS 1). */
+export function qos1PublishRing(topicName, payload, publisherIndex, count) {
+  return publishRing(topicName, payload, 1, publisherIndex, count);
 }
+
+/**
+ * First bytes of the 4-byte acknowledgements of MQTT 3.1.1 (type and flags; remaining length
+ * 2, then the packet id): what a receiver answers to PUBLISH QoS 1 (PUBACK) and QoS 2
+ * (PUBREC, then PUBCOMP to PUBREL), and a QoS 2 sender to PUBREC (PUBREL).
+ */
+export const AckByte = Object.freeze({ Puback: 0x40, Pubrec: 0x50, Pubrel: 0x62, Pubcomp: 0x70 });

@@ -1,8 +1,9 @@
 // A tiny streaming MQTT reader for the load generator. It parses only fixed headers
 // (type nibble + remaining-length varint) and skips bodies by arithmetic, so counting a
 // PUBLISH costs a few byte reads. Two exceptions, both bounded and small:
-//  - QoS 1/2 PUBLISH: the topic length and packet id (needed for the PUBACK) are read;
-//  - other packet types (CONNACK, SUBACK, PUBACK, ...) are handed over whole, as a view.
+//  - QoS 1/2 PUBLISH: the topic length and packet id (needed for the PUBACK / PUBREC) are read;
+//  - other packet types (CONNACK, SUBACK, PUBACK, PUBREC, PUBREL, ...) are handed over whole,
+//    as a view.
 // Only a header split across chunks is carried over (a copy of at most the split bytes of one
 // packet); bodies split across chunks are skipped by count.
 
@@ -18,8 +19,8 @@ export class MqttReader {
   #owner;
 
   /**
-   * @param owner `{ onQos1Publish(packetId, buf, payloadStart), onControl(type, flags, buf,
-   *   bodyStart, bodyEnd) }`; `onQos1Publish` is called for every PUBLISH with QoS > 0, with
+   * @param owner `{ onQosPublish(packetId, qos, buf, payloadStart), onControl(type, flags, buf,
+   *   bodyStart, bodyEnd) }`; `onQosPublish` is called for every PUBLISH with QoS > 0, with
    *   the first `peekBytes` bytes of its payload available in `buf` (fewer if the payload is
    *   shorter); `onControl` for every packet that is not a PUBLISH.
    * @param options.peekBytes payload bytes of a QoS > 0 PUBLISH to make available (default 0).
@@ -81,7 +82,7 @@ export class MqttReader {
             this.#pending = Buffer.from(buf.subarray(start));
             return;
           }
-          this.#owner.onQos1Publish(buf.readUInt16BE(idAt), buf, idAt + 2);
+          this.#owner.onQosPublish(buf.readUInt16BE(idAt), qos, buf, idAt + 2);
         }
         this.publishes++;
       } else {

@@ -24,6 +24,18 @@ function formatPercent(fraction) {
   return `${Math.round(fraction * 100)}%`;
 }
 
+/** A count of things (no decimals). */
+function formatCount(value) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  return Math.round(value).toLocaleString('en-US');
+}
+
+/** A share to one decimal (12.3%): delivered / acknowledged in the flood scenarios. */
+function formatShare(fraction) {
+  if (fraction === null || fraction === undefined || !Number.isFinite(fraction)) return '—';
+  return `${(fraction * 100).toFixed(1)}%`;
+}
+
 /** Median summary of one broker's runs of one scenario (or of one derived row). */
 export function summarize(runs, pick) {
   const ok = runs.filter((run) => run.ok);
@@ -90,14 +102,16 @@ export function mainTable(rows) {
   ];
   const body = rows.map((row) => {
     const v = (name) => row.brokers[name]?.value ?? null;
+    const format = row.format === 'percent' ? formatShare : formatNumber;
+    const ratio = (over, under) => (row.noRatio ? '' : formatRatio(over, under));
     return [
       row.label,
       row.unit,
-      formatNumber(v('ours')),
-      formatNumber(v('aedes')),
-      formatNumber(v('mosquitto')),
-      formatRatio(v('ours'), v('aedes')),
-      formatRatio(v('ours'), v('mosquitto')),
+      format(v('ours')),
+      format(v('aedes')),
+      format(v('mosquitto')),
+      ratio(v('ours'), v('aedes')),
+      ratio(v('ours'), v('mosquitto')),
       cpuCell(row.brokers.ours),
       cpuCell(row.brokers.aedes),
       cpuCell(row.brokers.mosquitto),
@@ -246,4 +260,57 @@ export function variantTable(row) {
     lines.push(`  ${over} / ${under}: ${ratio}${verdict}; per broker CPU-second ${formatRatio(aCpu, bCpu)}`);
   }
   return lines.join('\n');
+}
+
+/**
+ * The flood scenarios (7, 8), one line per scenario and broker: medians of acknowledged/s
+ * (at the publishers), delivered/s (unique, at the subscriber) and of each run's delivered /
+ * acknowledged share; the most duplicates and order violations of any run; then the ratios
+ * ours/peer of delivered/s. `floods` is [{ title, runs: { broker: [outcome, ...] } }].
+ */
+export function floodTable(floods) {
+  const header = [
+    'scenario',
+    'broker',
+    'acked/s',
+    'delivered/s',
+    'delivered/acked',
+    'share per rep',
+    'acked of sent',
+    'dup (max)',
+    'out of order (max)',
+    'CPU (broker/gen)',
+    'end',
+  ];
+  const body = [];
+  const ratioLines = [];
+  for (const { title, runs } of floods) {
+    const delivered = {};
+    for (const [name, list] of Object.entries(runs)) {
+      const ok = list.filter((run) => run.ok).map((run) => run.result);
+      const s = summarize(list, (r) => r.value);
+      delivered[name] = s.value;
+      const most = (pick) => (ok.length === 0 ? null : Math.max(...ok.map(pick)));
+      const acked = median(ok.map((r) => r.acked));
+      const sent = median(ok.map((r) => r.expected));
+      body.push([
+        title,
+        name,
+        formatNumber(median(ok.map((r) => r.ackedPerSecond))),
+        formatNumber(s.value),
+        formatShare(median(ok.map((r) => r.share))),
+        [...ok.map((r) => formatShare(r.share)), ...(s.failed > 0 ? [`${s.failed} failed`] : [])].join(', '),
+        acked === null ? '—' : `${formatCount(acked)} / ${formatCount(sent)}`,
+        formatCount(most((r) => r.duplicates)),
+        formatCount(most((r) => r.outOfOrder)),
+        cpuCell(s),
+        s.ends.join(','),
+      ]);
+    }
+    const v = (name) => delivered[name] ?? null;
+    ratioLines.push(
+      `  ${title}, delivered/s: ours/aedes ${formatRatio(v('ours'), v('aedes'))}, ours/mosquitto ${formatRatio(v('ours'), v('mosquitto'))}`,
+    );
+  }
+  return [table(header, body), '', ...ratioLines].join('\n');
 }

@@ -150,7 +150,58 @@ export const SCENARIOS = [
       },
     ],
   },
+  floodScenario(1),
+  floodScenario(2),
 ];
+
+/**
+ * 7 and 8: QoS 1 / QoS 2 floods. Fixed counts for every broker (no sizing): what a broker
+ * acknowledges and then drops depends on how far the flood outruns its queue (ours and
+ * Mosquitto: 1,000 per subscriber), so its share is comparable only between runs of the same
+ * size. `flood: true` adds the scenario to the flood table (lib/report.mjs floodTable).
+ */
+function floodScenario(qos) {
+  const number = qos === 1 ? 7 : 8;
+  const ack = qos === 1 ? 'PUBACK' : 'PUBREC';
+  return {
+    id: `qos${qos}-flood`,
+    fn: `qos${qos}Flood`,
+    title: `${number} QoS ${qos} flood`,
+    flood: true,
+    count: (p) => p.messagesPerPublisher * p.publishers,
+    params: (quick) => ({
+      publishers: 8,
+      // At most 65535: one packet id per message and publisher, never reused within a run.
+      messagesPerPublisher: quick ? 5000 : 20_000,
+      payloadBytes: 64,
+      // PUBLISH packets per write (about 80 KB).
+      batch: 1000,
+      timeoutMs: 60_000,
+    }),
+    rows: [
+      {
+        label: `${number} QoS ${qos} flood: delivered (8 pub pipelined -> 1 sub)`,
+        unit: 'msgs/s',
+        perCpuUnit: 'msgs/CPU-s',
+        pick: (r) => r.value,
+      },
+      {
+        label: `${number} ... acknowledged (${ack} to publishers)`,
+        unit: 'acks/s',
+        pick: (r) => r.ackedPerSecond,
+        derived: true,
+      },
+      {
+        label: `${number} ... delivered / acknowledged`,
+        unit: 'share',
+        pick: (r) => r.share,
+        derived: true,
+        format: 'percent',
+        noRatio: true,
+      },
+    ],
+  };
+}
 
 /** Rounds `value` up to a multiple of `step`, within [min, max]. */
 function roundUp(value, step, min, max) {
@@ -168,4 +219,6 @@ export const SCENARIO_ALIASES = {
   4: 'cycles',
   5: 'memory',
   6: 'persist',
+  7: 'qos1-flood',
+  8: 'qos2-flood',
 };

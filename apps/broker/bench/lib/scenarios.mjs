@@ -1,15 +1,26 @@
-// The five load scenarios, run inside the generator process (lib/generator.mjs). Each one sets
+// The load scenarios, run inside the generator process (lib/generator.mjs). Each one sets
 // up its connections first, then measures a window: wall time, the broker's CPU (from /proc)
 // and the generator's own CPU (process.cpuUsage) over exactly that window.
 import { connect as netConnect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { closeAll, HOST, openClient, openClients } from './clients.mjs';
-import { awaitDeliveries, Credit, IDLE_MS, Qos0Pump, Qos1Pump, Window } from './flow.mjs';
+import {
+  awaitDeliveries,
+  awaitFlood,
+  Credit,
+  DeliveryTally,
+  FloodPump,
+  IDLE_MS,
+  Qos0Pump,
+  Qos1Pump,
+  Window,
+} from './flow.mjs';
 import {
   connectPacket,
   DISCONNECT,
   payloadOf,
   publishPacket,
+  publishRing,
   qos1PublishRing,
   repeatPacket,
 } from './packets.mjs';
@@ -132,7 +143,7 @@ async function qos1EndToEnd(port, brokerPid, params, { tag, topic, persistent })
   const rings = pubs.map((_, i) => qos1PublishRing(topic, payload, i, messagesPerPublisher));
   const expected = messagesPerPublisher * publishers;
   const seen = new Uint32Array(publishers);
-  sub.onQos1Payload = (buf, at) => {
+  sub.onQosPayload = (buf, at) => {
     const index = buf.readUInt16BE(at);
     const sequence = buf.readUInt16BE(at + 2);
     if (index < publishers && sequence > seen[index]) seen[index] = sequence;
@@ -158,6 +169,70 @@ async function qos1EndToEnd(port, brokerPid, params, { tag, topic, persistent })
   const disconnected = [sub, ...pubs].filter((c) => c.isClosed).length;
   await closeAll([sub, ...pubs]);
   return deliveryResult(window, outcome, expected, 'msgs/s', { acked, disconnected, writtenOff });
+}
+
+/** 7. QoS 1 flood: publishers pipeline every message without waiting for PUBACKs. */
+export function qos1Flood({ port, brokerPid, params }) {
+  return flood(port, brokerPid, params, 1, tagOf('f1'));
+}
+
+/** 8. QoS 2 flood: as 7 at QoS 2; publishers answer PUBREC with PUBREL, the subscriber acks both steps. */
+export function qos2Flood({ port, brokerPid, params }) {
+  return flood(port, brokerPid, params, 2, tagOf('f2'));
+}
+
+/**
+ * N publishers each write all their numbered QoS 1/2 PUBLISH packets at once (socket
+ * backpressure is the only limit); 1 subscriber at the same QoS acks every message. Counts
+ * the acks at the publishers (PUBACK / PUBREC: the broker took charge of the message) and the
+ * unique messages at the subscriber, so a broker that acknowledges what it later drops shows
+ * it as a share below 100%. A topic of its own per run: nothing of an earlier run can arrive.
+ */
+async function flood(port, brokerPid, params, qos, tag) {
+  const { publishers, messagesPerPublisher, payloadBytes, batch, timeoutMs } = params;
+  const topic = `bench/f/${tag}`;
+  const sub = await openClient(port, `${tag}-sub`, 0, 4);
+  await sub.subscribe(topic, qos);
+  const pubs = await openClients(port, publishers, `${tag}-pub`, { concurrency: publishers });
+  const payload = payloadOf(payloadBytes);
+  const tally = new DeliveryTally(publishers, messagesPerPublisher);
+  sub.onQosPayload = (buf, at) => tally.record(buf.readUInt16BE(at), buf.readUInt16BE(at + 2));
+  const pumps = pubs.map(
+    (pub, i) => new FloodPump(pub, publishRing(topic, payload, qos, i, messagesPerPublisher), batch),
+  );
+
+  const window = new Window(brokerPid);
+  window.start();
+  for (const pump of pumps) pump.write();
+  const outcome = await awaitFlood(pumps, sub, tally, window, timeoutMs);
+  // Past the last ack or delivery, a wait for more is not part of the measured window.
+  window.stop(outcome.reason !== 'complete');
+  const sent = messagesPerPublisher * publishers;
+  const completed = pubs.reduce((sum, pub) => sum + pub.completed, 0);
+  const received = sub.received;
+  const disconnected = [sub, ...pubs].filter((c) => c.isClosed).length;
+  await closeAll([sub, ...pubs]);
+  const deliverySeconds = Math.max((outcome.lastArrival - window.t0) / 1000, 1e-6);
+  const ackSeconds = Math.max((outcome.lastAck - window.t0) / 1000, 1e-6);
+  return {
+    unit: 'msgs/s',
+    value: tally.unique / deliverySeconds,
+    delivered: tally.unique,
+    expected: sent,
+    seconds: deliverySeconds,
+    acked: outcome.acked,
+    ackedPerSecond: outcome.acked / ackSeconds,
+    ackSeconds,
+    share: outcome.acked > 0 ? tally.unique / outcome.acked : null,
+    duplicates: tally.duplicates,
+    outOfOrder: tally.outOfOrder,
+    foreign: tally.foreign,
+    received,
+    ...(qos === 2 ? { completed } : {}),
+    end: outcome.reason,
+    disconnected,
+    ...window.summary(),
+  };
 }
 
 /**
@@ -306,4 +381,13 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export const scenarioFunctions = { fanIn, fanOut, qos1, connectCycles, idleMemory, qos1Persistent };
+export const scenarioFunctions = {
+  fanIn,
+  fanOut,
+  qos1,
+  connectCycles,
+  idleMemory,
+  qos1Persistent,
+  qos1Flood,
+  qos2Flood,
+};
