@@ -7,9 +7,18 @@ import { join, relative, resolve } from 'node:path';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 
-/** package dir -> { ours: allowed @mqtt-adapt imports, forbiddenNode: banned node: modules, noDeps } */
+/**
+ * package dir -> { ours: allowed @mqtt-adapt imports, forbiddenNode: banned node: modules, noDeps,
+ * testingDeps: the only dependencies files under src/testing/ may import (an optional peer) }
+ */
 const rules = {
-  'packages/codec': { ours: [], forbiddenNode: 'any-except-buffer', noDeps: true },
+  'packages/codec': {
+    ours: [],
+    forbiddenNode: 'any-except-buffer',
+    noDeps: true,
+    // `@mqtt-adapt/codec/testing` ships fast-check arbitraries; the root entry stays dependency-free.
+    testingDeps: ['fast-check'],
+  },
   'packages/topic': { ours: [], forbiddenNode: 'any', noDeps: true },
   'packages/router': {
     ours: ['codec', 'topic'],
@@ -46,9 +55,11 @@ const violations = [];
 
 for (const [packageDir, rule] of Object.entries(rules)) {
   const srcDir = join(root, packageDir, 'src');
+  const testingDir = join(srcDir, 'testing');
   for (const file of sourceFiles(srcDir)) {
     const text = readFileSync(file, 'utf8');
     const where = relative(root, file);
+    const inTesting = file.startsWith(`${testingDir}/`);
     for (const match of text.matchAll(importPattern)) {
       const specifier = match[1] ?? match[2];
       if (specifier.startsWith('@mqtt-adapt/')) {
@@ -62,6 +73,10 @@ for (const [packageDir, rule] of Object.entries(rules)) {
         if (!resolved.startsWith(`${join(root, packageDir)}/`)) {
           violations.push(`${where}: relative import ${specifier} leaves ${packageDir}`);
         }
+        // Runtime code must not reach the testing entry, or its dependencies would come along.
+        const intoTesting = resolved === testingDir || resolved.startsWith(`${testingDir}/`);
+        if (rule.testingDeps && !inTesting && intoTesting)
+          violations.push(`${where}: imports ${specifier}; only src/testing/ may import the testing entry`);
       } else if (specifier.startsWith('node:')) {
         const name = specifier.slice(5);
         const banned =
@@ -69,6 +84,8 @@ for (const [packageDir, rule] of Object.entries(rules)) {
           (rule.forbiddenNode === 'any-except-buffer' && name !== 'buffer') ||
           (Array.isArray(rule.forbiddenNode) && rule.forbiddenNode.includes(name));
         if (banned) violations.push(`${where}: imports ${specifier}, no I/O allowed in ${packageDir}`);
+      } else if (inTesting && rule.testingDeps?.includes(specifier)) {
+        // An optional peer of the testing entry only: allowed under src/testing/.
       } else if (rule.noDeps && !specifier.startsWith('.')) {
         violations.push(`${where}: imports ${specifier}; ${packageDir} has no dependencies`);
       }

@@ -39,6 +39,11 @@ const FIXED_LENGTH_V5 = [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, -
 const REQUIRED_FLAGS = [0, 0, 0, -1, 0, 0, 2, 0, 2, 0, 2, 0, 0, 0, 0, 0];
 /** Weight of each Remaining Length byte. */
 const VARINT_WEIGHT = [1, 0x80, 0x4000, 0x20_0000];
+/**
+ * A split body up to this size gets its whole buffer at once; a larger one grows with the bytes
+ * received, so a 5-byte header announcing 256 MiB does not allocate 256 MiB.
+ */
+const EAGER_BODY_BYTES = 1024 * 1024;
 
 /**
  * Streaming MQTT decoder for one connection: feed it socket chunks of any size, get packets
@@ -47,7 +52,9 @@ const VARINT_WEIGHT = [1, 0x80, 0x4000, 0x20_0000];
  *
  * Limits are checked from the fixed header, before the body is buffered. A packet complete
  * inside one chunk is decoded in place (a PUBLISH payload is a view into the chunk); only a
- * packet split across chunks is copied, into one buffer of its remaining length.
+ * packet split across chunks is copied, into one buffer of its remaining length. Above 1 MiB
+ * that buffer starts at max(1 MiB, twice the bytes in hand) and doubles as chunks arrive, so
+ * memory follows what the peer actually sent.
  */
 export class Decoder {
   private readonly onPacket: (packet: Packet) => void;
@@ -65,9 +72,11 @@ export class Decoder {
   /** Remaining Length of a split fixed header: value so far and bytes read. */
   private lengthValue = 0;
   private lengthBytes = 0;
-  /** A packet body split across chunks: its first byte, header size, buffer and fill. */
+  /** A packet body split across chunks: first byte, header size, remaining length, buffer, fill. */
   private bodyHeader = 0;
   private bodyHeaderSize = 0;
+  private bodyLength = 0;
+  /** `bodyLength` bytes, or fewer while a large body grows (see `EAGER_BODY_BYTES`). */
   private body: Buffer = EMPTY_BUFFER;
   private bodyFilled = 0;
   private seenFirstPacket = false;
@@ -110,6 +119,15 @@ export class Decoder {
   get bufferedBytes(): number {
     if (this.state === STATE_BODY) return this.bodyHeaderSize + this.bodyFilled;
     return this.headerByte === -1 ? 0 : 1 + this.lengthBytes;
+  }
+
+  /**
+   * Experimental, may change or go away: bytes allocated for the body of a packet split across
+   * chunks, 0 when none. At most the packet's remaining length; above 1 MiB, at most about
+   * twice the bytes received. For tests and memory accounting.
+   */
+  get experimental_bufferCapacity(): number {
+    return this.body.length;
   }
 
   /** Drops buffered bytes and the failed state, and forgets a learnt protocol version. */
@@ -201,11 +219,15 @@ export class Decoder {
         pos += length;
         if (this.epoch !== epoch) return;
       } else {
-        // Split frame: one buffer of the announced size, filled as chunks arrive.
+        // Split frame: one buffer of the announced size, filled as chunks arrive; a large one
+        // starts smaller and grows in fillBody.
         this.state = STATE_BODY;
         this.bodyHeader = firstByte;
         this.bodyHeaderSize = 1 + lengthBytes;
-        this.body = Buffer.allocUnsafe(length);
+        this.bodyLength = length;
+        this.body = Buffer.allocUnsafe(
+          length <= EAGER_BODY_BYTES ? length : Math.min(length, Math.max(EAGER_BODY_BYTES, 2 * (end - pos))),
+        );
         this.bodyFilled = buf.copy(this.body, 0, pos, end);
         return;
       }
@@ -213,18 +235,29 @@ export class Decoder {
   }
 
   private fillBody(buf: Buffer, pos: number, end: number): number {
-    const body = this.body;
-    const wanted = body.length - this.bodyFilled;
+    const length = this.bodyLength;
+    const wanted = length - this.bodyFilled;
     if (end - pos < wanted) {
-      this.bodyFilled += buf.copy(body, this.bodyFilled, pos, end);
+      const filled = this.bodyFilled + (end - pos);
+      if (filled > this.body.length) this.growBody(Math.min(length, Math.max(2 * this.body.length, filled)));
+      this.bodyFilled += buf.copy(this.body, this.bodyFilled, pos, end);
       return end;
     }
+    if (this.body.length !== length) this.growBody(length);
+    const body = this.body;
     buf.copy(body, this.bodyFilled, pos, pos + wanted);
     this.state = STATE_HEADER;
     this.body = EMPTY_BUFFER;
     this.bodyFilled = 0;
-    this.deliver(this.bodyHeader, body, 0, body.length);
+    this.deliver(this.bodyHeader, body, 0, length);
     return pos + wanted;
+  }
+
+  /** Moves the bytes received so far of a large split body into a buffer of `capacity`. */
+  private growBody(capacity: number): void {
+    const body = Buffer.allocUnsafe(capacity);
+    this.body.copy(body, 0, 0, this.bodyFilled);
+    this.body = body;
   }
 
   private deliver(firstByte: number, buf: Buffer, start: number, end: number): void {

@@ -29,7 +29,8 @@ export type CodecErrorCode =
   | 'CODEC_PROPERTY_NOT_ALLOWED'
   /**
    * A property or field value outside its range (e.g. Receive Maximum 0, Maximum QoS 2, Retain
-   * Handling 3), an empty topic name, will retain without a will, a 3.x password without username.
+   * Handling 3), an empty topic name, will retain without a will, a 3.x password without username,
+   * 5.0 CONNECT Authentication Data without an Authentication Method.
    */
   | 'CODEC_INVALID_VALUE'
   /** CONNECT protocol name is neither `MQTT` nor `MQIsdp`, or does not match the level. */

@@ -23,7 +23,7 @@ import {
   packetSequenceArbitrary,
   publishArbitrary,
   VERSIONS,
-} from './arbitraries.js';
+} from '../src/testing/index.js';
 
 // Budget: the whole codec property suite should stay well under ~20 s on 2 cores.
 const ROUND_TRIP_RUNS = 200;

@@ -16,7 +16,13 @@ import {
   PacketType,
   type ProtocolVersion,
 } from '../src/index.js';
-import { comparable, numRuns, packetArbitrary, packetSequenceArbitrary, VERSIONS } from './arbitraries.js';
+import {
+  comparable,
+  numRuns,
+  packetArbitrary,
+  packetSequenceArbitrary,
+  VERSIONS,
+} from '../src/testing/index.js';
 
 const FUZZ_RUNS = 1000;
 const MUTATION_RUNS = 300;
@@ -37,6 +43,8 @@ interface Run {
   errors: unknown[];
   packetsAfterError: number;
   maxBufferedBytes: number;
+  /** Largest `experimental_bufferCapacity` seen: memory held, not only bytes received. */
+  maxBufferCapacity: number;
   decoder: Decoder;
 }
 
@@ -57,11 +65,13 @@ function run(chunks: Uint8Array[], options: Options): Run {
     onError: (error) => errors.push(error),
   });
   let maxBufferedBytes = 0;
+  let maxBufferCapacity = 0;
   for (const chunk of chunks) {
     decoder.feed(chunk);
     maxBufferedBytes = Math.max(maxBufferedBytes, decoder.bufferedBytes);
+    maxBufferCapacity = Math.max(maxBufferCapacity, decoder.experimental_bufferCapacity);
   }
-  return { delivered, errors, packetsAfterError, maxBufferedBytes, decoder };
+  return { delivered, errors, packetsAfterError, maxBufferedBytes, maxBufferCapacity, decoder };
 }
 
 /** The invariants every run must satisfy, whatever the input. */
@@ -70,6 +80,7 @@ function expectInvariants(r: Run, maxPacketSize: number): void {
   expect(r.packetsAfterError).toBe(0);
   expect(r.decoder.failed).toBe(r.errors.length === 1);
   expect(r.maxBufferedBytes).toBeLessThanOrEqual(maxPacketSize);
+  expect(r.maxBufferCapacity).toBeLessThanOrEqual(maxPacketSize);
   const error = r.errors[0];
   if (error !== undefined) {
     expect(error).toBeInstanceOf(MalformedPacketError);

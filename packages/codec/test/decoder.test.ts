@@ -365,6 +365,21 @@ describe('protocol version and CONNECT first', () => {
     }).toThrow(RangeError);
   });
 
+  it('accepts 5.0 CONNECT authentication data before its method, and AUTH/CONNACK data alone', () => {
+    // §3.1.2.11.10 makes data without a method a Protocol Error in CONNECT only; order is free.
+    const connectRun = makeDecoder();
+    connectRun.decoder.feed(hex('10 15 00 04 4d 51 54 54 05 02 00 00 08 16 00 01 61 15 00 01 6d 00 00'));
+    expect(connectRun.errors).toEqual([]);
+    expect(connectRun.packets[0]).toMatchObject({
+      type: 1,
+      properties: { authenticationData: Buffer.from('a'), authenticationMethod: 'm' },
+    });
+    const v5 = makeDecoder({ protocolVersion: 5 });
+    v5.decoder.feed(hex('f0 06 18 04 16 00 01 61 20 06 00 00 03 16 00 00'));
+    expect(v5.errors).toEqual([]);
+    expect(v5.packets.map((p) => p.type)).toEqual([15, 2]);
+  });
+
   it('does not require CONNECT again after the first packet', () => {
     const { decoder, packets, errors } = makeDecoder({ requireConnectFirst: true });
     decoder.feed(Buffer.concat([connect(4), PINGREQ, connect(4)]));

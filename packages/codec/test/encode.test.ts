@@ -250,6 +250,21 @@ describe('argument errors', () => {
       5,
       TypeError,
     ],
+    [
+      'connect authenticationData without authenticationMethod',
+      connect({ protocolVersion: 5, properties: { authenticationData: Buffer.from('d') } }),
+      5,
+      TypeError,
+    ],
+    [
+      'connect authenticationData with an undefined authenticationMethod',
+      connect({
+        protocolVersion: 5,
+        properties: { authenticationMethod: undefined, authenticationData: Buffer.alloc(0) },
+      }),
+      5,
+      TypeError,
+    ],
     ['subscription identifier 0', publish({ properties: { subscriptionIdentifiers: [0] } }), 5, RangeError],
     [
       'subscription identifier 268435456',
@@ -309,6 +324,17 @@ describe('argument errors', () => {
     expect(() => encode(packet as Packet, version as ProtocolVersion)).toThrow(error);
     expect(() => encodedLength(packet as Packet, version as ProtocolVersion)).toThrow(error);
     expect(() => encodeInto(packet as Packet, version as ProtocolVersion, Buffer.alloc(100))).toThrow(error);
+  });
+
+  it('writes connect authenticationData with authenticationMethod in either key order', () => {
+    const data = Buffer.from('d');
+    for (const properties of [
+      { authenticationMethod: 'm', authenticationData: data },
+      { authenticationData: data, authenticationMethod: 'm' },
+    ]) {
+      const packet = connect({ protocolVersion: 5, properties });
+      expect(decodePackets(encode(packet, 5), 5)).toEqual([packet]);
+    }
   });
 
   it('gives messages that name the field and the value', () => {

@@ -44,6 +44,7 @@ const options: DecoderOptions = {
   onError: (_error: MalformedPacketError) => {},
 };
 expectTypeOf(new Decoder(options).feed).parameter(0).toEqualTypeOf<Uint8Array>();
+expectTypeOf(new Decoder(options).experimental_bufferCapacity).toEqualTypeOf<number>();
 expectTypeOf<MalformedPacketError['code']>().toEqualTypeOf<CodecErrorCode>();
 expectTypeOf(isCodecError).guards.toEqualTypeOf<MalformedPacketError>();
 expectTypeOf(ReasonCode.PacketTooLarge).toEqualTypeOf<0x95>();

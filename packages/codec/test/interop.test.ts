@@ -39,7 +39,7 @@ import {
   type PropertyName,
   packetArbitraries,
   VERSIONS,
-} from './arbitraries.js';
+} from '../src/testing/index.js';
 
 const INTEROP_RUNS = 60;
 

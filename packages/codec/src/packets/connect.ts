@@ -1,5 +1,5 @@
 import { checkQoS, checkTwoByte } from '../internal/check.js';
-import { MALFORMED, UNSUPPORTED_PROTOCOL_VERSION } from '../internal/constants.js';
+import { MALFORMED, PROTOCOL_ERROR, UNSUPPORTED_PROTOCOL_VERSION } from '../internal/constants.js';
 import {
   propertiesLength,
   propertySectionSize,
@@ -12,6 +12,7 @@ import { binaryLength, utf8Length, writeBinary, writeUtf8 } from '../internal/ut
 import { writeFixedHeader } from '../internal/varint.js';
 import { PacketType, type ProtocolVersion, type QoS } from '../packet-types.js';
 import type { ConnectPacket, Will } from '../packets.js';
+import type { Properties } from '../properties.js';
 
 /* CONNECT (MQTT 3.1 §3.1, 3.1.1 §3.1, 5.0 §3.1). */
 
@@ -30,6 +31,7 @@ export function decodeConnect(r: Reader): ConnectPacket {
   checkFlags(r, flags, version);
   const keepaliveSeconds = r.u16('keep alive');
   const properties = version === 5 ? readProperties(r, PacketType.Connect) : undefined;
+  if (properties !== undefined) checkAuthentication(r, properties);
   const clientId = r.utf8('client identifier');
   let will: Will | undefined;
   if ((flags & WILL) !== 0) {
@@ -107,6 +109,17 @@ function checkFlags(r: Reader, flags: number, version: ProtocolVersion): void {
   }
 }
 
+/** 5.0 §3.1.2.11.10: Authentication Data without an Authentication Method is a Protocol Error. */
+function checkAuthentication(r: Reader, properties: Properties): void {
+  if (properties.authenticationData !== undefined && properties.authenticationMethod === undefined) {
+    r.fail(
+      'CODEC_INVALID_VALUE',
+      PROTOCOL_ERROR,
+      'connect has authentication data (0x16) without an authentication method (0x15)',
+    );
+  }
+}
+
 let propertiesBytes = 0;
 let willPropertiesBytes = 0;
 
@@ -126,6 +139,11 @@ export function connectLength(p: ConnectPacket, version: ProtocolVersion): numbe
   if (version === 5) {
     propertiesBytes = propertiesLength(p.properties, PacketType.Connect);
     length += propertySectionSize(propertiesBytes);
+    // The decoder rejects this (§3.1.2.11.10); a property the packet may not carry: TypeError.
+    const properties = p.properties;
+    if (properties?.authenticationData !== undefined && properties.authenticationMethod === undefined) {
+      throw new TypeError('connect properties have authenticationData without authenticationMethod');
+    }
   }
   const will = p.will;
   if (will !== undefined) {

@@ -1,6 +1,6 @@
 /**
  * fast-check arbitraries for valid MQTT packets of every type and protocol version, as the
- * codec models them (`src/packets.ts`): every field present (`undefined` when absent),
+ * codec models them (`../packets.ts`): every field present (`undefined` when absent),
  * `properties` `undefined` for 3.x and for an empty 5.0 property set, fields in interface
  * order. Values respect what the decoder enforces, so `decode(encode(p))` must equal `p`.
  *
@@ -16,13 +16,15 @@
  *   byte is reserved in 3.1), SUBACK granted QoS 0..2 only (0x80 came with 3.1.1).
  * - 3.x: a password only with a username. Will QoS/retain only exist inside a will.
  * - CONNACK Session Present only with reason/return code 0 [MQTT-3.2.2-4/-6].
- * - Authentication Data only with an Authentication Method (a Protocol Error otherwise).
-
+ * - Authentication Data only with an Authentication Method: without one it is a Protocol Error in
+ *   CONNECT (§3.1.2.11.10, which the codec enforces both ways) and AUTH requires a method anyway.
  *
  * Longer than STYLE's ~400 lines on purpose: one job (valid packets), and the constraints
  * read best side by side.
  */
+import { Buffer } from 'node:buffer';
 import fc from 'fast-check';
+import { PacketType, ProtocolVersion, type QoS, type RetainHandling } from '../packet-types.js';
 import type {
   AckPacket,
   AckPacketType,
@@ -33,18 +35,15 @@ import type {
   Packet,
   PingreqPacket,
   PingrespPacket,
-  Properties,
   PublishPacket,
-  QoS,
-  RetainHandling,
   SubackPacket,
   SubscribePacket,
   Subscription,
   UnsubackPacket,
   UnsubscribePacket,
   Will,
-} from '../src/index.js';
-import { PacketType, ProtocolVersion } from '../src/index.js';
+} from '../packets.js';
+import type { Properties } from '../properties.js';
 
 /**
  * `base` runs scaled by the CODEC_PROP_SCALE environment variable (default 1), for a longer
@@ -685,29 +684,4 @@ export function packetArbitrary(version: ProtocolVersion): fc.Arbitrary<Packet> 
 /** A non-empty sequence of valid packets of `version`, as a connection might carry them. */
 export function packetSequenceArbitrary(version: ProtocolVersion, maxLength = 8): fc.Arbitrary<Packet[]> {
   return fc.array(packetArbitrary(version), { minLength: 1, maxLength });
-}
-
-// ---------------------------------------------------------------------------------------
-// Comparison helper
-
-/**
- * A deep copy of `value` for `toStrictEqual`: Buffers and other byte arrays become tagged
- * hex strings (fast to compare, readable in a diff, and a Uint8Array where a Buffer is
- * expected still differs), and `undefined` entries inside 5.0 `properties` objects are
- * dropped (the decoder may allocate every property key; the model makes them optional).
- * Every other `undefined` field is kept, so a missing packet field still fails.
- */
-export function comparable(value: unknown, inProperties = false): unknown {
-  if (Buffer.isBuffer(value)) return `Buffer<${value.toString('hex')}>`;
-  if (value instanceof Uint8Array) return `${value.constructor.name}<${Buffer.from(value).toString('hex')}>`;
-  if (Array.isArray(value)) return value.map((item) => comparable(item));
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) {
-      if (inProperties && item === undefined) continue;
-      out[key] = comparable(item, key === 'properties');
-    }
-    return out;
-  }
-  return value;
 }

@@ -1,0 +1,58 @@
+/*
+ * `@mqtt-adapt/codec/testing`: fast-check arbitraries for valid packets, for property tests of
+ * the codec and of anything built on it. fast-check is an optional peer dependency: only this
+ * entry imports it, never the package root.
+ */
+export type {
+  PacketTypeName,
+  PropertyContext,
+  PropertyName,
+  StringConstraints,
+} from './arbitraries.js';
+export {
+  ALLOWED_PROPERTIES,
+  AUTH_REASON_CODES,
+  ackArbitrary,
+  authArbitrary,
+  binaryArbitrary,
+  CONNACK_REASON_CODES,
+  CONNACK_RETURN_CODES,
+  connackArbitrary,
+  connectArbitrary,
+  DISCONNECT_REASON_CODES,
+  disconnectArbitrary,
+  filledBuffer,
+  numRuns,
+  PROPERTY_ORDER,
+  PUBACK_REASON_CODES,
+  PUBREL_REASON_CODES,
+  packetArbitraries,
+  packetArbitrary,
+  packetIdArbitrary,
+  packetSequenceArbitrary,
+  payloadArbitrary,
+  pingreqArbitrary,
+  pingrespArbitrary,
+  propertiesArbitrary,
+  pubackArbitrary,
+  pubcompArbitrary,
+  publishArbitrary,
+  pubrecArbitrary,
+  pubrelArbitrary,
+  qosArbitrary,
+  SUBACK_REASON_CODES,
+  subackArbitrary,
+  subscribeArbitrary,
+  subscriptionArbitrary,
+  topicFilterArbitrary,
+  topicNameArbitrary,
+  UNSUBACK_REASON_CODES,
+  unsubackArbitrary,
+  unsubscribeArbitrary,
+  userPropertiesArbitrary,
+  utf8CharArbitrary,
+  utf8StringArbitrary,
+  VERSIONS,
+  willArbitrary,
+} from './arbitraries.js';
+export { comparable } from './comparable.js';
