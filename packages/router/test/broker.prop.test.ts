@@ -264,71 +264,75 @@ function run(broker: Broker, clock: FakeClock, slots: Slot[], action: Action): v
 }
 
 describe('no sequence of client packets stops the broker', () => {
-  it('no exception escapes, no internal error, and a well-behaved client is still served', async () => {
-    const scenario = fc
-      .tuple(
-        fc.constantFrom<ProtocolVersion>(3, 4, 5),
-        fc.constantFrom<ProtocolVersion>(4, 5),
-        fc.constant<ProtocolVersion>(5),
-      )
-      .chain((versions) =>
-        fc.record({
-          versions: fc.constant(versions),
-          actions: fc.array(actionArbitrary(versions), { minLength: 1, maxLength: 40 }),
-        }),
-      );
-    await fc.assert(
-      fc.asyncProperty(scenario, async ({ versions, actions }) => {
-        const clock = new FakeClock();
-        const broker = new Broker({ clock, maxQueuedMessages: 20, maxInflightMessages: 4 });
-        await broker.open();
-        const observer = new Observer(broker);
-        const slots: Slot[] = versions.map((version) => ({
-          version,
-          transport: undefined,
-          connection: undefined,
-        }));
-        for (const action of actions) {
-          run(broker, clock, slots, action);
+  it(
+    'no exception escapes, no internal error, and a well-behaved client is still served',
+    async () => {
+      const scenario = fc
+        .tuple(
+          fc.constantFrom<ProtocolVersion>(3, 4, 5),
+          fc.constantFrom<ProtocolVersion>(4, 5),
+          fc.constant<ProtocolVersion>(5),
+        )
+        .chain((versions) =>
+          fc.record({
+            versions: fc.constant(versions),
+            actions: fc.array(actionArbitrary(versions), { minLength: 1, maxLength: 40 }),
+          }),
+        );
+      await fc.assert(
+        fc.asyncProperty(scenario, async ({ versions, actions }) => {
+          const clock = new FakeClock();
+          const broker = new Broker({ clock, maxQueuedMessages: 20, maxInflightMessages: 4 });
+          await broker.open();
+          const observer = new Observer(broker);
+          const slots: Slot[] = versions.map((version) => ({
+            version,
+            transport: undefined,
+            connection: undefined,
+          }));
+          for (const action of actions) {
+            run(broker, clock, slots, action);
+            observer.serve();
+            // Released publishers resume in a microtask.
+            await Promise.resolve();
+          }
+          // The side client is still served: a probe published now reaches it.
+          const probe = new FakeTransport(4);
+          const probeConnection = broker.accept(probe);
+          const encodeProbe = (packet: Packet) => probeConnection.feed(encode(packet, 4));
+          encodeProbe({
+            type: PacketType.Connect,
+            protocolName: 'MQTT',
+            protocolVersion: 4,
+            cleanStart: true,
+            keepaliveSeconds: 0,
+            clientId: 'probe-side-client',
+            will: undefined,
+            username: undefined,
+            password: undefined,
+            properties: undefined,
+          });
+          encodeProbe({
+            type: PacketType.Publish,
+            dup: false,
+            qos: 1,
+            retain: false,
+            topicName: 'probe/end',
+            packetId: 9,
+            payload: Buffer.from('still-served'),
+            properties: undefined,
+          });
+          await new Promise((resolve) => setImmediate(resolve));
           observer.serve();
-          // Released publishers resume in a microtask.
-          await Promise.resolve();
-        }
-        // The side client is still served: a probe published now reaches it.
-        const probe = new FakeTransport(4);
-        const probeConnection = broker.accept(probe);
-        const encodeProbe = (packet: Packet) => probeConnection.feed(encode(packet, 4));
-        encodeProbe({
-          type: PacketType.Connect,
-          protocolName: 'MQTT',
-          protocolVersion: 4,
-          cleanStart: true,
-          keepaliveSeconds: 0,
-          clientId: 'probe-side-client',
-          will: undefined,
-          username: undefined,
-          password: undefined,
-          properties: undefined,
-        });
-        encodeProbe({
-          type: PacketType.Publish,
-          dup: false,
-          qos: 1,
-          retain: false,
-          topicName: 'probe/end',
-          packetId: 9,
-          payload: Buffer.from('still-served'),
-          properties: undefined,
-        });
-        await new Promise((resolve) => setImmediate(resolve));
-        observer.serve();
-        expect(probe.take().map((p) => p.type)).toEqual([PacketType.Connack, PacketType.Puback]);
-        expect(observer.received).toContain('still-served');
-        expect(observer.transport.closed).toBe(false);
-        expect(broker.stats.internalErrors).toBe(0);
-        await broker.close();
-      }),
-      { numRuns: RUNS, seed: SEED },
-    );
-  }, 60_000 + RUNS * 10);
+          expect(probe.take().map((p) => p.type)).toEqual([PacketType.Connack, PacketType.Puback]);
+          expect(observer.received).toContain('still-served');
+          expect(observer.transport.closed).toBe(false);
+          expect(broker.stats.internalErrors).toBe(0);
+          await broker.close();
+        }),
+        { numRuns: RUNS, seed: SEED },
+      );
+    },
+    60_000 + RUNS * 10,
+  );
 });

@@ -180,15 +180,7 @@ describe('a stalled subscriber cannot hold publishers back forever', () => {
       stalledSubscriberTimeoutMs: 5000,
     });
     const sub = connect(broker, { clientId: 'sub', cleanStart: !persistent, version: 5 });
-    sub.send({
-      type: PacketType.Subscribe,
-      packetId: 1,
-      subscriptions: [
-        { topicFilter: 't', qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0 },
-      ],
-      properties: undefined,
-    });
-    sub.take();
+    subscribe(sub, 't', 1);
     const pub = connect(broker, { clientId: 'pub' });
     pub.connection.feed(pipelined('t', 30, 1));
     expect(pub.transport.paused).toBe(true);
@@ -248,15 +240,7 @@ describe('flow control of 5.0 clients', () => {
     const sub = openClient(broker, 5);
     sub.send({ ...connectPacket({ clientId: 'sub', version: 5 }), properties: { receiveMaximum: 3 } });
     sub.take();
-    sub.send({
-      type: PacketType.Subscribe,
-      packetId: 1,
-      subscriptions: [
-        { topicFilter: 't', qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0 },
-      ],
-      properties: undefined,
-    });
-    sub.take();
+    subscribe(sub, 't', 1);
     const pub = connect(broker, { clientId: 'pub' });
     pub.connection.feed(pipelined('t', 10, 1));
     const first = publishes(sub.take());

@@ -9,6 +9,7 @@ import {
   openClient,
   publishes,
   publishPacket,
+  subscribe,
 } from './helpers.js';
 
 const everyPublishProperty: Properties = {
@@ -24,36 +25,13 @@ const everyPublishProperty: Properties = {
 };
 
 /** What a subscriber is sent of `everyPublishProperty`: all of it, user properties in order. */
-const forwarded = {
-  payloadFormatIndicator: 1,
-  messageExpiryInterval: 3600,
-  contentType: 'text/plain',
-  responseTopic: 'reply/here',
-  correlationData: Buffer.from([1, 2, 3]),
-  userProperties: [
-    ['a', '1'],
-    ['a', '2'],
-  ],
-};
-
-function subscribeV5(client: ReturnType<typeof connect>, topicFilter: string): void {
-  client.send({
-    type: PacketType.Subscribe,
-    packetId: 1,
-    subscriptions: [{ topicFilter, qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0 }],
-    properties: undefined,
-  });
-  const [suback, ...rest] = client.take();
-  expect(suback?.type).toBe(PacketType.Suback);
-  // Retained messages follow the SUBACK: leave them for the test to take.
-  client.transport.received.push(...rest);
-}
+const forwarded = { ...everyPublishProperty };
 
 describe('forwarded PUBLISH properties come from an allow-list', () => {
   it('a 5.0 will with every will property (Will Delay Interval too) is published without the will-only ones', async () => {
     const { broker } = await createBroker();
     const sub = connect(broker, { clientId: 'sub', version: 5 });
-    subscribeV5(sub, 'will/#');
+    subscribe(sub, 'will/#', 1);
     const dying = openClient(broker, 5);
     dying.send({
       ...connectPacket({ clientId: 'dying', version: 5 }),
@@ -73,14 +51,14 @@ describe('forwarded PUBLISH properties come from an allow-list', () => {
     expect(broker.stats.internalErrors).toBe(0);
     // The retained copy carries the same properties to a later subscriber.
     const late = connect(broker, { clientId: 'late', version: 5 });
-    subscribeV5(late, 'will/dying');
+    subscribe(late, 'will/dying', 1);
     expect(publishes(late.take())[0]?.properties).toEqual(forwarded);
   });
 
   it('a PUBLISH with a Topic Alias is refused: the broker allows none (DISCONNECT 0x94)', async () => {
     const { broker } = await createBroker();
     const sub = connect(broker, { clientId: 'sub', version: 5 });
-    subscribeV5(sub, 't');
+    subscribe(sub, 't', 1);
     const pub = connect(broker, { clientId: 'pub', version: 5 });
     pub.send({ ...publishPacket('t', 'x', 1), properties: { topicAlias: 1 } });
     expect(pub.take()).toEqual([{ type: PacketType.Disconnect, reasonCode: 0x94, properties: undefined }]);
@@ -98,17 +76,9 @@ describe('forwarded PUBLISH properties come from an allow-list', () => {
   it('forwards every forwardable property of a PUBLISH, and a 3.1.1 subscriber gets none', async () => {
     const { broker } = await createBroker();
     const v5 = connect(broker, { clientId: 'v5', version: 5 });
-    subscribeV5(v5, 't');
+    subscribe(v5, 't', 1);
     const v4 = connect(broker, { clientId: 'v4' });
-    v4.send({
-      type: PacketType.Subscribe,
-      packetId: 1,
-      subscriptions: [
-        { topicFilter: 't', qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0 },
-      ],
-      properties: undefined,
-    });
-    v4.take();
+    subscribe(v4, 't', 1);
     const pub = connect(broker, { clientId: 'pub', version: 5 });
     pub.send({ ...publishPacket('t', 'x', 1), properties: everyPublishProperty });
     expect(publishes(v5.take())[0]?.properties).toEqual(forwarded);
@@ -118,7 +88,7 @@ describe('forwarded PUBLISH properties come from an allow-list', () => {
   it('Broker.publish filters properties and refuses ones that cannot be encoded, at the call', async () => {
     const { broker } = await createBroker();
     const sub = connect(broker, { clientId: 'sub', version: 5 });
-    subscribeV5(sub, 't');
+    subscribe(sub, 't', 1);
     broker.publish({
       topicName: 't',
       payload: 'x',
@@ -149,7 +119,7 @@ describe('forwarded PUBLISH properties come from an allow-list', () => {
     await store.close();
     const { broker } = await createBroker({ store });
     const sub = connect(broker, { clientId: 'sub', version: 5 });
-    subscribeV5(sub, 'old/#');
+    subscribe(sub, 'old/#', 1);
     const [retained] = publishes(sub.take());
     expect(retained?.payload.toString()).toBe('kept');
     expect(retained?.properties).toMatchObject({ contentType: 'text/plain' });
@@ -161,9 +131,9 @@ describe('an exception while serving one client costs that client only', () => {
   it('a transport that throws on write: that connection is closed and counted, the others are served', async () => {
     const { broker } = await createBroker();
     const healthy = connect(broker, { clientId: 'healthy', version: 5 });
-    subscribeV5(healthy, 't');
+    subscribe(healthy, 't', 1);
     const broken = connect(broker, { clientId: 'broken', version: 5 });
-    subscribeV5(broken, 't');
+    subscribe(broken, 't', 1);
     const transport = broken.transport as Transport & { write(data: Buffer): boolean };
     transport.write = () => {
       throw new Error('planted transport bug');
@@ -192,9 +162,9 @@ describe('an exception while serving one client costs that client only', () => {
     sessionHolder.session.allocatePacketId = () => {
       throw new RangeError('planted bug');
     };
-    subscribeV5(victim, 't');
+    subscribe(victim, 't', 1);
     const other = connect(broker, { clientId: 'other', version: 5 });
-    subscribeV5(other, 't');
+    subscribe(other, 't', 1);
     const pub = connect(broker, { clientId: 'pub', version: 5 });
     pub.send(publishPacket('t', 'x', 1));
     expect(victim.transport.closed).toBe(true);
