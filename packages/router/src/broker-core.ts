@@ -26,6 +26,10 @@ export interface BrokerStats {
   messagesSent: number;
   /** Deliveries dropped: QoS 0 to slow consumers, offline queues past their limit, refused publishes. */
   messagesDropped: number;
+  /** Bytes read from clients (every packet, fixed headers included). */
+  bytesReceived: number;
+  /** Bytes written to clients. */
+  bytesSent: number;
   /** Bytes of messages queued for online sessions (bounded by `maxQueuedBytes`). */
   queuedBytes: number;
   /** Bytes held for packets still arriving, across connections (bounded by `maxPartialPacketBytes`). */
@@ -52,7 +56,14 @@ export class BrokerCore {
   readonly clock: Clock;
   readonly hooks: BrokerHooks;
   readonly persistence: Persistence;
-  readonly counters = { messagesReceived: 0, messagesSent: 0, messagesDropped: 0, internalErrors: 0 };
+  readonly counters = {
+    messagesReceived: 0,
+    messagesSent: 0,
+    messagesDropped: 0,
+    bytesReceived: 0,
+    bytesSent: 0,
+    internalErrors: 0,
+  };
   readonly flow: FlowControl;
   /** Bytes of partly received packets, summed over connections. */
   partialPacketBytes = 0;
@@ -77,6 +88,12 @@ export class BrokerCore {
         messages,
         (clientId, version) => new Session(clientId, true, version),
       );
+      session.client = {
+        clientId: session.clientId,
+        username: undefined,
+        remoteAddress: '',
+        protocolVersion: session.protocolVersion,
+      };
       this.sessions.set(session.clientId, session);
       for (const [topicFilter, options] of session.subscriptions)
         this.subscriptions.add(topicFilter, session, options);
@@ -110,6 +127,7 @@ export class BrokerCore {
     const merger = this.subscriptions.collect(message.topicName, publisher);
     // The publishing connection, paused by flow control when a subscriber's queue is full.
     const source = publisher?.connection;
+    const checkRead = this.hooks.authorizeRead !== undefined;
     try {
       const deliveries = merger.deliveries;
       const count = merger.length;
@@ -119,6 +137,7 @@ export class BrokerCore {
         try {
           for (; i < count; i++) {
             const delivery = deliveries[i]!;
+            if (checkRead && !this.mayRead(delivery.subscriber, message.topicName)) continue;
             const qos = Math.min(message.qos, delivery.qos) as QoS;
             // Forwarded copies carry RETAIN 0 [MQTT-3.3.1-9] unless 5.0 Retain As Published asks otherwise.
             const retain = delivery.retainAsPublished ? message.retain : false;
@@ -177,6 +196,18 @@ export class BrokerCore {
     }
     const seq = this.persistence.saveDelivery(session, message, qos, retain);
     this.flow.enqueue(session, { message, qos, retain, seq }, source);
+  }
+
+  /** The `authorizeRead` hook's answer for one delivery; a throw denies (logged). */
+  mayRead(session: Session, topicName: string): boolean {
+    const authorizeRead = this.hooks.authorizeRead;
+    if (authorizeRead === undefined) return true;
+    try {
+      return authorizeRead(session.client!, topicName) === true;
+    } catch (error) {
+      this.logger.error({ clientId: session.clientId, topicName, err: error }, 'authorizeRead hook failed');
+      return false;
+    }
   }
 
   /** Offline: the oldest queued message makes room, so a returning client gets the newest data. */

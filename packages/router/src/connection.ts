@@ -83,6 +83,7 @@ export class Connection implements ClientConnection {
   feed(chunk: Buffer): void {
     if (this.state === ConnectionState.Closed) return;
     this.lastActivity = this.core.clock.now();
+    this.core.counters.bytesReceived += chunk.length;
     try {
       this.decoder.feed(chunk);
     } catch (error) {
@@ -175,6 +176,7 @@ export class Connection implements ClientConnection {
   /** Writes one encoded packet; notes congestion when the transport is past its high-water mark. */
   write(bytes: Buffer): void {
     if (this.state === ConnectionState.Closed) return;
+    this.core.counters.bytesSent += bytes.length;
     if (!this.transport.write(bytes) && !this.congested) {
       this.congested = true;
       // A client that does not read (e.g. floods QoS 1 and ignores its PUBACKs) is not read

@@ -36,6 +36,14 @@ export interface BrokerHooks {
    * grants at most that QoS.
    */
   authorizeSubscribe?(client: ClientInfo, topicFilter: string, qos: QoS): HookResult<boolean | QoS>;
+  /**
+   * Runs synchronously per delivery, before a message is written or queued for a session, and
+   * per retained message sent on subscribe: `false` skips that delivery (the subscriber may
+   * not read that topic, e.g. through a wildcard). It runs for every subscriber of every
+   * message, so keep it cheap (a precompiled lookup). A throw denies and is logged. `client`
+   * is the session's last connection (a restored session offline: `remoteAddress` is empty).
+   */
+  authorizeRead?(client: ClientInfo, topicName: string): boolean;
 }
 
 /** Why a connection closed, for events and logs. */

@@ -1,5 +1,6 @@
 import type { QoS, RetainHandling } from '@mqtt-adapt/codec';
 import type { Connection } from './connection.js';
+import type { ClientInfo } from './hooks.js';
 import { RingQueue } from './internal/bounded-queue.js';
 import type { RoutedMessage } from './message.js';
 
@@ -46,6 +47,8 @@ export class Session {
   will: RoutedMessage | undefined = undefined;
   /** The live connection, set once CONNACK is sent; undefined while offline. */
   connection: Connection | undefined = undefined;
+  /** Who last connected with this session: deliveries are authorized for it, also offline. */
+  client: ClientInfo | undefined = undefined;
   /** Next `seq` for a stored delivery. */
   nextSeq = 1;
   /** The queue counts toward the broker's queued bytes (the session is online). */

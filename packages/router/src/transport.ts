@@ -16,4 +16,9 @@ export interface Transport {
   resume(): void;
   /** Peer address for logs and hooks, e.g. `127.0.0.1:53211`. */
   readonly remoteAddress: string;
+  /**
+   * Protocol levels this transport's listener accepts (3 = 3.1, 4 = 3.1.1, 5 = 5.0); a CONNECT
+   * of another level is refused (CONNACK 0x01, 5.0: 0x84). Undefined: every level.
+   */
+  readonly protocolVersions?: readonly (3 | 4 | 5)[];
 }

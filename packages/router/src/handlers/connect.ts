@@ -67,6 +67,15 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): Pr
   const core = connection.core;
   connection.protocolVersion = packet.protocolVersion;
   connection.state = ConnectionState.Connecting;
+  const accepted = connection.transport.protocolVersions;
+  if (accepted !== undefined && !accepted.includes(packet.protocolVersion as 3 | 4 | 5)) {
+    refuseConnect(
+      connection,
+      ReasonCode.UnsupportedProtocolVersion,
+      `protocol level ${packet.protocolVersion} is not accepted on this listener`,
+    );
+    return undefined;
+  }
   let clientId = packet.clientId;
   if (clientId.length === 0) {
     // 3.1 has no empty ids; 3.1.1 allows them only with Clean Session 1 [MQTT-3.1.3-7, -8].
@@ -173,6 +182,7 @@ function accept(connection: Connection, packet: ConnectPacket, clientId: string)
     protocolVersion: version,
   };
   connection.session = session;
+  session.client = connection.client;
   const flushed = core.persistence.store.flush();
   if (flushed === undefined) {
     finishConnect(connection, packet, session, sessionPresent);

@@ -116,6 +116,7 @@ function sendRetained(connection: Connection, subscription: Subscription, qos: Q
   const core = connection.core;
   const session = connection.session!;
   for (const message of core.retained.match(subscription.topicFilter)) {
+    if (!core.mayRead(session, message.topicName)) continue;
     // Sent because of a new subscription: RETAIN 1 [MQTT-3.3.1-8].
     core.deliver(session, message, (message.qos < qos ? message.qos : qos) as QoS, true);
   }
