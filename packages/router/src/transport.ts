@@ -21,4 +21,10 @@ export interface Transport {
    * of another level is refused (CONNACK 0x01, 5.0: 0x84). Undefined: every level.
    */
   readonly protocolVersions?: readonly (3 | 4 | 5)[];
+  /**
+   * An identity the transport established (e.g. a TLS client certificate's subject CN, for a
+   * listener with `useIdentityAsUsername`): when set, it is the client's username for hooks
+   * and logs in place of the CONNECT's user name. Undefined: the CONNECT's user name.
+   */
+  readonly identity?: string;
 }

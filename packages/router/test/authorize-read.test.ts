@@ -107,6 +107,41 @@ describe('transport.protocolVersions', () => {
   });
 });
 
+describe('transport.identity', () => {
+  it('replaces the CONNECT user name for hooks (a TLS client certificate as the username)', async () => {
+    const seen: Array<string | undefined> = [];
+    const { broker } = await createBroker({
+      hooks: {
+        authenticate: ({ username }) => {
+          seen.push(username);
+          return true;
+        },
+        authorizeSubscribe: (client) => {
+          seen.push(client.username);
+          return true;
+        },
+      },
+    });
+    const transport = Object.assign(new FakeTransport(4), { identity: 'device-42' });
+    const connection = broker.accept(transport);
+    connection.feed(encode(connectPacket({ clientId: 'c', username: 'claimed' }), 4));
+    connection.feed(
+      encode(
+        {
+          type: PacketType.Subscribe,
+          packetId: 1,
+          subscriptions: [
+            { topicFilter: 't', qos: 0, noLocal: false, retainAsPublished: false, retainHandling: 0 },
+          ],
+          properties: undefined,
+        },
+        4,
+      ),
+    );
+    expect(seen).toEqual(['device-42', 'device-42']);
+  });
+});
+
 describe('byte counters', () => {
   it('count every byte read from and written to clients', async () => {
     const { broker } = await createBroker();

@@ -100,7 +100,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): Pr
   try {
     result = authenticate({
       clientId,
-      username: packet.username,
+      username: connection.transport.identity ?? packet.username,
       password: packet.password,
       remoteAddress: connection.transport.remoteAddress,
       protocolVersion: packet.protocolVersion as ProtocolVersion,
@@ -177,7 +177,7 @@ function accept(connection: Connection, packet: ConnectPacket, clientId: string)
   }
   connection.client = {
     clientId,
-    username: packet.username,
+    username: connection.transport.identity ?? packet.username,
     remoteAddress: connection.transport.remoteAddress,
     protocolVersion: version,
   };
