@@ -90,7 +90,7 @@ export class BrokerCore {
       );
       session.client = {
         clientId: session.clientId,
-        username: undefined,
+        username: sessionSnapshot.session.username,
         remoteAddress: '',
         protocolVersion: session.protocolVersion,
       };

@@ -29,7 +29,10 @@ export type { BrokerOptions } from './options.js';
 export { RetainedIndex } from './retained-index.js';
 export type { SubscriptionOptions } from './session.js';
 export type {
+  AclAction,
+  AclPermission,
   AclRule,
+  AclSubject,
   DeliveryRecord,
   RetainedRecord,
   SessionRecord,

@@ -33,6 +33,8 @@ export class MemoryStore implements Store {
   private readonly retained = new RetainedIndex();
   private readonly users = new Map<string, UserRecord>();
   private readonly aclRules = new Map<string, AclRule>();
+  /** `authVersion()`: one more for every user or ACL write. */
+  private authWrites = 0;
   private closed = false;
 
   async open(): Promise<StoreSnapshot> {
@@ -136,14 +138,22 @@ export class MemoryStore implements Store {
     return this.users.get(username);
   }
 
-  async saveUser(user: UserRecord): Promise<void> {
+  async listUsers(): Promise<UserRecord[]> {
     this.assertOpen();
-    this.users.set(user.username, user);
+    return [...this.users.values()].sort((a, b) => compareCodePoints(a.username, b.username));
+  }
+
+  async saveUser(user: UserRecord): Promise<void> {
+    assertUserRecord(user);
+    this.assertOpen();
+    this.users.set(user.username, { username: user.username, passwordHash: user.passwordHash });
+    this.authWrites++;
   }
 
   async deleteUser(username: string): Promise<void> {
     this.assertOpen();
     this.users.delete(username);
+    this.authWrites++;
   }
 
   async listAclRules(): Promise<AclRule[]> {
@@ -152,13 +162,28 @@ export class MemoryStore implements Store {
   }
 
   async saveAclRule(rule: AclRule): Promise<void> {
+    assertAclRule(rule);
     this.assertOpen();
-    this.aclRules.set(rule.id, rule);
+    this.aclRules.set(rule.id, {
+      id: rule.id,
+      subject: rule.subject,
+      username: rule.username,
+      topicFilter: rule.topicFilter,
+      action: rule.action,
+      permission: rule.permission,
+    });
+    this.authWrites++;
   }
 
   async deleteAclRule(id: string): Promise<void> {
     this.assertOpen();
     this.aclRules.delete(id);
+    this.authWrites++;
+  }
+
+  async authVersion(): Promise<number> {
+    this.assertOpen();
+    return this.authWrites;
   }
 
   private session(clientId: string): MemorySession | undefined {
@@ -193,4 +218,36 @@ function toRetainedRecord(message: {
     qos: message.qos,
     properties: message.properties,
   };
+}
+
+/** Unicode code point order (UTF-8 byte order), as SQLite `BINARY` and PostgreSQL `"C"` sort. */
+function compareCodePoints(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+const aclSubjects: ReadonlySet<string> = new Set(['user', 'anonymous', 'all']);
+const aclActions: ReadonlySet<string> = new Set(['publish', 'subscribe', 'all']);
+const aclPermissions: ReadonlySet<string> = new Set(['allow', 'deny']);
+
+/** A caller bug, like the `CHECK` constraints of the durable stores: `TypeError`. */
+function assertUserRecord(user: UserRecord): void {
+  if (typeof user.username !== 'string' || typeof user.passwordHash !== 'string') {
+    throw new TypeError('user record needs a string username and a string passwordHash');
+  }
+}
+
+function assertAclRule(rule: AclRule): void {
+  if (typeof rule.id !== 'string' || typeof rule.topicFilter !== 'string') {
+    throw new TypeError('acl rule needs a string id and a string topicFilter');
+  }
+  if (!aclSubjects.has(rule.subject))
+    throw new TypeError(`acl rule ${rule.id}: unknown subject ${String(rule.subject)}`);
+  if (!aclActions.has(rule.action))
+    throw new TypeError(`acl rule ${rule.id}: unknown action ${String(rule.action)}`);
+  if (!aclPermissions.has(rule.permission)) {
+    throw new TypeError(`acl rule ${rule.id}: unknown permission ${String(rule.permission)}`);
+  }
+  if ((rule.subject === 'user') !== (typeof rule.username === 'string')) {
+    throw new TypeError(`acl rule ${rule.id}: username must be set if and only if subject is 'user'`);
+  }
 }

@@ -25,6 +25,7 @@ export class Persistence {
       clientId: session.clientId,
       protocolVersion: session.protocolVersion,
       sessionExpiryInterval: undefined,
+      username: session.client?.username,
     });
   }
 

@@ -21,11 +21,17 @@ import type { SubscriptionOptions } from './session.js';
  * - Writes naming a client id with no saved session, or an unknown `seq`, are ignored, never
  *   fail the batch.
  * - Message ids and `seq` may exceed 2^32: store them as 64-bit integers, return numbers.
- * - User and ACL writes are durable when their promise resolves (they are not batched).
+ * - User and ACL writes (`saveUser`, `deleteUser`, `saveAclRule`, `deleteAclRule`) are durable when
+ *   their promise resolves: no `flush()` is needed (a store may commit them with its current
+ *   batch, but never resolves before they are committed). Each one also advances
+ *   `authVersion()` in the same transaction.
+ * - `saveAclRule` rejects with a `TypeError`, storing nothing, a rule whose `username` does not
+ *   match its `subject` or whose `subject`/`action`/`permission` is not one of the union's values;
+ *   `saveUser` one whose `username` or `passwordHash` is not a string.
  * - `findRetained` sees what has been flushed.
  * - Order of `sessions`, subscriptions, inbound ids and retained messages in a snapshot is not
- *   specified; deliveries come in `seq` order and ACL rules in insertion order (a rule saved
- *   again under its id keeps its place).
+ *   specified; deliveries come in `seq` order, `listUsers` by username and ACL rules in insertion
+ *   order (a rule saved again under its id keeps its place).
  * - No write is made after `close()`; async calls then reject with `STORE_CLOSED`.
  */
 export interface Store {
@@ -68,14 +74,33 @@ export interface Store {
   /** Retained messages whose topic matches `topicFilter` (`+`, `#`, `$` rules apply). */
   findRetained(topicFilter: string): Promise<RetainedRecord[]>;
 
-  /** Users for authentication (see `UserRecord`). */
+  /** The user named exactly `username` (case and Unicode form as given), or `undefined`. */
   getUser(username: string): Promise<UserRecord | undefined>;
+  /**
+   * Every user, ordered by username in Unicode code point order (the byte order of UTF-8:
+   * SQLite's `BINARY`, PostgreSQL's `COLLATE "C"`), not by locale.
+   */
+  listUsers(): Promise<UserRecord[]>;
+  /** Inserts the user, or replaces the one with the same username. */
   saveUser(user: UserRecord): Promise<void>;
+  /** Removes the user; a username that is not stored is no error. */
   deleteUser(username: string): Promise<void>;
-  /** ACL rules in the order they were added. */
+  /** ACL rules in the order they were added; a rule saved again under its id keeps its place. */
   listAclRules(): Promise<AclRule[]>;
+  /** Inserts the rule at the end, or replaces the rule with the same `id` where it stands. */
   saveAclRule(rule: AclRule): Promise<void>;
+  /** Removes the rule; an id that is not stored is no error. */
   deleteAclRule(id: string): Promise<void>;
+  /**
+   * A number that increases with every user or ACL write and delete (`saveUser`, `deleteUser`,
+   * `saveAclRule`, `deleteAclRule`), made by this instance or by any other process using the same
+   * database (SQLite file, PostgreSQL schema); other writes (sessions, messages, retained) leave it
+   * alone. It survives restarts. A running broker polls it (about once a second: it is one
+   * indexed read) and reloads users and rules when it differs from the value it loaded with.
+   * Read it BEFORE reading users and rules: a write that lands in between then shows up as a new
+   * version at the next poll instead of being missed.
+   */
+  authVersion(): Promise<number>;
 }
 
 export interface SessionRecord {
@@ -83,6 +108,11 @@ export interface SessionRecord {
   readonly protocolVersion: 3 | 4 | 5;
   /** Seconds after disconnect before the session ends; `undefined` = never (3.1.1 Clean Session 0). */
   readonly sessionExpiryInterval: number | undefined;
+  /**
+   * User name of the session's last connection (`undefined`: it connected without one), so that
+   * deliveries to a persistent session restored after a restart are authorized for that user.
+   */
+  readonly username: string | undefined;
 }
 
 export interface StoredMessage {
@@ -136,20 +166,43 @@ export interface StoreSnapshot {
 }
 
 /**
- * A user for password authentication. `passwordHash` and `salt` are opaque to the store
- * (scrypt output in `apps/broker`); never store a password itself.
+ * A user for password authentication. Never a password itself: `passwordHash` is a
+ * self-describing hash string, opaque to the store (stored and returned exactly, never parsed),
+ * naming its algorithm and carrying its parameters and salt, so that each user keeps the
+ * parameters it was hashed with and they can be raised later. Examples:
+ * - a PHC string, as `apps/broker` writes: `$scrypt$ln=17,r=8,p=1$<salt base64>$<hash base64>`;
+ * - a Mosquitto `mosquitto_passwd` PBKDF2-SHA512 hash, imported as it is:
+ *   `$7$101$<salt base64>$<hash base64>`.
+ * Usernames are compared exactly (case- and Unicode-form-sensitive); `''` is a valid username.
+ * Strings never contain U+0000 (PostgreSQL text cannot hold it).
  */
 export interface UserRecord {
   readonly username: string;
-  readonly passwordHash: Buffer;
-  readonly salt: Buffer;
+  readonly passwordHash: string;
 }
 
+/** Whom an ACL rule applies to. */
+export type AclSubject = 'user' | 'anonymous' | 'all';
+/** What an ACL rule governs: PUBLISH, SUBSCRIBE (and so receiving), or both. */
+export type AclAction = 'publish' | 'subscribe' | 'all';
+export type AclPermission = 'allow' | 'deny';
+
+/**
+ * One ACL rule. The store keeps rules in order and does not interpret them; the broker decides
+ * how rules combine.
+ */
 export interface AclRule {
+  /** Unique; saving a rule with an existing id replaces that rule in place. */
   readonly id: string;
-  /** Username the rule applies to; `undefined` for everyone (anonymous included). */
+  /**
+   * `user`: the connection authenticated as `username`; `anonymous`: a connection without a
+   * username; `all`: every connection, anonymous ones included.
+   */
+  readonly subject: AclSubject;
+  /** Set if and only if `subject === 'user'`. */
   readonly username: string | undefined;
-  /** Topic filter, `%c` and `%u` replaced by client id and username when checked. */
+  /** Topic filter; `%u` and `%c` stand for the username and the client id when checked. */
   readonly topicFilter: string;
-  readonly access: 'read' | 'write' | 'readwrite' | 'deny';
+  readonly action: AclAction;
+  readonly permission: AclPermission;
 }

@@ -1,6 +1,6 @@
 import { encode, PacketType } from '@mqtt-adapt/codec';
 import { describe, expect, it } from 'vitest';
-import type { ClientInfo } from '../src/index.js';
+import { type ClientInfo, MemoryStore } from '../src/index.js';
 import { FakeTransport } from '../src/testing/index.js';
 import {
   ack,
@@ -87,6 +87,28 @@ describe('authorizeRead: a subscriber never gets a topic it may not read', () =>
     expect(publishes(bad.take())).toHaveLength(0);
     expect(bad.transport.closed).toBe(false);
     expect(errors).toHaveLength(1);
+  });
+});
+
+describe('the user of a persistent session is stored with it', () => {
+  it('a session restored after a restart is authorized for the user it last connected as', async () => {
+    const store = new MemoryStore();
+    const byUser = (client: ClientInfo, topicName: string): boolean =>
+      client.username === 'carol' || !topicName.startsWith('carol/');
+    const first = await createBroker({ store, hooks: { authorizeRead: byUser } });
+    const sub = connect(first.broker, { clientId: 'sub', cleanStart: false, username: 'dave' });
+    subscribe(sub, '#', 1);
+    sub.send({ type: PacketType.Disconnect, reasonCode: 0, properties: undefined });
+    // Reconnects as another user: the stored session must say so.
+    const again = connect(first.broker, { clientId: 'sub', cleanStart: false, username: 'carol' });
+    again.send({ type: PacketType.Disconnect, reasonCode: 0, properties: undefined });
+    await first.broker.close();
+    const second = await createBroker({ store, hooks: { authorizeRead: byUser } });
+    const pub = connect(second.broker, { clientId: 'pub' });
+    pub.send(publishPacket('carol/inbox', 'for carol', 1, { packetId: 1 }));
+    const back = openClient(second.broker);
+    back.send(connectPacket({ clientId: 'sub', cleanStart: false, username: 'carol' }));
+    expect(publishes(back.take()).map((p) => p.payload.toString())).toEqual(['for carol']);
   });
 });
 

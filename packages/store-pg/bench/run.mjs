@@ -40,7 +40,12 @@ async function run(batch) {
     await store.open();
     const clients = 10;
     for (let c = 0; c < clients; c++) {
-      store.saveSession({ clientId: `sub-${c}`, protocolVersion: 4, sessionExpiryInterval: undefined });
+      store.saveSession({
+        clientId: `sub-${c}`,
+        protocolVersion: 4,
+        sessionExpiryInterval: undefined,
+        username: undefined,
+      });
     }
     await store.flush();
     let id = 0;

@@ -12,6 +12,7 @@ import type {
 } from '@mqtt-adapt/router';
 import { filterLevelsMatch, isStoreError, StoreError } from '@mqtt-adapt/router';
 import type { PoolClient } from 'pg';
+import { assertAclRule, assertUserRecord } from './internal/auth-records.js';
 import type { Batch } from './internal/batch.js';
 import { describeTarget } from './internal/connection.js';
 import { Database } from './internal/database.js';
@@ -244,15 +245,23 @@ export class PgStore implements Store {
     const result = await db.query({ name: 'mqa_user_get', text: this.sql.userGet, values: [username] });
     const row = result.rows[0];
     if (row === undefined) return undefined;
-    return { username: row.username, passwordHash: row.password_hash, salt: row.salt };
+    return { username: row.username, passwordHash: row.password_hash };
   }
 
+  async listUsers(): Promise<UserRecord[]> {
+    const db = this.readable();
+    const result = await db.query({ name: 'mqa_user_list', text: this.sql.userList });
+    return result.rows.map((row) => ({ username: row.username, passwordHash: row.password_hash }));
+  }
+
+  /** Written at once (not batched), with the `auth_version` increment in the same statement. */
   async saveUser(user: UserRecord): Promise<void> {
+    assertUserRecord(user);
     const db = this.readable();
     await db.query({
       name: 'mqa_user_upsert',
       text: this.sql.userUpsert,
-      values: [user.username, user.passwordHash, user.salt],
+      values: [user.username, user.passwordHash],
     });
   }
 
@@ -266,24 +275,34 @@ export class PgStore implements Store {
     const result = await db.query({ name: 'mqa_acl_list', text: this.sql.aclList });
     return result.rows.map((row) => ({
       id: row.id,
+      subject: row.subject,
       username: row.username ?? undefined,
       topicFilter: row.topic_filter,
-      access: row.access,
+      action: row.action,
+      permission: row.permission,
     }));
   }
 
   async saveAclRule(rule: AclRule): Promise<void> {
+    assertAclRule(rule);
     const db = this.readable();
     await db.query({
       name: 'mqa_acl_upsert',
       text: this.sql.aclUpsert,
-      values: [rule.id, rule.username ?? null, rule.topicFilter, rule.access],
+      values: [rule.id, rule.subject, rule.username ?? null, rule.topicFilter, rule.action, rule.permission],
     });
   }
 
   async deleteAclRule(id: string): Promise<void> {
     const db = this.readable();
     await db.query({ name: 'mqa_acl_delete', text: this.sql.aclDelete, values: [id] });
+  }
+
+  /** One primary-key read of the `meta` counter that every user and ACL write increments. */
+  async authVersion(): Promise<number> {
+    const db = this.readable();
+    const result = await db.query({ name: 'mqa_auth_version', text: this.sql.authVersion });
+    return Number(result.rows[0]?.value);
   }
 
   /** The batch to write to; writes are accepted while open and while closing. */

@@ -56,6 +56,7 @@ const session = (clientId: string) => ({
   clientId,
   protocolVersion: 4 as const,
   sessionExpiryInterval: undefined,
+  username: undefined,
 });
 const options = {
   qos: 1 as const,

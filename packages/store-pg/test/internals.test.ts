@@ -105,7 +105,12 @@ describe('batch coalescing', () => {
 
   it('keeps the net effect per key and runs deletes before upserts', () => {
     const batch = new Batch();
-    batch.saveSession({ clientId: 'c', protocolVersion: 4, sessionExpiryInterval: undefined });
+    batch.saveSession({
+      clientId: 'c',
+      protocolVersion: 4,
+      sessionExpiryInterval: undefined,
+      username: undefined,
+    });
     batch.saveSubscription('c', 'f', options);
     batch.deleteSubscription('c', 'f');
     batch.saveSubscription('c', 'f', { ...options, qos: 2 });
@@ -123,7 +128,7 @@ describe('batch coalescing', () => {
     batch.updateDelivery('c', 3, 7, false);
     const statements = planBatch(batch, sql, keyOf);
     expect(statements.map((s) => [s.name, s.values])).toEqual([
-      ['mqa_sessions_upsert', [['c'], [4], [null]]],
+      ['mqa_sessions_upsert', [['c'], [4], [null], [null]]],
       ['mqa_subscriptions_delete', [['c'], ['f']]],
       ['mqa_subscriptions_upsert', [['c'], ['f'], [2], [false], [false], [0], [null]]],
       ['mqa_deliveries_delete', [['c'], [3]]],
@@ -138,11 +143,11 @@ describe('batch coalescing', () => {
     batch.saveSubscription('c', 'old', options);
     batch.addInboundQos2('c', 1);
     batch.deleteSession('c');
-    batch.saveSession({ clientId: 'c', protocolVersion: 5, sessionExpiryInterval: 0 });
+    batch.saveSession({ clientId: 'c', protocolVersion: 5, sessionExpiryInterval: 0, username: undefined });
     batch.addInboundQos2('c', 2);
     expect(planBatch(batch, sql, keyOf).map((s) => [s.name, s.values])).toEqual([
       ['mqa_sessions_delete', [['c']]],
-      ['mqa_sessions_upsert', [['c'], [5], [0]]],
+      ['mqa_sessions_upsert', [['c'], [5], [0], [null]]],
       ['mqa_inbound_insert', [['c'], [2]]],
     ]);
   });

@@ -1,6 +1,7 @@
 import { isStoreError } from '@mqtt-adapt/router';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PgStore } from '../src/index.js';
+import { latestSchemaVersion, migrations } from '../src/migrations/index.js';
 import {
   admin,
   dropSchema,
@@ -38,16 +39,21 @@ function codeOf(error: unknown): unknown {
   return isStoreError(error) ? error.code : error;
 }
 
+const allVersions = [
+  { version: 1, name: 'initial' },
+  { version: 2, name: 'auth records' },
+];
+
 async function versions(name: string): Promise<Array<{ version: number; name: string }>> {
   return admin(`SELECT version, name FROM "${name}".schema_version ORDER BY version`);
 }
 
 describe('migrations', () => {
-  it('creates the schema and every table from nothing, at version 1', async () => {
+  it('creates the schema and every table from nothing, at the latest version', async () => {
     const name = schema();
     const snapshot = await store(name).open();
     expect(snapshot).toEqual({ sessions: [], retained: [], maxMessageId: 0 });
-    expect(await versions(name)).toEqual([{ version: 1, name: 'initial' }]);
+    expect(await versions(name)).toEqual(allVersions);
     const tables = await admin<{ table_name: string }>(
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
       [name],
@@ -57,6 +63,7 @@ describe('migrations', () => {
       'deliveries',
       'inbound_qos2',
       'messages',
+      'meta',
       'retained',
       'schema_version',
       'sessions',
@@ -69,24 +76,24 @@ describe('migrations', () => {
     const name = schema();
     const first = store(name);
     await first.open();
-    first.saveSession({ clientId: 'c', protocolVersion: 5, sessionExpiryInterval: 10 });
+    first.saveSession({ clientId: 'c', protocolVersion: 5, sessionExpiryInterval: 10, username: undefined });
     await first.close();
     for (let i = 0; i < 3; i++) {
       const again = store(name);
       const snapshot = await again.open();
       expect(snapshot.sessions.map((s) => s.session)).toEqual([
-        { clientId: 'c', protocolVersion: 5, sessionExpiryInterval: 10 },
+        { clientId: 'c', protocolVersion: 5, sessionExpiryInterval: 10, username: undefined },
       ]);
       await again.close();
     }
-    expect(await versions(name)).toEqual([{ version: 1, name: 'initial' }]);
+    expect(await versions(name)).toEqual(allVersions);
   });
 
   it('uses a schema a DBA created beforehand (empty)', async () => {
     const name = schema();
     await admin(`CREATE SCHEMA "${name}"`);
     await expect(store(name).open()).resolves.toEqual({ sessions: [], retained: [], maxMessageId: 0 });
-    expect(await versions(name)).toEqual([{ version: 1, name: 'initial' }]);
+    expect(await versions(name)).toEqual(allVersions);
   });
 
   it('eight nodes opening one new schema at once migrate it exactly once (advisory lock)', async () => {
@@ -94,7 +101,7 @@ describe('migrations', () => {
     const nodes = Array.from({ length: 8 }, () => store(name));
     const snapshots = await Promise.all(nodes.map((node) => node.open()));
     for (const snapshot of snapshots) expect(snapshot.sessions).toEqual([]);
-    expect(await versions(name)).toEqual([{ version: 1, name: 'initial' }]);
+    expect(await versions(name)).toEqual(allVersions);
   });
 
   it('a schema migrated by a newer package fails with STORE_SCHEMA_TOO_NEW and is left alone', async () => {
@@ -102,16 +109,68 @@ describe('migrations', () => {
     const first = store(name);
     await first.open();
     await first.close();
-    await admin(`INSERT INTO "${name}".schema_version (version, name) VALUES (2, 'from the future')`);
+    const future = latestSchemaVersion + 1;
+    await admin(`INSERT INTO "${name}".schema_version (version, name) VALUES ($1, 'from the future')`, [
+      future,
+    ]);
     const error = await rejectionOf(store(name).open());
     expect(codeOf(error)).toBe('STORE_SCHEMA_TOO_NEW');
     expect((error as Error).message).toBe(
-      `postgres schema "${name}" is at version 2, newer than version 1 this @mqtt-adapt/store-pg knows; upgrade the package on every node`,
+      `postgres schema "${name}" is at version ${future}, newer than version ${latestSchemaVersion} this @mqtt-adapt/store-pg knows; upgrade the package on every node`,
     );
-    expect(await versions(name)).toEqual([
-      { version: 1, name: 'initial' },
-      { version: 2, name: 'from the future' },
+    expect(await versions(name)).toEqual([...allVersions, { version: future, name: 'from the future' }]);
+  });
+
+  it('a schema written at version 1 migrates: sessions kept, ACL rules converted, users dropped', async () => {
+    const name = schema();
+    // Version 1 exactly as a release with only migration 0001 left it.
+    await admin(`CREATE SCHEMA "${name}"`);
+    await admin(`SET search_path TO "${name}";
+CREATE TABLE schema_version (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+${migrations[0]?.sql}
+INSERT INTO schema_version (version, name) VALUES (1, 'initial');
+INSERT INTO sessions (client_id, protocol_version, session_expiry_interval) VALUES ('old', 4, NULL);
+INSERT INTO subscriptions (client_id, topic_filter, qos, no_local, retain_as_published, retain_handling)
+  VALUES ('old', 'a/#', 1, false, false, 0);
+INSERT INTO users VALUES ('alice', '\\x00ff', '\\x01');
+INSERT INTO acl_rules (id, username, topic_filter, access) VALUES
+  ('z', 'alice', 'devices/%c/#', 'readwrite'), ('a', NULL, '$SYS/#', 'deny'),
+  ('r', 'bob', 'users/%u/+', 'read'), ('w', NULL, 'in/#', 'write');`);
+    const first = store(name);
+    const snapshot = await first.open();
+    expect(await versions(name)).toEqual(allVersions);
+    expect(snapshot.sessions.map((s) => [s.session, s.subscriptions.length])).toEqual([
+      [{ clientId: 'old', protocolVersion: 4, sessionExpiryInterval: undefined, username: undefined }, 1],
     ]);
+    expect(await first.listUsers()).toEqual([]);
+    const rule = { subject: 'all', username: undefined, permission: 'allow' } as const;
+    expect(await first.listAclRules()).toEqual([
+      { ...rule, id: 'z', subject: 'user', username: 'alice', topicFilter: 'devices/%c/#', action: 'all' },
+      { ...rule, id: 'a', topicFilter: '$SYS/#', action: 'all', permission: 'deny' },
+      { ...rule, id: 'r', subject: 'user', username: 'bob', topicFilter: 'users/%u/+', action: 'subscribe' },
+      { ...rule, id: 'w', topicFilter: 'in/#', action: 'publish' },
+    ]);
+    expect(await first.authVersion()).toBe(0);
+    // The migrated schema takes the new records; a rule added now goes after the converted ones.
+    await first.saveUser({ username: 'alice', passwordHash: '$7$101$c2FsdA==$aGFzaA==' });
+    await first.saveAclRule({ ...rule, id: 'n', topicFilter: 'new/#', action: 'all' });
+    first.saveSession({ clientId: 'old', protocolVersion: 5, sessionExpiryInterval: 60, username: 'alice' });
+    await first.close();
+    const second = store(name);
+    const after = await second.open();
+    expect(after.sessions[0]?.session).toEqual({
+      clientId: 'old',
+      protocolVersion: 5,
+      sessionExpiryInterval: 60,
+      username: 'alice',
+    });
+    expect(after.sessions[0]?.subscriptions.map((s) => s.topicFilter)).toEqual(['a/#']);
+    expect(await second.getUser('alice')).toEqual({
+      username: 'alice',
+      passwordHash: '$7$101$c2FsdA==$aGFzaA==',
+    });
+    expect((await second.listAclRules()).map((r) => r.id)).toEqual(['z', 'a', 'r', 'w', 'n']);
+    expect(await second.authVersion()).toBe(2);
   });
 });
 
@@ -178,7 +237,12 @@ describe('connection errors', () => {
   it('a store not opened yet rejects writes and flush with STORE_CLOSED', async () => {
     const unopened = store(schema());
     expect(() =>
-      unopened.saveSession({ clientId: 'c', protocolVersion: 4, sessionExpiryInterval: undefined }),
+      unopened.saveSession({
+        clientId: 'c',
+        protocolVersion: 4,
+        sessionExpiryInterval: undefined,
+        username: undefined,
+      }),
     ).toThrow('postgres store is not open; call open() first');
     expect(codeOf(await rejectionOf(unopened.flush()))).toBe('STORE_CLOSED');
     expect(codeOf(await rejectionOf(unopened.findRetained('#')))).toBe('STORE_CLOSED');

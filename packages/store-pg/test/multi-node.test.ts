@@ -27,7 +27,12 @@ function message(id: number, text: string): StoredMessage {
   };
 }
 
-const session = (clientId: string) => ({ clientId, protocolVersion: 5 as const, sessionExpiryInterval: 60 });
+const session = (clientId: string) => ({
+  clientId,
+  protocolVersion: 5 as const,
+  sessionExpiryInterval: 60,
+  username: undefined,
+});
 const delivery = (seq: number, messageId: number) => ({
   seq,
   messageId,
@@ -101,9 +106,19 @@ describe('two broker nodes on one schema', () => {
     const a = node(schema);
     const b = node(schema);
     await Promise.all([a.open(), b.open()]);
-    await a.saveUser({ username: 'u', passwordHash: Buffer.from([1, 0, 2]), salt: Buffer.from([3]) });
-    await a.saveAclRule({ id: 'r', username: 'u', topicFilter: 'x/#', access: 'read' });
-    expect((await b.getUser('u'))?.passwordHash).toEqual(Buffer.from([1, 0, 2]));
-    expect(await b.listAclRules()).toEqual([{ id: 'r', username: 'u', topicFilter: 'x/#', access: 'read' }]);
+    const before = await b.authVersion();
+    const rule = {
+      id: 'r',
+      subject: 'user',
+      username: 'u',
+      topicFilter: 'x/%u/#',
+      action: 'subscribe',
+      permission: 'allow',
+    } as const;
+    await a.saveUser({ username: 'u', passwordHash: '$7$101$c2FsdA==$aGFzaA==' });
+    await a.saveAclRule(rule);
+    expect((await b.getUser('u'))?.passwordHash).toBe('$7$101$c2FsdA==$aGFzaA==');
+    expect(await b.listAclRules()).toEqual([rule]);
+    expect(await b.authVersion()).toBeGreaterThan(before);
   });
 });

@@ -60,7 +60,12 @@ try {
     for (const batch of BATCHES) {
       const store = new SqliteStore({ path: join(dir, `bench-${synchronous}-${batch}.db`), synchronous });
       await store.open();
-      store.saveSession({ clientId: 'bench', protocolVersion: 5, sessionExpiryInterval: 3600 });
+      store.saveSession({
+        clientId: 'bench',
+        protocolVersion: 5,
+        sessionExpiryInterval: 3600,
+        username: undefined,
+      });
       await store.flush();
       // Fewer messages for batch 1 with fsync: each commit costs a disk flush.
       const messages = Math.max(

@@ -11,6 +11,7 @@ import type {
 } from '@mqtt-adapt/router';
 import { filterLevelsMatch, StoreError } from '@mqtt-adapt/router';
 import type Database from 'better-sqlite3';
+import { assertAclRule, assertUserRecord } from './internal/auth-records.js';
 import { GroupCommit } from './internal/group-commit.js';
 import { loadSnapshot } from './internal/load-snapshot.js';
 import { openDatabase } from './internal/open-database.js';
@@ -48,6 +49,8 @@ interface Connection {
 }
 
 const b = (value: boolean): number => (value ? 1 : 0);
+/** The `meta` row every user and ACL write increments. */
+const authVersionKey = 'auth_version';
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /**
@@ -145,6 +148,7 @@ export class SqliteStore implements Store {
         session.clientId,
         session.protocolVersion,
         session.sessionExpiryInterval ?? null,
+        session.username ?? null,
       );
   }
 
@@ -269,35 +273,56 @@ export class SqliteStore implements Store {
     });
   }
 
-  saveUser(user: UserRecord): Promise<void> {
-    const c = this.conn;
-    if (c === undefined) return Promise.reject(this.closedError());
-    c.batch.add(c.sql.saveUser, user.username, user.passwordHash, user.salt);
-    return c.batch.pendingCommit();
+  async listUsers(): Promise<UserRecord[]> {
+    return this.read('listUsers', (sql) => (sql.listUsers.all() as UserRow[]).map(toUserRecord));
   }
 
-  deleteUser(username: string): Promise<void> {
-    const c = this.conn;
-    if (c === undefined) return Promise.reject(this.closedError());
-    c.batch.add(c.sql.deleteUser, username);
-    return c.batch.pendingCommit();
+  async saveUser(user: UserRecord): Promise<void> {
+    assertUserRecord(user);
+    return this.authWrite((c) => c.batch.add(c.sql.saveUser, user.username, user.passwordHash));
+  }
+
+  async deleteUser(username: string): Promise<void> {
+    return this.authWrite((c) => c.batch.add(c.sql.deleteUser, username));
   }
 
   async listAclRules(): Promise<AclRule[]> {
     return this.read('listAclRules', (sql) => (sql.listAclRules.all() as AclRuleRow[]).map(toAclRule));
   }
 
-  saveAclRule(rule: AclRule): Promise<void> {
-    const c = this.conn;
-    if (c === undefined) return Promise.reject(this.closedError());
-    c.batch.add(c.sql.saveAclRule, rule.id, rule.username ?? null, rule.topicFilter, rule.access);
-    return c.batch.pendingCommit();
+  async saveAclRule(rule: AclRule): Promise<void> {
+    assertAclRule(rule);
+    return this.authWrite((c) =>
+      c.batch.add(
+        c.sql.saveAclRule,
+        rule.id,
+        rule.subject,
+        rule.username ?? null,
+        rule.topicFilter,
+        rule.action,
+        rule.permission,
+      ),
+    );
   }
 
-  deleteAclRule(id: string): Promise<void> {
+  async deleteAclRule(id: string): Promise<void> {
+    return this.authWrite((c) => c.batch.add(c.sql.deleteAclRule, id));
+  }
+
+  /** One indexed read of the `meta` counter, after committing what is pending. */
+  async authVersion(): Promise<number> {
+    return this.read('authVersion', (sql) => sql.counter.get(authVersionKey) as number);
+  }
+
+  /**
+   * A user or ACL write: it joins the current batch with the `auth_version` increment behind it
+   * (one transaction), and resolves once that batch committed.
+   */
+  private authWrite(queue: (c: Connection) => void): Promise<void> {
     const c = this.conn;
     if (c === undefined) return Promise.reject(this.closedError());
-    c.batch.add(c.sql.deleteAclRule, id);
+    queue(c);
+    c.batch.add(c.sql.bumpCounter, authVersionKey);
     return c.batch.pendingCommit();
   }
 

@@ -34,7 +34,7 @@ const write = (id) => {
     properties: { userProperties: [['n', String(id)]] } });
   store.saveDelivery('c', { seq: id, messageId: id, qos: 1, retain: false, packetId: undefined, released: false });
 };
-store.saveSession({ clientId: 'c', protocolVersion: 5, sessionExpiryInterval: 3600 });
+store.saveSession({ clientId: 'c', protocolVersion: 5, sessionExpiryInterval: 3600, username: 'alice' });
 store.saveSubscription('c', 'crash/#', { qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0,
   subscriptionIdentifier: undefined });
 for (let id = 1; id <= 300; id++) write(id);
@@ -90,7 +90,12 @@ describe('a real crash: kill -9 in a child process', () => {
     await store.close();
     expect(snapshot.sessions).toHaveLength(1);
     const session = snapshot.sessions[0]!;
-    expect(session.session).toEqual({ clientId: 'c', protocolVersion: 5, sessionExpiryInterval: 3600 });
+    expect(session.session).toEqual({
+      clientId: 'c',
+      protocolVersion: 5,
+      sessionExpiryInterval: 3600,
+      username: 'alice',
+    });
     expect(session.subscriptions.map((s) => s.topicFilter)).toEqual(['crash/#']);
     const seqs = session.deliveries.map((d) => d.seq);
     // Everything flushed is there, and what was committed after it is whole batches in order:

@@ -43,7 +43,7 @@ describe('group commit', () => {
   it('commits N writes of one turn in one transaction, visible only once committed', async () => {
     const store = await open();
     const other = observer(store);
-    store.saveSession({ clientId: 'c', protocolVersion: 5, sessionExpiryInterval: 10 });
+    store.saveSession({ clientId: 'c', protocolVersion: 5, sessionExpiryInterval: 10, username: undefined });
     for (let i = 1; i <= 200; i++) {
       store.saveMessage(message(i));
       store.saveDelivery('c', {
@@ -79,13 +79,28 @@ describe('group commit', () => {
   it('flush() shares one promise per batch and returns undefined when nothing is pending', async () => {
     const store = await open();
     expect(store.flush()).toBeUndefined();
-    store.saveSession({ clientId: 'a', protocolVersion: 4, sessionExpiryInterval: undefined });
+    store.saveSession({
+      clientId: 'a',
+      protocolVersion: 4,
+      sessionExpiryInterval: undefined,
+      username: undefined,
+    });
     const first = store.flush();
-    store.saveSession({ clientId: 'b', protocolVersion: 4, sessionExpiryInterval: undefined });
+    store.saveSession({
+      clientId: 'b',
+      protocolVersion: 4,
+      sessionExpiryInterval: undefined,
+      username: undefined,
+    });
     expect(store.flush()).toBe(first);
     await first;
     expect(store.flush()).toBeUndefined();
-    store.saveSession({ clientId: 'c', protocolVersion: 4, sessionExpiryInterval: undefined });
+    store.saveSession({
+      clientId: 'c',
+      protocolVersion: 4,
+      sessionExpiryInterval: undefined,
+      username: undefined,
+    });
     const second = store.flush();
     expect(second).not.toBe(first);
     await second;
@@ -95,12 +110,27 @@ describe('group commit', () => {
   it('with flushIntervalMs, writes of several turns inside the window share one commit', async () => {
     const store = await open({ flushIntervalMs: 40 });
     const other = observer(store);
-    store.saveSession({ clientId: 'a', protocolVersion: 4, sessionExpiryInterval: undefined });
+    store.saveSession({
+      clientId: 'a',
+      protocolVersion: 4,
+      sessionExpiryInterval: undefined,
+      username: undefined,
+    });
     await nextTurn();
-    store.saveSession({ clientId: 'b', protocolVersion: 4, sessionExpiryInterval: undefined });
+    store.saveSession({
+      clientId: 'b',
+      protocolVersion: 4,
+      sessionExpiryInterval: undefined,
+      username: undefined,
+    });
     await nextTurn();
     expect(other.count('sessions')).toBe(0);
-    store.saveSession({ clientId: 'c', protocolVersion: 4, sessionExpiryInterval: undefined });
+    store.saveSession({
+      clientId: 'c',
+      protocolVersion: 4,
+      sessionExpiryInterval: undefined,
+      username: undefined,
+    });
     await store.flush();
     expect(other.count('sessions')).toBe(3);
     expect(store.stats).toMatchObject({ commits: 1, writes: 3 });
@@ -117,32 +147,44 @@ describe('group commit', () => {
     const { logger, calls } = recordingLogger();
     const store = await open({ logger });
     const other = observer(store);
-    store.saveSession({ clientId: 'lost', protocolVersion: 4, sessionExpiryInterval: undefined });
-    // The schema refuses an access value outside the union; the write itself must not throw.
-    const rule = { id: 'r', username: undefined, topicFilter: '#', access: 'everything' as 'read' };
-    let saveFailure: unknown;
-    expect(() => {
-      store.saveAclRule(rule).catch((e: unknown) => {
-        saveFailure = e;
-      });
-    }).not.toThrow();
+    store.saveSession({
+      clientId: 'lost',
+      protocolVersion: 4,
+      sessionExpiryInterval: undefined,
+      username: undefined,
+    });
+    // A user write joins the batch (with its auth_version increment) and shares its fate.
+    const savedUser = store.saveUser({ username: 'u', passwordHash: '$7$101$c2FsdA==$aGFzaA==' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // The schema refuses a NULL payload; the write itself must not throw.
+    const broken = { ...message(1), payload: null } as unknown as StoredMessage;
+    expect(() => store.saveMessage(broken)).not.toThrow();
     const error = await store.flush()?.then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(isStoreError(error) && error.code).toBe('STORE_WRITE_FAILED');
     expect((error as Error).message).toMatch(
-      /^sqlite commit of 2 writes to .* failed: saveAclRule failed: CHECK/,
+      /^sqlite commit of 4 writes to .* failed: saveMessage failed: NOT NULL constraint failed: messages\.payload/,
     );
     expect((error as Error).cause).toBeInstanceOf(Error);
-    expect(saveFailure).toBe(error);
+    expect(await savedUser).toBe(error);
     expect(other.count('sessions')).toBe(0);
+    expect(other.count('users')).toBe(0);
+    expect(await store.authVersion()).toBe(0);
     expect(calls.filter((c) => c.level === 'error').map((c) => c.msg)).toEqual([
       'sqlite group commit failed',
     ]);
     expect(store.stats).toMatchObject({ commits: 0, failedCommits: 1 });
     // The store goes on.
-    store.saveSession({ clientId: 'next', protocolVersion: 4, sessionExpiryInterval: undefined });
+    store.saveSession({
+      clientId: 'next',
+      protocolVersion: 4,
+      sessionExpiryInterval: undefined,
+      username: undefined,
+    });
     await store.flush();
     expect(other.count('sessions')).toBe(1);
   });
@@ -151,7 +193,12 @@ describe('group commit', () => {
     const store = await open();
     const db = (store as unknown as { conn: { db: Database.Database } }).conn.db;
     db.exec(`CREATE TEMP TRIGGER refuse BEFORE INSERT ON sessions BEGIN SELECT RAISE(ABORT, 'refused'); END`);
-    store.saveSession({ clientId: 'c', protocolVersion: 4, sessionExpiryInterval: undefined });
+    store.saveSession({
+      clientId: 'c',
+      protocolVersion: 4,
+      sessionExpiryInterval: undefined,
+      username: undefined,
+    });
     await nextTurn();
     await nextTurn();
     expect(store.stats).toMatchObject({ commits: 0, failedCommits: 1, pending: 0 });
@@ -169,7 +216,12 @@ describe('group commit', () => {
     const store = await open({ logger });
     await store.close();
     expect(() => {
-      store.saveSession({ clientId: 'c', protocolVersion: 4, sessionExpiryInterval: undefined });
+      store.saveSession({
+        clientId: 'c',
+        protocolVersion: 4,
+        sessionExpiryInterval: undefined,
+        username: undefined,
+      });
       store.deleteSession('c');
     }).not.toThrow();
     const error = await store.flush()?.then(
@@ -184,7 +236,12 @@ describe('group commit', () => {
 
   it('close() commits what is pending before closing', async () => {
     const store = await open({ flushIntervalMs: 10_000 });
-    store.saveSession({ clientId: 'c', protocolVersion: 4, sessionExpiryInterval: undefined });
+    store.saveSession({
+      clientId: 'c',
+      protocolVersion: 4,
+      sessionExpiryInterval: undefined,
+      username: undefined,
+    });
     await store.close();
     const db = new Database(store.path, { readonly: true });
     observers.push(db);

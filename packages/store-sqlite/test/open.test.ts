@@ -54,11 +54,70 @@ describe('migrations', () => {
       'deliveries',
       'inbound_qos2',
       'messages',
+      'meta',
       'retained',
       'sessions',
       'subscriptions',
       'users',
     ]);
+  });
+
+  it('a database written at schema version 1 migrates: sessions kept, ACL rules converted, users dropped', async () => {
+    const path = join(tempDir(), 'v1.db');
+    const raw = new Database(path);
+    raw.pragma('journal_mode = WAL');
+    raw.exec(migrations[0]!.sql);
+    raw.pragma('user_version = 1');
+    raw.pragma(`application_id = ${0x4d514144}`);
+    raw.exec(`
+      INSERT INTO sessions (client_id, protocol_version, session_expiry_interval) VALUES ('old', 4, NULL);
+      INSERT INTO subscriptions VALUES ('old', 'a/#', 1, 0, 0, 0, NULL);
+      INSERT INTO users VALUES ('alice', x'00ff', x'01');
+      INSERT INTO acl_rules (id, position, username, topic_filter, access) VALUES
+        ('z', 1, 'alice', 'devices/%c/#', 'readwrite'),
+        ('a', 2, NULL, '$SYS/#', 'deny'),
+        ('r', 3, 'bob', 'users/%u/+', 'read'),
+        ('w', 4, NULL, 'in/#', 'write');
+    `);
+    raw.close();
+
+    const store = track(new SqliteStore({ path }));
+    const snapshot = await store.open();
+    expect(rawDb(store).pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(snapshot.sessions.map((s) => [s.session, s.subscriptions.length])).toEqual([
+      [{ clientId: 'old', protocolVersion: 4, sessionExpiryInterval: undefined, username: undefined }, 1],
+    ]);
+    expect(await store.listUsers()).toEqual([]);
+    const rule = { subject: 'all', username: undefined, permission: 'allow' } as const;
+    expect(await store.listAclRules()).toEqual([
+      { ...rule, id: 'z', subject: 'user', username: 'alice', topicFilter: 'devices/%c/#', action: 'all' },
+      { ...rule, id: 'a', topicFilter: '$SYS/#', action: 'all', permission: 'deny' },
+      { ...rule, id: 'r', subject: 'user', username: 'bob', topicFilter: 'users/%u/+', action: 'subscribe' },
+      { ...rule, id: 'w', topicFilter: 'in/#', action: 'publish' },
+    ]);
+    const version = await store.authVersion();
+    expect(version).toBe(0);
+
+    // The migrated file takes the new records.
+    await store.saveUser({ username: 'alice', passwordHash: '$7$101$c2FsdA==$aGFzaA==' });
+    await store.saveAclRule({ ...rule, id: 'n', topicFilter: 'new/#', action: 'all' });
+    store.saveSession({ clientId: 'old', protocolVersion: 5, sessionExpiryInterval: 60, username: 'alice' });
+    await store.close();
+    const reopened = track(new SqliteStore({ path }));
+    const after = await reopened.open();
+    expect(after.sessions[0]?.session).toEqual({
+      clientId: 'old',
+      protocolVersion: 5,
+      sessionExpiryInterval: 60,
+      username: 'alice',
+    });
+    expect(after.sessions[0]?.subscriptions.map((s) => s.topicFilter)).toEqual(['a/#']);
+    expect(await reopened.getUser('alice')).toEqual({
+      username: 'alice',
+      passwordHash: '$7$101$c2FsdA==$aGFzaA==',
+    });
+    expect((await reopened.listAclRules()).map((r) => r.id)).toEqual(['z', 'a', 'r', 'w', 'n']);
+    expect(await reopened.authVersion()).toBeGreaterThan(version);
   });
 
   it("synchronous: 'full' sets PRAGMA synchronous = FULL", async () => {
@@ -71,7 +130,12 @@ describe('migrations', () => {
     const path = join(tempDir(), 'again.db');
     const first = new SqliteStore({ path });
     await first.open();
-    first.saveSession({ clientId: 'c', protocolVersion: 4, sessionExpiryInterval: undefined });
+    first.saveSession({
+      clientId: 'c',
+      protocolVersion: 4,
+      sessionExpiryInterval: undefined,
+      username: undefined,
+    });
     await first.close();
     const second = track(new SqliteStore({ path }));
     const snapshot = await second.open();

@@ -7,7 +7,12 @@ await broker.open();
 
 const store = new SqliteStore({ path: './other.db' });
 const { sessions, retained, maxMessageId } = await store.open();
-store.saveSession({ clientId: 'sensor-1', protocolVersion: 5, sessionExpiryInterval: 3600 });
+store.saveSession({
+  clientId: 'sensor-1',
+  protocolVersion: 5,
+  sessionExpiryInterval: 3600,
+  username: undefined,
+});
 store.saveRetained({
   topicName: 'status/sensor-1',
   payload: Buffer.from('up'),

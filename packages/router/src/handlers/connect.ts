@@ -161,8 +161,10 @@ function accept(connection: Connection, packet: ConnectPacket, clientId: string)
     session = new Session(clientId, !packet.cleanStart, version);
     core.sessions.set(clientId, session);
   }
+  // Read before this connection overwrites them: a changed user or level is stored again.
+  const previousUsername = session.client?.username;
+  const previousVersion = session.protocolVersion;
   session.protocolVersion = version;
-  if (!sessionPresent) core.persistence.saveSession(session);
   const will = packet.will;
   session.will = undefined;
   if (will !== undefined && will.topicName.charCodeAt(0) === 0x24 /* $ */) {
@@ -183,6 +185,9 @@ function accept(connection: Connection, packet: ConnectPacket, clientId: string)
   };
   connection.session = session;
   session.client = connection.client;
+  if (!sessionPresent || previousUsername !== connection.client.username || previousVersion !== version) {
+    core.persistence.saveSession(session);
+  }
   const flushed = core.persistence.store.flush();
   if (flushed === undefined) {
     finishConnect(connection, packet, session, sessionPresent);

@@ -4,6 +4,7 @@ import type { SessionSnapshot, Store } from '../store.js';
 import {
   clientIds,
   deliveryRecord,
+  itIf,
   normalizeSnapshot,
   retainedRecord,
   sessionOf,
@@ -14,20 +15,6 @@ import {
 } from './store-contract-fixtures.js';
 import type { ContractRun } from './store-contract-run.js';
 import { expectEverything, writeEverything } from './store-contract-scenario.js';
-
-type TestBody = () => Promise<void>;
-
-/**
- * `it`, or `it.skip` with the reason in the test name so the report shows why. Justified skips
- * only: crash and concurrent-writer cases cannot mean anything for a store that is neither
- * durable nor shared (MemoryStore: a crash ends it, a "second instance" is the same object);
- * every durable store (SQLite, PostgreSQL) provides `crash` and runs all of them.
- */
-function itIf(enabled: boolean, reason: string): (name: string, body: TestBody) => void {
-  return enabled
-    ? (name, body) => it(name, body)
-    : (name, body) => it.skip(`${name} [skipped: ${reason}]`, body);
-}
 
 /** The error `call` threw or rejected with; `undefined` if it succeeded. */
 async function failureOf(call: () => unknown): Promise<unknown> {
@@ -43,18 +30,27 @@ async function failureOf(call: () => unknown): Promise<unknown> {
 const closedCalls: Array<{ method: string; call: (store: Store) => unknown }> = [
   { method: 'findRetained', call: (store) => store.findRetained('#') },
   { method: 'getUser', call: (store) => store.getUser('alice') },
+  { method: 'listUsers', call: (store) => store.listUsers() },
   {
     method: 'saveUser',
-    call: (store) =>
-      store.saveUser({ username: 'u', passwordHash: Buffer.from([1]), salt: Buffer.from([2]) }),
+    call: (store) => store.saveUser({ username: 'u', passwordHash: '$7$101$c2FsdA==$aGFzaA==' }),
   },
   { method: 'deleteUser', call: (store) => store.deleteUser('alice') },
   { method: 'listAclRules', call: (store) => store.listAclRules() },
   {
     method: 'saveAclRule',
-    call: (store) => store.saveAclRule({ id: 'r', username: undefined, topicFilter: '#', access: 'read' }),
+    call: (store) =>
+      store.saveAclRule({
+        id: 'r',
+        subject: 'all',
+        username: undefined,
+        topicFilter: '#',
+        action: 'subscribe',
+        permission: 'allow',
+      }),
   },
   { method: 'deleteAclRule', call: (store) => store.deleteAclRule('r') },
+  { method: 'authVersion', call: (store) => store.authVersion() },
 ];
 
 /** Group commit, restart, crash, concurrent instances, closed store. */

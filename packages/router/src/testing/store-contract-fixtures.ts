@@ -1,5 +1,5 @@
 import type { Properties } from '@mqtt-adapt/codec';
-import { expect } from 'vitest';
+import { expect, it } from 'vitest';
 import type { SubscriptionOptions } from '../session.js';
 import type {
   DeliveryRecord,
@@ -13,7 +13,27 @@ import type {
 
 /** Records with every field set, so each test states only what it is about. */
 export function sessionRecord(clientId: string, overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return { clientId, protocolVersion: 4, sessionExpiryInterval: undefined, ...overrides };
+  return {
+    clientId,
+    protocolVersion: 4,
+    sessionExpiryInterval: undefined,
+    username: undefined,
+    ...overrides,
+  };
+}
+
+type TestBody = () => Promise<void>;
+
+/**
+ * `it`, or `it.skip` with the reason in the test name so the report shows why. Justified skips
+ * only: crash and concurrent-writer cases cannot mean anything for a store that is neither
+ * durable nor shared (MemoryStore: a crash ends it, a "second instance" is the same object);
+ * every durable store (SQLite, PostgreSQL) provides `crash` and runs all of them.
+ */
+export function itIf(enabled: boolean, reason: string): (name: string, body: TestBody) => void {
+  return enabled
+    ? (name, body) => it(name, body)
+    : (name, body) => it.skip(`${name} [skipped: ${reason}]`, body);
 }
 
 export function subscriptionOptions(overrides: Partial<SubscriptionOptions> = {}): SubscriptionOptions {

@@ -18,6 +18,8 @@ export interface EverythingExpected {
   snapshot: StoreSnapshot;
   users: UserRecord[];
   aclRules: AclRule[];
+  /** `authVersion()` once everything was written. */
+  authVersion: number;
 }
 
 /**
@@ -30,7 +32,7 @@ export async function writeEverything(store: Store): Promise<EverythingExpected>
   const m3: StoredMessage = storedMessage(3);
   for (const message of [m1, m2, m3]) store.saveMessage(message);
 
-  const alpha = sessionRecord('alpha', { protocolVersion: 5, sessionExpiryInterval: 300 });
+  const alpha = sessionRecord('alpha', { protocolVersion: 5, sessionExpiryInterval: 300, username: 'alice' });
   const beta = sessionRecord('beta', { protocolVersion: 3 });
   store.saveSession(alpha);
   store.saveSession(beta);
@@ -62,16 +64,31 @@ export async function writeEverything(store: Store): Promise<EverythingExpected>
   store.saveRetained(retainedRecord('gone'));
   store.deleteRetained('gone');
 
-  const users = [
-    { username: 'alice', passwordHash: Buffer.from([0, 9, 8, 0]), salt: Buffer.from([7, 0]) },
-    { username: 'bob', passwordHash: Buffer.from([1]), salt: Buffer.from([2]) },
+  const users: UserRecord[] = [
+    { username: 'alice', passwordHash: '$scrypt$ln=17,r=8,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA' },
+    { username: 'bob', passwordHash: '$7$101$YWJjZGVmZ2hpamtsbW5vcA==$MTIzNDU2Nzg5MA==' },
   ];
   for (const user of users) await store.saveUser(user);
   const aclRules: AclRule[] = [
-    { id: 'r2', username: 'alice', topicFilter: 'a/#', access: 'readwrite' },
-    { id: 'r1', username: undefined, topicFilter: '#', access: 'deny' },
+    {
+      id: 'r2',
+      subject: 'user',
+      username: 'alice',
+      topicFilter: 'a/%u/#',
+      action: 'all',
+      permission: 'allow',
+    },
+    {
+      id: 'r1',
+      subject: 'anonymous',
+      username: undefined,
+      topicFilter: '#',
+      action: 'publish',
+      permission: 'deny',
+    },
   ];
   for (const rule of aclRules) await store.saveAclRule(rule);
+  const authVersion = await store.authVersion();
 
   const snapshot = normalizeSnapshot({
     sessions: [
@@ -97,7 +114,7 @@ export async function writeEverything(store: Store): Promise<EverythingExpected>
     retained,
     maxMessageId: 2,
   });
-  return { snapshot, users, aclRules };
+  return { snapshot, users, aclRules, authVersion };
 }
 
 /** Asserts `store` (opened, `snapshot` from its open()) holds exactly what `writeEverything` wrote. */
@@ -110,10 +127,8 @@ export async function expectEverything(
   const alpha = snapshot.sessions.find((entry) => entry.session.clientId === 'alpha');
   expectBytes(alpha?.deliveries[0]?.message.payload, everyByteValue(), 'payload of message 1');
   expect((await store.findRetained('status/+')).map((record) => record.topicName)).toEqual(['status/1']);
-  for (const user of expected.users) {
-    const found = await store.getUser(user.username);
-    expectBytes(found?.passwordHash, user.passwordHash, `passwordHash of ${user.username}`);
-    expectBytes(found?.salt, user.salt, `salt of ${user.username}`);
-  }
+  for (const user of expected.users) expect(await store.getUser(user.username)).toEqual(user);
+  expect(await store.listUsers()).toEqual(expected.users);
   expect(await store.listAclRules()).toEqual(expected.aclRules);
+  expect(await store.authVersion()).toBe(expected.authVersion);
 }

@@ -37,6 +37,9 @@ export function describeSessionsContract(run: ContractRun): void {
         sessionRecord(`it's "quoted" \\ %_`),
         sessionRecord('客户端-🙂'),
         sessionRecord('x'.repeat(1000)),
+        sessionRecord('with-user', { username: 'alice' }),
+        sessionRecord('with-empty-user', { protocolVersion: 5, username: '' }),
+        sessionRecord('with-unicode-user', { username: `Мария 🙂 it's "quoted" \\ %_` }),
       ];
       for (const record of records) run.store.saveSession(record);
       const { snapshot } = await run.restart(run.store);
@@ -71,6 +74,40 @@ export function describeSessionsContract(run: ContractRun): void {
           inboundQos2: [5],
         }),
       );
+    });
+
+    it('username round-trips (undefined included), is replaced with the record and survives restarts', async () => {
+      const store = run.store;
+      store.saveSession(sessionRecord('anonymous-then-user'));
+      store.saveSession(sessionRecord('user-then-other', { username: 'alice' }));
+      store.saveSession(sessionRecord('user-then-anonymous', { username: 'bob' }));
+      store.saveSession(sessionRecord('kept', { username: 'Мария 🙂' }));
+      store.saveSubscription('user-then-other', 'a/#', subscriptionOptions());
+      const first = await run.restart(store);
+      expect(sessionOf(first.snapshot, 'anonymous-then-user').session.username).toBeUndefined();
+      expect(sessionOf(first.snapshot, 'user-then-other').session.username).toBe('alice');
+      expect(sessionOf(first.snapshot, 'kept').session.username).toBe('Мария 🙂');
+      // A persistent session resumed by a connection with another user name is saved again.
+      first.store.saveSession(sessionRecord('anonymous-then-user', { username: 'carol' }));
+      first.store.saveSession(sessionRecord('user-then-other', { username: 'ALICE' }));
+      first.store.saveSession(sessionRecord('user-then-anonymous', { username: undefined }));
+      const second = await run.restart(first.store);
+      expect(normalizeSnapshot(second.snapshot)).toEqual(
+        normalizeSnapshot({
+          sessions: [
+            sessionSnapshot(sessionRecord('anonymous-then-user', { username: 'carol' })),
+            sessionSnapshot(sessionRecord('user-then-other', { username: 'ALICE' }), {
+              subscriptions: [{ topicFilter: 'a/#', options: subscriptionOptions() }],
+            }),
+            sessionSnapshot(sessionRecord('user-then-anonymous')),
+            sessionSnapshot(sessionRecord('kept', { username: 'Мария 🙂' })),
+          ],
+          retained: [],
+          maxMessageId: 0,
+        }),
+      );
+      const anonymous = sessionOf(second.snapshot, 'user-then-anonymous').session;
+      expect(anonymous.username, 'username of a session saved without one').toBeUndefined();
     });
 
     it('deleteSession removes the session with its subscriptions, deliveries and inbound ids, and only its own', async () => {

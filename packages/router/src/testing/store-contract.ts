@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe } from 'vitest';
 import type { Store } from '../store.js';
 import { describeAuthContract } from './store-contract-auth.js';
+import { describeAuthVersionContract } from './store-contract-auth-version.js';
 import { describeDurabilityContract } from './store-contract-durability.js';
 import { describeMessagesContract } from './store-contract-messages.js';
 import { describeRetainedContract } from './store-contract-retained.js';
@@ -41,7 +42,9 @@ const timeoutMs = 30_000;
  *
  * Every test gets a fresh store from `create()`, opened; it is closed and destroyed after.
  * Orders the `Store` interface leaves open (sessions, subscriptions, inbound ids, retained) are
- * compared sorted; delivery order (`seq`) and ACL rule order (insertion) are compared as is.
+ * compared sorted; delivery order (`seq`), user order (username) and ACL rule order (insertion)
+ * are compared as is. Cases that need a crash or a second independent instance on the same
+ * database are skipped, with the reason in their name, when the harness cannot provide them.
  */
 export function runStoreContract(name: string, harness: StoreContractHarness): void {
   describe(`Store contract: ${name}`, { timeout: timeoutMs }, () => {
@@ -53,6 +56,7 @@ export function runStoreContract(name: string, harness: StoreContractHarness): v
     describeMessagesContract(run);
     describeRetainedContract(run);
     describeAuthContract(run);
+    describeAuthVersionContract(run);
     describeDurabilityContract(run);
   });
 }

@@ -25,7 +25,7 @@ export function planBatch(batch: Batch, sql: Sql, keyOf: (messageId: number) => 
   const out: Statement[] = [];
   const rows: ClientRows = {
     resets: [],
-    sessions: columns(3),
+    sessions: columns(4),
     subDeletes: columns(2),
     subUpserts: columns(7),
     deliveryDeletes: columns(2),
@@ -74,7 +74,13 @@ function addClient(
   if (writes.reset) rows.resets.push(clientId);
   const record = writes.record;
   if (record !== undefined) {
-    push(rows.sessions, clientId, record.protocolVersion, record.sessionExpiryInterval ?? null);
+    push(
+      rows.sessions,
+      clientId,
+      record.protocolVersion,
+      record.sessionExpiryInterval ?? null,
+      record.username ?? null,
+    );
   }
   for (const topicFilter of writes.subscriptionDeletes ?? []) push(rows.subDeletes, clientId, topicFilter);
   for (const [topicFilter, options] of writes.subscriptions ?? []) {

@@ -102,6 +102,7 @@ function sessionsFrom(
         clientId,
         protocolVersion: row.protocol_version as 3 | 4 | 5,
         sessionExpiryInterval: nullable(row.session_expiry_interval as number | null),
+        username: nullable(row.username as string | null),
       },
       subscriptions: [],
       deliveries: [],

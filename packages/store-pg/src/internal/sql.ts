@@ -5,16 +5,17 @@
  */
 export function buildSql(schema: string) {
   const t = (table: string): string => `"${schema}".${table}`;
+  const bumpAuthVersion = `UPDATE ${t('meta')} SET value = value + 1 WHERE key = 'auth_version'`;
   const hasSession = `EXISTS (SELECT 1 FROM ${t('sessions')} s WHERE s.client_id = u.client_id)`;
   return {
     sessionsDelete: `DELETE FROM ${t('sessions')} WHERE client_id = ANY($1::text[])`,
-    sessionsUpsert: `INSERT INTO ${t('sessions')} (client_id, protocol_version, session_expiry_interval)
-SELECT u.client_id, u.protocol_version, u.session_expiry_interval
-FROM unnest($1::text[], $2::int2[], $3::int8[]) WITH ORDINALITY
-  AS u(client_id, protocol_version, session_expiry_interval, n)
+    sessionsUpsert: `INSERT INTO ${t('sessions')} (client_id, protocol_version, session_expiry_interval, username)
+SELECT u.client_id, u.protocol_version, u.session_expiry_interval, u.username
+FROM unnest($1::text[], $2::int2[], $3::int8[], $4::text[]) WITH ORDINALITY
+  AS u(client_id, protocol_version, session_expiry_interval, username, n)
 ORDER BY u.n
 ON CONFLICT (client_id) DO UPDATE SET protocol_version = EXCLUDED.protocol_version,
-  session_expiry_interval = EXCLUDED.session_expiry_interval`,
+  session_expiry_interval = EXCLUDED.session_expiry_interval, username = EXCLUDED.username`,
 
     messagesDelete: `DELETE FROM ${t('messages')} m USING unnest($1::int8[], $2::int8[]) AS u(epoch, id)
 WHERE m.epoch = u.epoch AND m.id = u.id`,
@@ -72,19 +73,30 @@ WHERE topic_name LIKE $1 ORDER BY topic_name`,
     retainedAll: `SELECT topic_name, payload, qos, properties FROM ${t('retained')}
 WHERE topic_name NOT LIKE '$%' ORDER BY topic_name`,
 
-    userGet: `SELECT username, password_hash, salt FROM ${t('users')} WHERE username = $1`,
-    userUpsert: `INSERT INTO ${t('users')} (username, password_hash, salt) VALUES ($1, $2, $3)
-ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, salt = EXCLUDED.salt`,
-    userDelete: `DELETE FROM ${t('users')} WHERE username = $1`,
-    aclList: `SELECT id, username, topic_filter, access FROM ${t('acl_rules')} ORDER BY position`,
-    aclUpsert: `INSERT INTO ${t('acl_rules')} (id, username, topic_filter, access) VALUES ($1, $2, $3, $4)
-ON CONFLICT (id) DO UPDATE SET username = EXCLUDED.username, topic_filter = EXCLUDED.topic_filter,
-  access = EXCLUDED.access`,
-    aclDelete: `DELETE FROM ${t('acl_rules')} WHERE id = $1`,
+    // User and ACL writes are one statement each: the write in a CTE, the auth_version increment
+    // as the main statement, so both commit together (and a retry after a lost connection only
+    // increments once more, which is harmless).
+    userGet: `SELECT username, password_hash FROM ${t('users')} WHERE username = $1`,
+    userList: `SELECT username, password_hash FROM ${t('users')} ORDER BY username`,
+    userUpsert: `WITH w AS (
+  INSERT INTO ${t('users')} (username, password_hash) VALUES ($1, $2)
+  ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash
+) ${bumpAuthVersion}`,
+    userDelete: `WITH w AS (DELETE FROM ${t('users')} WHERE username = $1) ${bumpAuthVersion}`,
+    aclList: `SELECT id, subject, username, topic_filter, action, permission FROM ${t('acl_rules')} ORDER BY position`,
+    aclUpsert: `WITH w AS (
+  INSERT INTO ${t('acl_rules')} (id, subject, username, topic_filter, action, permission)
+  VALUES ($1, $2, $3, $4, $5, $6)
+  ON CONFLICT (id) DO UPDATE SET subject = EXCLUDED.subject, username = EXCLUDED.username,
+    topic_filter = EXCLUDED.topic_filter, action = EXCLUDED.action, permission = EXCLUDED.permission
+) ${bumpAuthVersion}`,
+    aclDelete: `WITH w AS (DELETE FROM ${t('acl_rules')} WHERE id = $1) ${bumpAuthVersion}`,
+    authVersion: `SELECT value FROM ${t('meta')} WHERE key = 'auth_version'`,
 
     nextEpoch: `SELECT nextval('"${schema}".store_epochs') AS epoch,
   current_setting('synchronous_commit') AS synchronous_commit`,
-    snapshotSessions: `SELECT client_id, protocol_version, session_expiry_interval FROM ${t('sessions')} ORDER BY position`,
+    snapshotSessions: `SELECT client_id, protocol_version, session_expiry_interval, username FROM ${t('sessions')}
+ORDER BY position`,
     snapshotSubscriptions: `SELECT client_id, topic_filter, qos, no_local, retain_as_published, retain_handling,
   subscription_identifier FROM ${t('subscriptions')} ORDER BY position`,
     // Every message id (for maxMessageId and id remapping); bodies only where a delivery needs them.

@@ -14,6 +14,7 @@ interface SessionRow {
   client_id: string;
   protocol_version: 3 | 4 | 5;
   session_expiry_interval: number | null;
+  username: string | null;
 }
 
 interface SubscriptionRow {
@@ -72,7 +73,8 @@ export function loadSnapshot(db: Database.Database, logger: Logger): StoreSnapsh
 function loadSessions(db: Database.Database): Sessions {
   const sessions: Sessions = new Map();
   const rows = db
-    .prepare('SELECT client_id, protocol_version, session_expiry_interval FROM sessions ORDER BY rowid')
+    .prepare(`SELECT client_id, protocol_version, session_expiry_interval, username FROM sessions
+       ORDER BY rowid`)
     .all() as SessionRow[];
   for (const row of rows) {
     sessions.set(row.client_id, {
@@ -80,6 +82,7 @@ function loadSessions(db: Database.Database): Sessions {
         clientId: row.client_id,
         protocolVersion: row.protocol_version,
         sessionExpiryInterval: row.session_expiry_interval ?? undefined,
+        username: row.username ?? undefined,
       },
       subscriptions: [],
       deliveries: [],

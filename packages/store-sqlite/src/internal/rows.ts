@@ -20,15 +20,16 @@ export interface MessageRow {
 
 export interface UserRow {
   username: string;
-  password_hash: Buffer;
-  salt: Buffer;
+  password_hash: string;
 }
 
 export interface AclRuleRow {
   id: string;
+  subject: AclRule['subject'];
   username: string | null;
   topic_filter: string;
-  access: AclRule['access'];
+  action: AclRule['action'];
+  permission: AclRule['permission'];
 }
 
 export function toRetainedRecord(row: RetainedRow): RetainedRecord {
@@ -52,14 +53,16 @@ export function toStoredMessage(row: MessageRow): StoredMessage {
 }
 
 export function toUserRecord(row: UserRow): UserRecord {
-  return { username: row.username, passwordHash: row.password_hash, salt: row.salt };
+  return { username: row.username, passwordHash: row.password_hash };
 }
 
 export function toAclRule(row: AclRuleRow): AclRule {
   return {
     id: row.id,
+    subject: row.subject,
     username: row.username ?? undefined,
     topicFilter: row.topic_filter,
-    access: row.access,
+    action: row.action,
+    permission: row.permission,
   };
 }

@@ -20,12 +20,16 @@ export interface Statements {
   readonly deleteUser: WriteOp;
   readonly saveAclRule: WriteOp;
   readonly deleteAclRule: WriteOp;
+  /** Takes the `meta` key (`'auth_version'`): a write binds at least one parameter. */
+  readonly bumpCounter: WriteOp;
 
   readonly retainedAll: Database.Statement;
   readonly retainedOne: Database.Statement<[string]>;
   readonly retainedRange: Database.Statement<[string, string]>;
   readonly getUser: Database.Statement<[string]>;
+  readonly listUsers: Database.Statement;
   readonly listAclRules: Database.Statement;
+  readonly counter: Database.Statement<[string]>;
 }
 
 export function prepareStatements(db: Database.Database): Statements {
@@ -37,11 +41,12 @@ export function prepareStatements(db: Database.Database): Statements {
   return {
     saveSession: write(
       'saveSession',
-      3,
-      `INSERT INTO sessions (client_id, protocol_version, session_expiry_interval) VALUES (?, ?, ?)
+      4,
+      `INSERT INTO sessions (client_id, protocol_version, session_expiry_interval, username) VALUES (?, ?, ?, ?)
        ON CONFLICT (client_id) DO UPDATE SET
          protocol_version = excluded.protocol_version,
-         session_expiry_interval = excluded.session_expiry_interval`,
+         session_expiry_interval = excluded.session_expiry_interval,
+         username = excluded.username`,
     ),
     deleteSession: write('deleteSession', 1, 'DELETE FROM sessions WHERE client_id = ?'),
     // `SELECT ... FROM sessions WHERE client_id = ?`: a write for a client without a session is
@@ -109,22 +114,26 @@ export function prepareStatements(db: Database.Database): Statements {
     deleteRetained: write('deleteRetained', 1, 'DELETE FROM retained WHERE topic_name = ?'),
     saveUser: write(
       'saveUser',
-      3,
-      'INSERT OR REPLACE INTO users (username, password_hash, salt) VALUES (?, ?, ?)',
+      2,
+      `INSERT INTO users (username, password_hash) VALUES (?, ?)
+       ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash`,
     ),
     deleteUser: write('deleteUser', 1, 'DELETE FROM users WHERE username = ?'),
-    // A rule saved again keeps its place, like `Map.set` on an existing key.
+    // A rule saved again keeps its place, like \`Map.set\` on an existing key.
     saveAclRule: write(
       'saveAclRule',
-      4,
-      `INSERT INTO acl_rules (id, position, username, topic_filter, access)
-       VALUES (?, (SELECT coalesce(max(position), 0) + 1 FROM acl_rules), ?, ?, ?)
+      6,
+      `INSERT INTO acl_rules (id, position, subject, username, topic_filter, action, permission)
+       VALUES (?, (SELECT coalesce(max(position), 0) + 1 FROM acl_rules), ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET
+         subject = excluded.subject,
          username = excluded.username,
          topic_filter = excluded.topic_filter,
-         access = excluded.access`,
+         action = excluded.action,
+         permission = excluded.permission`,
     ),
     deleteAclRule: write('deleteAclRule', 1, 'DELETE FROM acl_rules WHERE id = ?'),
+    bumpCounter: write('bumpCounter', 1, 'UPDATE meta SET value = value + 1 WHERE key = ?'),
 
     retainedAll: db.prepare('SELECT topic_name, payload, qos, properties FROM retained ORDER BY topic_name'),
     retainedOne: db.prepare('SELECT topic_name, payload, qos, properties FROM retained WHERE topic_name = ?'),
@@ -132,7 +141,12 @@ export function prepareStatements(db: Database.Database): Statements {
       `SELECT topic_name, payload, qos, properties FROM retained
        WHERE topic_name >= ? AND topic_name < ? ORDER BY topic_name`,
     ),
-    getUser: db.prepare('SELECT username, password_hash, salt FROM users WHERE username = ?'),
-    listAclRules: db.prepare('SELECT id, username, topic_filter, access FROM acl_rules ORDER BY position'),
+    getUser: db.prepare('SELECT username, password_hash FROM users WHERE username = ?'),
+    // BINARY collation: UTF-8 byte order, which is code point order.
+    listUsers: db.prepare('SELECT username, password_hash FROM users ORDER BY username'),
+    listAclRules: db.prepare(
+      'SELECT id, subject, username, topic_filter, action, permission FROM acl_rules ORDER BY position',
+    ),
+    counter: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
   };
 }
