@@ -195,7 +195,7 @@ describe('a store that cannot open stops the broker with one line and exit code 
     );
     const line = expectStartupFailure(await runCli([...BASE, ...pgStore.args]));
     expect(line).toBe(
-      `store: cannot open postgres database ${PG_TEST_URL}: postgres schema "${schema}" is at version 99, newer than version 1 this @mqtt-adapt/store-pg knows; upgrade @mqtt-adapt/broker on every node`,
+      `store: cannot open postgres database ${PG_TEST_URL}: postgres schema "${schema}" is at version 99, newer than version 2 this @mqtt-adapt/store-pg knows; upgrade @mqtt-adapt/broker on every node`,
     );
   });
 
