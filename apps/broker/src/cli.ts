@@ -2,7 +2,7 @@
 import { prepareCli } from './cli-command.js';
 import { exitCodeFor, isBrokerAppError } from './errors.js';
 import { createLogger } from './logger.js';
-import { exitOnSignals } from './shutdown.js';
+import { exitOnSignals, reloadOnSignal } from './shutdown.js';
 import { type RunningBroker, startBroker } from './start-broker.js';
 
 // The `mqtt-adapt` executable. Exit codes: 0 stopped cleanly (or --help, --version,
@@ -25,6 +25,8 @@ if (command.kind === 'exit') {
     stop: () => running?.close(),
     describe: () => ({ connections: running?.broker.stats.connections ?? 0 }),
   });
+  // SIGHUP re-reads the tls/wss certificate files; installed early, as its default action kills.
+  reloadOnSignal(log, () => running?.reloadCertificates());
   if (command.configFile) log.debug({ configFile: command.configFile }, 'config file read');
   try {
     running = await startBroker(command.config, { logger: log });

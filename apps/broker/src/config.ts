@@ -3,14 +3,18 @@ import {
   type Check,
   configError,
   integerIn,
-  isPlainObject,
   mapping,
   nonEmptyString,
   oneOf,
   postgresUrl,
   schemaName,
-  show,
 } from './internal/checks.js';
+import {
+  type ListenerConfig,
+  type ListenerShortcutsInput,
+  listenerChecks,
+  resolveListeners,
+} from './listener-config.js';
 
 /**
  * The broker's one config schema. A config file, `MQTT_ADAPT_*` environment variables and CLI
@@ -43,6 +47,27 @@ export interface BrokerConfig {
    * with a warning and exit code 1. Default 5000 ms.
    */
   shutdownTimeoutMs: number;
+  /** The Prometheus endpoint (`/metrics`) and the health checks (`/healthz`, `/readyz`). */
+  metrics: MetricsConfig;
+  /**
+   * Seconds between updates of the `$SYS/broker/...` topics (retained, Mosquitto's layout; see
+   * `src/sys-topics.ts`). 0 publishes none. Default 10.
+   */
+  sysInterval: number;
+}
+
+/**
+ * The HTTP server of `/metrics` (Prometheus text format), `/healthz` and `/readyz`. Off unless
+ * `port` is set.
+ */
+export interface MetricsConfig {
+  /** Port of the HTTP server; 0 lets the OS pick one. Default: unset, no server. */
+  port: number | undefined;
+  /**
+   * Interface of the HTTP server. Default `127.0.0.1`: the figures are not for everyone; bind
+   * `0.0.0.0` (or a private address) for a Prometheus on another machine.
+   */
+  host: string;
 }
 
 export const STORE_TYPES = ['memory', 'sqlite', 'postgres'] as const;
@@ -83,36 +108,26 @@ export interface StoreConfig {
   synchronous: SqliteSynchronousMode;
 }
 
-/** Fields every listener kind has. */
-export interface ListenerBaseConfig {
-  /**
-   * Interface to bind: `0.0.0.0` every IPv4 address, `::` every IPv6 address (and IPv4 where
-   * the OS is dual-stack), `127.0.0.1` loopback only, or a host name. Default `0.0.0.0`.
-   */
-  host: string;
-  /** Port to bind; 0 lets the OS pick a free one (the `listening` log line says which). Default 1883. */
-  port: number;
-  /**
-   * Bytes buffered on one client's socket past which the broker treats it as a slow consumer:
-   * QoS 0 to that client is dropped (and counted), QoS 1/2 waits until the socket drains.
-   * Only bytes left over from earlier event-loop turns count, so one burst of fan-out is never
-   * mistaken for a slow reader. Default 1048576 (1 MiB): bursts of a few thousand small
-   * messages reach a reader that keeps up; a reader that stopped costs at most this much.
-   */
-  writeHighWaterMarkBytes: number;
-}
-
-/** Plain MQTT over TCP. */
-export interface TcpListenerConfig extends ListenerBaseConfig {
-  type: 'tcp';
-}
-
-/**
- * One listener. Only `tcp` exists today; `tls` (cert/key files), `ws` and `wss` (path) are
- * planned as further members of this union, sharing `ListenerBaseConfig`.
- */
-export type ListenerConfig = TcpListenerConfig;
-export type ListenerType = ListenerConfig['type'];
+// The listener kinds (tcp, tls, ws, wss), their defaults and their validation live in
+// listener-config.ts.
+export type {
+  ListenerBaseConfig,
+  ListenerConfig,
+  ListenerShortcutsInput,
+  ListenerType,
+  ProtocolLevel,
+  TcpListenerConfig,
+  TlsFilesConfig,
+  TlsListenerConfig,
+  WsListenerConfig,
+  WssListenerConfig,
+} from './listener-config.js';
+export {
+  defaultListener,
+  defaultListenerPorts,
+  defaultWebSocketPath,
+  LISTENER_TYPES,
+} from './listener-config.js';
 
 /** Limits, each mapped one-to-one onto the router's `BrokerOptions`. */
 export interface LimitsConfig {
@@ -182,13 +197,15 @@ export interface LogConfig {
 }
 
 /** Deeply optional config, as a config file or an embedder (`startBroker`) gives it. */
-export interface BrokerConfigInput {
+export interface BrokerConfigInput extends ListenerShortcutsInput {
   listeners?: Array<Partial<ListenerConfig>>;
   limits?: Partial<LimitsConfig>;
   log?: Partial<LogConfig>;
   dataDir?: string;
   store?: Partial<StoreConfig>;
   shutdownTimeoutMs?: number;
+  metrics?: Partial<MetricsConfig>;
+  sysInterval?: number;
 }
 
 /** MQTT's largest packet: a 4-byte remaining length of 268435455 plus the fixed header. */
@@ -198,13 +215,6 @@ const MAX_TIMEOUT_MS = 2_147_483_647;
 /** Broker-wide byte budgets: at least 1 KiB (less would refuse or pause nearly every packet). */
 const MIN_BUDGET_BYTES = 1024;
 const MAX_BUDGET_BYTES = Number.MAX_SAFE_INTEGER;
-
-export const defaultListener: Readonly<TcpListenerConfig> = Object.freeze({
-  type: 'tcp',
-  host: '0.0.0.0',
-  port: 1883,
-  writeHighWaterMarkBytes: 1_048_576,
-});
 
 export const defaultLimits: Readonly<LimitsConfig> = Object.freeze({
   maxPacketSize: MQTT_MAX_PACKET_SIZE,
@@ -228,12 +238,16 @@ export const defaultStore: Readonly<StoreConfig> = Object.freeze({
   synchronous: 'normal',
 });
 export const defaultShutdownTimeoutMs = 5000;
+/** `port` unset: no metrics server unless asked for. */
+export const defaultMetrics: Readonly<MetricsConfig> = Object.freeze({ port: undefined, host: '127.0.0.1' });
+export const defaultSysInterval = 10;
 
 /** Checks of every scalar field, shared by the file validation and the env/flag parsers. */
 export const fieldChecks = {
-  host: nonEmptyString('a host'),
-  port: integerIn(0, 65_535, 'a port'),
-  writeHighWaterMarkBytes: integerIn(1024, MAX_TIMEOUT_MS, 'a size in bytes'),
+  host: listenerChecks.host,
+  port: listenerChecks.port,
+  writeHighWaterMarkBytes: listenerChecks.writeHighWaterMarkBytes,
+  tlsFile: listenerChecks.file,
   maxPacketSize: integerIn(16, MQTT_MAX_PACKET_SIZE, 'a packet size in bytes'),
   maxPartialPacketBytes: integerIn(MIN_BUDGET_BYTES, MAX_BUDGET_BYTES, 'a size in bytes'),
   maxConnectPacketSize: integerIn(16, MQTT_MAX_PACKET_SIZE, 'a packet size in bytes'),
@@ -251,18 +265,32 @@ export const fieldChecks = {
   storeSchema: schemaName(),
   storeSynchronous: oneOf(SQLITE_SYNCHRONOUS_MODES, 'a synchronous mode'),
   shutdownTimeoutMs: integerIn(1, MAX_TIMEOUT_MS, 'a timeout in ms'),
+  metricsPort: integerIn(0, 65_535, 'a port'),
+  metricsHost: nonEmptyString('a host'),
+  // Whole seconds, as Mosquitto's sys_interval; at most what a Node timer holds.
+  sysInterval: integerIn(0, Math.floor(MAX_TIMEOUT_MS / 1000), 'an interval in seconds'),
 } as const satisfies Record<string, Check<unknown>>;
-
-const PLANNED_LISTENER_TYPES = ['tls', 'ws', 'wss'];
 
 /**
  * Validates a raw config (parsed file plus overrides) and fills in defaults. Throws one
  * `BrokerAppError` (`BROKER_CONFIG_INVALID`) naming the first bad key, its value and the fix.
  */
 export function resolveConfig(input: unknown): BrokerConfig {
-  const root = mapping(input, '', ['listeners', 'limits', 'log', 'dataDir', 'store', 'shutdownTimeoutMs']);
+  const root = mapping(input, '', [
+    'listeners',
+    'limits',
+    'log',
+    'dataDir',
+    'store',
+    'shutdownTimeoutMs',
+    'metrics',
+    'sysInterval',
+    'tls',
+    'ws',
+    'wss',
+  ]);
   return {
-    listeners: resolveListeners(root.listeners),
+    listeners: resolveListeners(root.listeners, { tls: root.tls, ws: root.ws, wss: root.wss }),
     limits: resolveLimits(root.limits),
     log: resolveLog(root.log),
     dataDir: optional(root.dataDir, 'dataDir', fieldChecks.dataDir, defaultDataDir),
@@ -273,44 +301,21 @@ export function resolveConfig(input: unknown): BrokerConfig {
       fieldChecks.shutdownTimeoutMs,
       defaultShutdownTimeoutMs,
     ),
+    metrics: resolveMetrics(root.metrics),
+    sysInterval: optional(root.sysInterval, 'sysInterval', fieldChecks.sysInterval, defaultSysInterval),
+  };
+}
+
+function resolveMetrics(value: unknown): MetricsConfig {
+  const entry = mapping(value, 'metrics', ['port', 'host']);
+  return {
+    port: optional(entry.port, 'metrics.port', fieldChecks.metricsPort, defaultMetrics.port),
+    host: optional(entry.host, 'metrics.host', fieldChecks.metricsHost, defaultMetrics.host),
   };
 }
 
 function optional<T>(value: unknown, key: string, check: Check<T>, fallback: T): T {
   return value === undefined ? fallback : check(value, key);
-}
-
-function resolveListeners(value: unknown): ListenerConfig[] {
-  if (value === undefined) return [{ ...defaultListener }];
-  if (!Array.isArray(value)) {
-    throw configError(
-      `listeners = ${show(value)} is not a list; write a list of listeners, e.g. [{ type: tcp }]`,
-    );
-  }
-  if (value.length === 0) {
-    throw configError('listeners = [] is empty; add at least one listener, e.g. { type: tcp, port: 1883 }');
-  }
-  return value.map((entry, index) => resolveListener(entry, `listeners[${index}]`));
-}
-
-function resolveListener(value: unknown, key: string): ListenerConfig {
-  const type = isPlainObject(value) ? (value.type ?? 'tcp') : 'tcp';
-  if (PLANNED_LISTENER_TYPES.includes(type as string)) {
-    throw configError(`${key}.type = ${show(type)} is not supported yet; use "tcp"`);
-  }
-  if (type !== 'tcp') throw configError(`${key}.type = ${show(type)} is not a listener type (tcp)`);
-  const entry = mapping(value, key, ['type', 'host', 'port', 'writeHighWaterMarkBytes']);
-  return {
-    type: 'tcp',
-    host: optional(entry.host, `${key}.host`, fieldChecks.host, defaultListener.host),
-    port: optional(entry.port, `${key}.port`, fieldChecks.port, defaultListener.port),
-    writeHighWaterMarkBytes: optional(
-      entry.writeHighWaterMarkBytes,
-      `${key}.writeHighWaterMarkBytes`,
-      fieldChecks.writeHighWaterMarkBytes,
-      defaultListener.writeHighWaterMarkBytes,
-    ),
-  };
 }
 
 function resolveLimits(value: unknown): LimitsConfig {

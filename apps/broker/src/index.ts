@@ -5,22 +5,34 @@ export type {
   LimitsConfig,
   ListenerBaseConfig,
   ListenerConfig,
+  ListenerShortcutsInput,
   ListenerType,
   LogConfig,
   LogFormat,
   LogLevel,
+  MetricsConfig,
+  ProtocolLevel,
   SqliteSynchronousMode,
   StoreConfig,
   StoreType,
   TcpListenerConfig,
+  TlsFilesConfig,
+  TlsListenerConfig,
+  WsListenerConfig,
+  WssListenerConfig,
 } from './config.js';
 export {
   defaultDataDir,
   defaultLimits,
   defaultListener,
+  defaultListenerPorts,
   defaultLog,
+  defaultMetrics,
   defaultShutdownTimeoutMs,
   defaultStore,
+  defaultSysInterval,
+  defaultWebSocketPath,
+  LISTENER_TYPES,
   LOG_FORMATS,
   LOG_LEVELS,
   resolveConfig,
@@ -34,15 +46,23 @@ export type { LoadedConfig } from './load-config.js';
 export { loadConfig, readConfigFile } from './load-config.js';
 export type { CreateLoggerOptions } from './logger.js';
 export { createLogger } from './logger.js';
+export type { MetricsAddress } from './metrics-server.js';
 export type { ConfigPath, OptionSpec } from './option-table.js';
 export { configOptions } from './option-table.js';
 export { REDACTED, redactSecrets } from './redact.js';
 export type { ShutdownOptions } from './shutdown.js';
-export { exitOnSignals } from './shutdown.js';
-export type { TransportSocket } from './socket-transport.js';
+export { exitOnSignals, reloadOnSignal } from './shutdown.js';
+export type { SocketTransportOptions, TransportSocket } from './socket-transport.js';
 export { CLOSE_GRACE_MS, SocketTransport } from './socket-transport.js';
 export type { RunningBroker, StartBrokerOptions } from './start-broker.js';
 export { startBroker } from './start-broker.js';
 export { createStore, sqliteDatabasePath } from './store-factory.js';
-export type { ListenerAddress, RunningListener } from './tcp-listener.js';
-export { listenTcp } from './tcp-listener.js';
+export { SYS_TOPICS } from './sys-topics.js';
+export type { ListenerAddress, RunningListener, TlsListenOptions } from './tcp-listener.js';
+export { listenTcp, listenTls } from './tcp-listener.js';
+export type { TlsMaterial } from './tls-files.js';
+export { readTlsFiles } from './tls-files.js';
+export type { WsListenOptions } from './ws-listener.js';
+export { listenWs } from './ws-listener.js';
+export type { WebSocketRawSocket, WebSocketTransportOptions } from './ws-transport.js';
+export { WebSocketTransport } from './ws-transport.js';

@@ -55,3 +55,28 @@ export function exitOnSignals(log: Logger, options: ShutdownOptions): () => void
     for (const signal of signals) process.off(signal, onSignal);
   };
 }
+
+/**
+ * SIGHUP: `reload()` (the certificate files of the tls and wss listeners are read again).
+ * Install it before listening, as `exitOnSignals`: without a handler, SIGHUP's default action
+ * kills the process; `reload` does nothing while the broker starts. Returns a function that
+ * removes the handler.
+ */
+export function reloadOnSignal(
+  log: Logger,
+  reload: () => unknown,
+  signal: NodeJS.Signals = 'SIGHUP',
+): () => void {
+  const onSignal = (): void => {
+    log.info({ signal }, 'reloading certificates');
+    try {
+      reload();
+    } catch (error) {
+      log.error({ err: error, signal }, 'reload failed');
+    }
+  };
+  process.on(signal, onSignal);
+  return () => {
+    process.off(signal, onSignal);
+  };
+}

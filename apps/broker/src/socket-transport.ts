@@ -22,6 +22,16 @@ export type TransportSocket = Pick<
   | 'remotePort'
 >;
 
+export interface SocketTransportOptions {
+  /**
+   * Backlog (bytes from earlier turns) past which the client counts as slow. Default, and at
+   * least: the socket's `writableHighWaterMark`. A TLS socket's own mark is not configurable.
+   */
+  readonly writeHighWaterMarkBytes?: number;
+  /** Protocol levels the listener accepts (`Transport.protocolVersions`). Default: every level. */
+  readonly protocolVersions?: readonly (3 | 4 | 5)[];
+}
+
 /**
  * A socket as the router's `Transport`. Writes of one event-loop turn are corked and flushed
  * by one `uncork` in `process.nextTick`: many packets, one syscall.
@@ -35,6 +45,7 @@ export type TransportSocket = Pick<
  */
 export class SocketTransport implements Transport {
   readonly remoteAddress: string;
+  readonly protocolVersions: readonly (3 | 4 | 5)[] | undefined;
   readonly #socket: TransportSocket;
   #corked = false;
   #backlogAtTurnStart = 0;
@@ -42,10 +53,12 @@ export class SocketTransport implements Transport {
   #closing = false;
   #graceTimer: NodeJS.Timeout | undefined = undefined;
 
-  constructor(socket: TransportSocket) {
+  constructor(socket: TransportSocket, options: SocketTransportOptions = {}) {
     this.#socket = socket;
-    this.#highWaterMark = socket.writableHighWaterMark;
+    // Never below the socket's own mark: a false must always be followed by a 'drain'.
+    this.#highWaterMark = Math.max(options.writeHighWaterMarkBytes ?? 0, socket.writableHighWaterMark);
     this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
+    this.protocolVersions = options.protocolVersions;
   }
 
   /** True once `close()` was called: inbound bytes are no longer of interest. */

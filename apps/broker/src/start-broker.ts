@@ -2,8 +2,16 @@ import { Broker, type BrokerHooks, isStoreError, type Store } from '@mqtt-adapt/
 import pino, { type Logger } from 'pino';
 import { type BrokerConfig, type BrokerConfigInput, resolveConfig, toBrokerOptions } from './config.js';
 import { BrokerAppError } from './errors.js';
+import {
+  type ListenerAddress,
+  type RunningListener,
+  readListenerFiles,
+  reloadCertificates,
+  startListener,
+} from './listeners.js';
+import type { MetricsAddress } from './metrics-server.js';
+import { Observability } from './observability.js';
 import { createStore, storeUnavailable } from './store-factory.js';
-import { type ListenerAddress, listenTcp, type RunningListener } from './tcp-listener.js';
 
 export interface StartBrokerOptions {
   /** Logger for the broker and the router. Default: a silent pino logger. */
@@ -18,6 +26,14 @@ export interface RunningBroker {
   readonly config: BrokerConfig;
   /** One entry per listener, in config order, with the port the OS bound (port 0 resolved). */
   readonly addresses: readonly ListenerAddress[];
+  /** Where `/metrics`, `/healthz` and `/readyz` are served (`metrics.port` set), else undefined. */
+  readonly metricsAddress: MetricsAddress | undefined;
+  /**
+   * Reads the certificate files of every tls and wss listener again (what the CLI does on
+   * SIGHUP): new connections get the new certificates, open ones keep theirs. A file that
+   * cannot be used is logged at `error` and that listener keeps its old certificate.
+   */
+  reloadCertificates(): void;
   /**
    * Graceful stop: stops accepting, `broker.close()` (connected clients are disconnected and
    * their wills published, then the store commits what is pending and closes), then waits for
@@ -46,8 +62,28 @@ export async function startBroker(
 ): Promise<RunningBroker> {
   const resolved = resolveConfig(config);
   const log = options.logger ?? pino({ level: 'silent' });
+  // The metrics server first: its port in use fails before the store opens (see observability.ts).
+  const observability = await Observability.start(resolved, log);
+  try {
+    return await startServing(resolved, log, options, observability);
+  } catch (error) {
+    await observability.close();
+    throw error;
+  }
+}
+
+async function startServing(
+  resolved: BrokerConfig,
+  log: Logger,
+  options: StartBrokerOptions,
+  observability: Observability,
+): Promise<RunningBroker> {
+  // Certificate files are checked before the store opens: a bad one fails startup (exit 2).
+  const tlsFiles = readListenerFiles(resolved.listeners);
   const store = createStore(resolved, log);
+  observability.instrumentStore(store);
   const broker = createRouter(resolved, log, options.hooks, store);
+  observability.attach(broker);
   if (log.isLevelEnabled('debug')) logClientEvents(broker, log);
   // Restores persistent sessions and retained messages before any listener is bound: a broker
   // whose store cannot open never accepts a client.
@@ -64,7 +100,11 @@ export async function startBroker(
 
   const listeners: RunningListener[] = [];
   try {
-    for (const listener of resolved.listeners) listeners.push(await listenTcp(listener, broker, log));
+    const maxPayloadBytes = resolved.limits.maxPacketSize;
+    for (const [index, listener] of resolved.listeners.entries()) {
+      const material = tlsFiles[index];
+      listeners.push(await startListener(listener, index, broker, log, { material, maxPayloadBytes }));
+    }
   } catch (error) {
     for (const listener of listeners) listener.stopAccepting();
     await broker.close();
@@ -73,10 +113,14 @@ export async function startBroker(
   }
   const addresses = listeners.map((listener) => listener.address);
   for (const address of addresses) log.info({ ...address, store: broker.store.name }, 'listening');
+  // $SYS, the broker's metrics, /readyz 200, and the metrics server's `listening` line (after
+  // the MQTT ones: scripts take the first `listening` line for the MQTT port).
+  observability.ready(broker, listeners);
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      observability.stopping();
       for (const listener of listeners) listener.stopAccepting();
       let failure: unknown;
       try {
@@ -87,11 +131,19 @@ export async function startBroker(
         log.error({ err: error }, 'broker close failed; closing sockets anyway');
       }
       await Promise.all(listeners.map((listener) => listener.closed()));
+      await observability.close();
       if (failure !== undefined) throw failure;
     })();
     return closing;
   };
-  return { broker, config: resolved, addresses, close };
+  return {
+    broker,
+    config: resolved,
+    addresses,
+    metricsAddress: observability.metricsAddress,
+    reloadCertificates: () => reloadCertificates(listeners, log),
+    close,
+  };
 }
 
 function createRouter(

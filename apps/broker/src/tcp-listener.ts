@@ -1,29 +1,19 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import type { Broker, ClientConnection } from '@mqtt-adapt/router';
 import type { Logger } from 'pino';
-import type { ListenerType, TcpListenerConfig } from './config.js';
-import { BrokerAppError } from './errors.js';
-import { CLOSE_GRACE_MS, SocketTransport } from './socket-transport.js';
+import {
+  bind,
+  boundAddress,
+  ListenerSockets,
+  limitConnections,
+  type RunningListener,
+} from './internal/listen.js';
+import type { TcpListenerConfig, TlsListenerConfig, WssListenerConfig } from './listener-config.js';
+import { SocketTransport } from './socket-transport.js';
+import { readTlsFiles, secureContextOptions, type TlsMaterial } from './tls-files.js';
 
-/** Where a listener is bound, as the OS reports it (port 0 resolved). */
-export interface ListenerAddress {
-  readonly listener: ListenerType;
-  readonly host: string;
-  readonly port: number;
-}
-
-export interface RunningListener {
-  readonly address: ListenerAddress;
-  /** Stops accepting new connections; open ones are left to the broker. */
-  stopAccepting(): void;
-  /**
-   * Resolves once every socket of this listener has closed; sockets still open after the
-   * close grace period are destroyed. Call after `broker.close()`.
-   */
-  closed(): Promise<void>;
-  /** Open sockets, for tests and stats. */
-  readonly connectionCount: number;
-}
+export type { ListenerAddress, RunningListener } from './internal/listen.js';
 
 /**
  * Binds a TCP listener and hands every accepted socket to the broker. A socket error closes
@@ -34,66 +24,121 @@ export async function listenTcp(
   broker: Broker,
   log: Logger,
 ): Promise<RunningListener> {
-  const sockets = new Set<Socket>();
-  let accepting = true;
   // highWaterMark sets each socket's writableHighWaterMark: socket.write() returns false (and
   // 'drain' follows) past it, which is the slow-consumer signal the transport passes on.
-  const server = createServer({ noDelay: true, highWaterMark: config.writeHighWaterMarkBytes }, (socket) => {
-    if (!accepting) {
+  const server = createServer({ noDelay: true, highWaterMark: config.writeHighWaterMarkBytes });
+  const sockets = serveSockets(server, 'connection', config, broker, log);
+  await bind(server, config);
+  return runningListener(server, sockets, config, log, undefined);
+}
+
+export interface TlsListenOptions {
+  /** The files as read at startup (`readTlsFiles`). Default: read now. */
+  readonly material?: TlsMaterial;
+  /** The listener's config key in error lines, e.g. `listeners[1]`. Default `listener`. */
+  readonly key?: string;
+}
+
+/**
+ * Binds a TLS listener: as `listenTcp`, each socket once its handshake succeeded. `material`
+ * is what `readTlsFiles` read at startup; `reloadCertificates()` reads the files again.
+ */
+export async function listenTls(
+  config: TlsListenerConfig,
+  broker: Broker,
+  log: Logger,
+  options: TlsListenOptions = {},
+): Promise<RunningListener> {
+  const key = options.key ?? 'listener';
+  const material = options.material ?? readTlsFiles(config, key);
+  const server = createTlsServer({
+    ...secureContextOptions(material),
+    requestCert: config.requestCert,
+    rejectUnauthorized: config.rejectUnauthorized,
+    noDelay: true,
+    highWaterMark: config.writeHighWaterMarkBytes,
+  });
+  // A failed handshake (no client certificate, wrong protocol) costs that socket only.
+  server.on('tlsClientError', (error, socket) => {
+    log.debug({ err: error, remoteAddress: socket.remoteAddress, listener: 'tls' }, 'TLS handshake failed');
+  });
+  const sockets = serveSockets(server, 'secureConnection', config, broker, log);
+  await bind(server, config);
+  return runningListener(server, sockets, config, log, () =>
+    reloadSecureContext(config, key, log, (context) => server.setSecureContext(context)),
+  );
+}
+
+/**
+ * Reads the certificate files of a tls/wss listener again and installs them with `install`
+ * (`server.setSecureContext`). Open connections keep their session; new ones get the new
+ * certificate. A file that cannot be used is logged and the old context stays.
+ */
+export function reloadSecureContext(
+  config: TlsListenerConfig | WssListenerConfig,
+  key: string,
+  log: Logger,
+  install: (options: SecureContextOptions) => void,
+): boolean {
+  const where = { listener: config.type, port: config.port, cert: config.cert, key: config.key };
+  try {
+    install(secureContextOptions(readTlsFiles(config, key)));
+  } catch (error) {
+    log.error({ ...where, err: error }, 'certificate reload failed; keeping the old certificate');
+    return false;
+  }
+  log.info(where, 'certificates reloaded');
+  return true;
+}
+
+function serveSockets(
+  server: Server,
+  event: 'connection' | 'secureConnection',
+  config: TcpListenerConfig | TlsListenerConfig,
+  broker: Broker,
+  log: Logger,
+): ListenerSockets {
+  const sockets = new ListenerSockets(server);
+  limitConnections(server, config, sockets, log);
+  const options = {
+    writeHighWaterMarkBytes: config.writeHighWaterMarkBytes,
+    protocolVersions: config.protocolVersions,
+  };
+  server.on(event, (socket: Socket | TLSSocket) => {
+    if (!sockets.accepting) {
       socket.destroy();
       return;
     }
-    if (attachConnection(socket, broker, log)) {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    }
+    if (attachConnection(socket, new SocketTransport(socket, options), broker, log)) sockets.add(socket);
   });
+  return sockets;
+}
 
-  await bind(server, config);
+function runningListener(
+  server: Server,
+  sockets: ListenerSockets,
+  config: TcpListenerConfig | TlsListenerConfig,
+  log: Logger,
+  reload: (() => boolean) | undefined,
+): RunningListener {
   // After a successful bind, errors (such as EMFILE on accept) are logged, never thrown.
-  server.on('error', (error) => log.error({ err: error, listener: 'tcp' }, 'listener error'));
-  const bound = server.address();
-  const address: ListenerAddress = {
-    listener: 'tcp',
-    host: typeof bound === 'object' && bound !== null ? bound.address : config.host,
-    port: typeof bound === 'object' && bound !== null ? bound.port : config.port,
-  };
-
-  const serverClosed = new Promise<void>((resolve) => server.once('close', () => resolve()));
-  const stopAccepting = (): void => {
-    if (!accepting) return;
-    accepting = false;
-    server.close();
-  };
-  const closed = async (): Promise<void> => {
-    stopAccepting();
-    if (sockets.size > 0) {
-      const timer = setTimeout(() => {
-        for (const socket of sockets) socket.destroy();
-      }, CLOSE_GRACE_MS);
-      // Each socket's own 'close' (after transportClosed() ran), not the server's 'close',
-      // which Node emits a turn earlier.
-      // (events.once would reject on an 'error' on the way; only 'close' matters here.)
-      await Promise.all(
-        [...sockets].map((socket) => new Promise((resolve) => socket.once('close', resolve))),
-      );
-      clearTimeout(timer);
-    }
-    await serverClosed;
-  };
+  server.on('error', (error) => log.error({ err: error, listener: config.type }, 'listener error'));
   return {
-    address,
-    stopAccepting,
-    closed,
+    address: boundAddress(server, config),
+    stopAccepting: () => sockets.stopAccepting(),
+    closed: () => sockets.closed(),
     get connectionCount() {
       return sockets.size;
     },
+    get refusedConnections() {
+      return sockets.refused;
+    },
+    ...(reload ? { reloadCertificates: reload } : {}),
   };
 }
 
-/** Creates the transport and connection of one socket; false if the broker refused it. */
-function attachConnection(socket: Socket, broker: Broker, log: Logger): boolean {
-  const transport = new SocketTransport(socket);
+/** Creates the connection of one socket; false if the broker refused it. */
+function attachConnection(socket: Socket, transport: SocketTransport, broker: Broker, log: Logger): boolean {
   let connection: ClientConnection;
   try {
     connection = broker.accept(transport);
@@ -128,58 +173,4 @@ function attachConnection(socket: Socket, broker: Broker, log: Logger): boolean 
     connection.transportClosed(socketError);
   });
   return true;
-}
-
-function bind(server: Server, config: TcpListenerConfig): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException) => {
-      server.off('listening', onListening);
-      reject(listenError(error, config));
-    };
-    const onListening = () => {
-      server.off('error', onError);
-      resolve();
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen({ host: config.host, port: config.port });
-  });
-}
-
-/** The one line the CLI prints when a port cannot be bound. */
-function listenError(error: NodeJS.ErrnoException, { host, port }: TcpListenerConfig): BrokerAppError {
-  const cause = { cause: error };
-  switch (error.code) {
-    case 'EADDRINUSE':
-      return new BrokerAppError(
-        'BROKER_PORT_IN_USE',
-        `port ${port} is in use on ${host}; pass --port or stop the other process`,
-        cause,
-      );
-    case 'EACCES':
-      return new BrokerAppError(
-        'BROKER_LISTEN_FAILED',
-        `port ${port} on ${host} needs privileges (EACCES); pass --port above 1023`,
-        cause,
-      );
-    case 'EADDRNOTAVAIL':
-      return new BrokerAppError(
-        'BROKER_LISTEN_FAILED',
-        `host ${host} is not an address of this machine (EADDRNOTAVAIL); pass --host`,
-        cause,
-      );
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return new BrokerAppError(
-        'BROKER_LISTEN_FAILED',
-        `host ${host} cannot be resolved (${error.code}); pass --host`,
-        cause,
-      );
-    default:
-      return new BrokerAppError(
-        'BROKER_LISTEN_FAILED',
-        `cannot listen on ${host} port ${port} (${error.code ?? error.message}); check --host and --port`,
-        cause,
-      );
-  }
 }

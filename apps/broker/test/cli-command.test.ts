@@ -55,7 +55,14 @@ describe('prepareCli', () => {
     expect(command.kind).toBe('start');
     if (command.kind !== 'start') return;
     expect(command.config.listeners).toEqual([
-      { type: 'tcp', host: '127.0.0.1', port: 0, writeHighWaterMarkBytes: 1048576 },
+      {
+        type: 'tcp',
+        host: '127.0.0.1',
+        port: 0,
+        writeHighWaterMarkBytes: 1048576,
+        maxConnections: 0,
+        protocolVersions: [3, 4, 5],
+      },
     ]);
     expect(command.configFile).toBeUndefined();
   });

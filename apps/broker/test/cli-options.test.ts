@@ -202,3 +202,41 @@ describe('helpText', () => {
     for (const env of envs) expect(env).toMatch(/^MQTT_ADAPT_[A-Z0-9_]+$/);
   });
 });
+
+describe('metrics and $SYS options', () => {
+  it('map --metrics-port, --metrics-host and --sys-interval (and their variables) onto the config', () => {
+    const args = parseCliArgs(['--metrics-port', '9464', '--metrics-host=0.0.0.0', '--sys-interval', '0']);
+    expect(args.overrides).toEqual([
+      { path: ['metrics', 'port'], value: 9464 },
+      { path: ['metrics', 'host'], value: '0.0.0.0' },
+      { path: ['sysInterval'], value: 0 },
+    ]);
+    expect(
+      readEnv({ MQTT_ADAPT_METRICS_PORT: '0', MQTT_ADAPT_METRICS_HOST: '::1', MQTT_ADAPT_SYS_INTERVAL: '30' })
+        .overrides,
+    ).toEqual([
+      { path: ['metrics', 'port'], value: 0 },
+      { path: ['metrics', 'host'], value: '::1' },
+      { path: ['sysInterval'], value: 30 },
+    ]);
+  });
+
+  it.each([
+    [['--metrics-port', 'off'], 'config: --metrics-port = "off" is not a port (0-65535)'],
+    [['--metrics-port', '65536'], 'config: --metrics-port = 65536 is not a port (0-65535)'],
+    [['--metrics-port'], 'config: --metrics-port needs a value, e.g. --metrics-port 9464'],
+    [['--sys-interval', '-1'], 'config: --sys-interval = "-1" is not an interval in seconds (0-2147483)'],
+    [['--sys-interval', '1.5'], 'config: --sys-interval = "1.5" is not an interval in seconds (0-2147483)'],
+    [['--metrics-host', ' '], 'config: --metrics-host = "" is not a host (a non-empty string)'],
+  ])('rejects %j with one line', (argv, message) => {
+    expect(appErrorOf(() => parseCliArgs(argv)).message).toBe(message);
+  });
+
+  it('shows the metrics port as off by default in --help', () => {
+    const help = helpText('1.0.0');
+    expect(help).toContain('--metrics-port <port>');
+    expect(help).toContain('env MQTT_ADAPT_METRICS_PORT, config metrics.port; default: off');
+    expect(help).toContain('env MQTT_ADAPT_METRICS_HOST, config metrics.host; default: 127.0.0.1');
+    expect(help).toContain('env MQTT_ADAPT_SYS_INTERVAL, config sysInterval; default: 10');
+  });
+});

@@ -6,7 +6,16 @@ import { appErrorOf } from './errors-helper.js';
 describe('resolveConfig', () => {
   it('fills every default for an empty config', () => {
     expect(resolveConfig({})).toEqual({
-      listeners: [{ type: 'tcp', host: '0.0.0.0', port: 1883, writeHighWaterMarkBytes: 1048576 }],
+      listeners: [
+        {
+          type: 'tcp',
+          host: '0.0.0.0',
+          port: 1883,
+          writeHighWaterMarkBytes: 1048576,
+          maxConnections: 0,
+          protocolVersions: [3, 4, 5],
+        },
+      ],
       limits: {
         maxPacketSize: 268435460,
         maxPartialPacketBytes: 536870912,
@@ -22,6 +31,8 @@ describe('resolveConfig', () => {
       dataDir: './data',
       store: { type: 'sqlite', url: undefined, schema: 'mqtt_adapt', synchronous: 'normal' },
       shutdownTimeoutMs: 5000,
+      metrics: { port: undefined, host: '127.0.0.1' },
+      sysInterval: 10,
     });
     expect(resolveConfig(undefined)).toEqual(resolveConfig({}));
   });
@@ -35,8 +46,8 @@ describe('resolveConfig', () => {
       limits: { maxQoS: 1 },
     });
     expect(config.listeners).toEqual([
-      { type: 'tcp', host: '127.0.0.1', port: 0, writeHighWaterMarkBytes: 1048576 },
-      { type: 'tcp', host: '0.0.0.0', port: 1884, writeHighWaterMarkBytes: 1048576 },
+      { ...defaultListener, host: '127.0.0.1', port: 0 },
+      { ...defaultListener, port: 1884 },
     ]);
     expect(config.limits).toEqual({ ...defaultLimits, maxQoS: 1 });
   });
@@ -59,11 +70,13 @@ describe('resolveConfig', () => {
       { listeners: [{ prot: 1 }] },
       'config: listeners[0].prot is not a known key; did you mean listeners[0].port?',
     ],
-    [{ listeners: [{ type: 'tls' }] }, 'config: listeners[0].type = "tls" is not supported yet; use "tcp"'],
-    [{ listeners: [{ type: 'udp' }] }, 'config: listeners[0].type = "udp" is not a listener type (tcp)'],
+    [
+      { listeners: [{ type: 'udp' }] },
+      'config: listeners[0].type = "udp" is not a listener type (tcp, tls, ws, wss)',
+    ],
     [
       { listeners: [5] },
-      'config: listeners[0] = 5 is not a mapping (expected keys: type, host, port, writeHighWaterMarkBytes)',
+      'config: listeners[0] = 5 is not a mapping (expected keys: type, host, port, writeHighWaterMarkBytes, maxConnections, protocolVersions)',
     ],
     [
       { listeners: [] },
@@ -108,7 +121,7 @@ describe('resolveConfig', () => {
     [{ listener: [] }, 'config: listener is not a known key; did you mean listeners?'],
     [
       { zzz: 1 },
-      'config: zzz is not a known key; known keys: listeners, limits, log, dataDir, store, shutdownTimeoutMs',
+      'config: zzz is not a known key; known keys: listeners, limits, log, dataDir, store, shutdownTimeoutMs, metrics, sysInterval, tls, ws, wss',
     ],
   ])('rejects %j with one line naming key, value and fix', (input, message) => {
     const error = appErrorOf(() => resolveConfig(input));
@@ -159,5 +172,37 @@ describe('toBrokerOptions', () => {
   it('caps the CONNECT limit at maxPacketSize', () => {
     const options = toBrokerOptions({ ...defaultLimits, maxPacketSize: 1024 });
     expect(options.maxConnectPacketSize).toBe(1024);
+  });
+});
+
+describe('resolveConfig: metrics and $SYS', () => {
+  it('has no metrics server and $SYS every 10 s by default', () => {
+    const config = resolveConfig({});
+    expect(config.metrics).toEqual({ port: undefined, host: '127.0.0.1' });
+    expect(config.sysInterval).toBe(10);
+  });
+
+  it('keeps a metrics port (0 included), host and interval (0 turns $SYS off)', () => {
+    expect(resolveConfig({ metrics: { port: 9464, host: '0.0.0.0' }, sysInterval: 0 })).toMatchObject({
+      metrics: { port: 9464, host: '0.0.0.0' },
+      sysInterval: 0,
+    });
+    expect(resolveConfig({ metrics: { port: 0 } }).metrics).toEqual({ port: 0, host: '127.0.0.1' });
+    expect(resolveConfig({ sysInterval: 2_147_483 }).sysInterval).toBe(2_147_483);
+  });
+
+  it.each([
+    [{ metrics: { port: 70000 } }, 'config: metrics.port = 70000 is not a port (0-65535)'],
+    [{ metrics: { port: '9464' } }, 'config: metrics.port = "9464" is not a port (0-65535)'],
+    [{ metrics: { host: '' } }, 'config: metrics.host = "" is not a host (a non-empty string)'],
+    [{ metrics: { prot: 1 } }, 'config: metrics.prot is not a known key; did you mean metrics.port?'],
+    [{ metrics: 9464 }, 'config: metrics = 9464 is not a mapping (expected keys: port, host)'],
+    [{ sysInterval: -1 }, 'config: sysInterval = -1 is not an interval in seconds (0-2147483)'],
+    [{ sysInterval: 1.5 }, 'config: sysInterval = 1.5 is not an interval in seconds (0-2147483)'],
+    [{ sysInterval: 2_147_484 }, 'config: sysInterval = 2147484 is not an interval in seconds (0-2147483)'],
+  ])('rejects %j with one line', (input, message) => {
+    const error = appErrorOf(() => resolveConfig(input));
+    expect(error.code).toBe('BROKER_CONFIG_INVALID');
+    expect(error.message).toBe(message);
   });
 });

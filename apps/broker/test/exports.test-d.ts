@@ -10,6 +10,8 @@ import {
   type ListenerAddress,
   type ListenerConfig,
   type LogLevel,
+  type MetricsAddress,
+  type MetricsConfig,
   type RunningBroker,
   resolveConfig,
   type StartBrokerOptions,
@@ -17,6 +19,9 @@ import {
   type StoreType,
   startBroker,
   type TcpListenerConfig,
+  type TlsListenerConfig,
+  type WsListenerConfig,
+  type WssListenerConfig,
 } from '../src/index.js';
 
 expectTypeOf(startBroker).parameters.toEqualTypeOf<[BrokerConfigInput?, StartBrokerOptions?]>();
@@ -26,7 +31,10 @@ expectTypeOf<RunningBroker['addresses']>().toEqualTypeOf<readonly ListenerAddres
 expectTypeOf<RunningBroker['close']>().toEqualTypeOf<() => Promise<void>>();
 expectTypeOf(resolveConfig).returns.toEqualTypeOf<BrokerConfig>();
 expectTypeOf<BrokerConfig['listeners']>().toEqualTypeOf<ListenerConfig[]>();
-expectTypeOf<ListenerConfig>().toEqualTypeOf<TcpListenerConfig>();
+expectTypeOf<ListenerConfig>().toEqualTypeOf<
+  TcpListenerConfig | TlsListenerConfig | WsListenerConfig | WssListenerConfig
+>();
+expectTypeOf<RunningBroker['reloadCertificates']>().toEqualTypeOf<() => void>();
 expectTypeOf<LimitsConfig['maxQoS']>().toEqualTypeOf<0 | 1 | 2>();
 expectTypeOf<LogLevel>().toEqualTypeOf<'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'>();
 expectTypeOf<BrokerAppErrorCode>().toEqualTypeOf<
@@ -39,3 +47,8 @@ expectTypeOf<BrokerAppErrorCode>().toEqualTypeOf<
 expectTypeOf<BrokerConfig['store']>().toEqualTypeOf<StoreConfig>();
 expectTypeOf<StoreType>().toEqualTypeOf<'memory' | 'sqlite' | 'postgres'>();
 expectTypeOf<StoreConfig['url']>().toEqualTypeOf<string | undefined>();
+expectTypeOf<BrokerConfig['metrics']>().toEqualTypeOf<MetricsConfig>();
+expectTypeOf<MetricsConfig['port']>().toEqualTypeOf<number | undefined>();
+expectTypeOf<BrokerConfig['sysInterval']>().toEqualTypeOf<number>();
+expectTypeOf<RunningBroker['metricsAddress']>().toEqualTypeOf<MetricsAddress | undefined>();
+expectTypeOf<MetricsAddress['listener']>().toEqualTypeOf<'metrics'>();

@@ -38,6 +38,14 @@ export function oneOf<const T extends string | number>(choices: readonly T[], wh
   };
 }
 
+export function booleanValue(): Check<boolean> {
+  return (value, key) => {
+    if (typeof value !== 'boolean')
+      throw configError(`${key} = ${show(value)} is not a boolean (true, false)`);
+    return value;
+  };
+}
+
 export function nonEmptyString(what: string): Check<string> {
   return (value, key) => {
     if (typeof value !== 'string' || value.trim() === '') {

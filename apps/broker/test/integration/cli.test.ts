@@ -96,7 +96,14 @@ describe('mqtt-adapt --print-config', () => {
     expect(run.stderr).toBe('');
     const printed = JSON.parse(run.stdout);
     expect(printed.listeners).toEqual([
-      { type: 'tcp', host: '127.0.0.1', port: 1901, writeHighWaterMarkBytes: 1048576 },
+      {
+        type: 'tcp',
+        host: '127.0.0.1',
+        port: 1901,
+        writeHighWaterMarkBytes: 1048576,
+        maxConnections: 0,
+        protocolVersions: [3, 4, 5],
+      },
     ]);
     expect(printed.limits.maxQoS).toBe(1);
     expect(printed.limits.maxPacketSize).toBe(268435460);

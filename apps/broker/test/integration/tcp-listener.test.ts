@@ -40,7 +40,14 @@ function recordingBroker(onFeed?: (accepted: Accepted, chunk: Buffer) => void) {
 }
 
 const log = pino({ level: 'silent' });
-const config = { type: 'tcp' as const, host: '127.0.0.1', port: 0, writeHighWaterMarkBytes: 16_384 };
+const config = {
+  type: 'tcp' as const,
+  host: '127.0.0.1',
+  port: 0,
+  writeHighWaterMarkBytes: 16_384,
+  maxConnections: 0,
+  protocolVersions: [3, 4, 5] as Array<3 | 4 | 5>,
+};
 let listener: RunningListener | undefined;
 
 afterEach(async () => {

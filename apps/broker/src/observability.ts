@@ -1,0 +1,95 @@
+import type { Broker, Store } from '@mqtt-adapt/router';
+import type { Logger } from 'pino';
+import { BrokerFigures } from './broker-figures.js';
+import { packageVersion } from './cli-command.js';
+import type { BrokerConfig } from './config.js';
+import { BrokerMetrics, type MeasuredListener } from './metrics.js';
+import { listenMetrics, type MetricsAddress, type RunningMetricsServer } from './metrics-server.js';
+import { type SysTopics, startSysTopics } from './sys-topics.js';
+
+/**
+ * What `startBroker` adds for operators, in the order of its life:
+ * `start()` binds the metrics server (if `metrics.port` is set) before anything else, so that a
+ * port in use fails at once and probes get 503 during a slow store open; `instrumentStore()`
+ * times the store's commits; `attach()` follows the broker's client events; `ready()` registers
+ * the broker's metrics, starts the `$SYS` topics and turns `/readyz` to 200; `stopping()` turns
+ * it back to 503 and stops `$SYS` (before the store closes); `close()` closes the HTTP server.
+ */
+export class Observability {
+  private figures: BrokerFigures | undefined;
+  private sys: SysTopics | undefined;
+  private isReady = false;
+
+  private constructor(
+    private readonly config: BrokerConfig,
+    private readonly log: Logger,
+    private readonly metrics: BrokerMetrics | undefined,
+    private readonly server: RunningMetricsServer | undefined,
+  ) {}
+
+  static async start(config: BrokerConfig, log: Logger): Promise<Observability> {
+    const { port, host } = config.metrics;
+    if (port === undefined) return new Observability(config, log, undefined, undefined);
+    const metrics = new BrokerMetrics();
+    let observability: Observability | undefined;
+    const server = await listenMetrics({
+      host,
+      port,
+      metrics,
+      isReady: () => observability?.isReady === true,
+      log,
+    });
+    observability = new Observability(config, log, metrics, server);
+    return observability;
+  }
+
+  /** The metrics server's address, when there is one. */
+  get metricsAddress(): MetricsAddress | undefined {
+    return this.server?.address;
+  }
+
+  instrumentStore(store: Store): void {
+    this.metrics?.instrumentStore(store);
+  }
+
+  /** Call before the first listener is bound: connected clients are counted from events. */
+  attach(broker: Broker): void {
+    this.figures = new BrokerFigures(broker);
+  }
+
+  /** The store is open and every listener bound; logs the metrics server's `listening` line. */
+  ready(broker: Broker, listeners: readonly MeasuredListener[]): void {
+    const figures = this.figures ?? new BrokerFigures(broker);
+    this.figures = figures;
+    const version = packageVersion();
+    if (this.metrics !== undefined && this.server !== undefined) {
+      this.metrics.observeVersion(version);
+      this.metrics.observeBroker(broker, figures, listeners);
+      this.log.info({ ...this.server.address }, 'listening');
+    }
+    if (this.config.sysInterval > 0) {
+      this.sys = startSysTopics(broker, {
+        intervalSeconds: this.config.sysInterval,
+        version,
+        figures: () => figures.read(),
+        onPublish: () => figures.countOwnPublish(),
+        logger: this.log,
+      });
+    }
+    this.isReady = true;
+  }
+
+  /** Shutdown begins: `/readyz` answers 503 from now on, `$SYS` stops. */
+  stopping(): void {
+    this.isReady = false;
+    this.sys?.stop();
+    this.sys = undefined;
+  }
+
+  /** Closes the metrics server. Idempotent. */
+  async close(): Promise<void> {
+    this.stopping();
+    this.figures?.detach();
+    await this.server?.close();
+  }
+}

@@ -1,0 +1,124 @@
+import type { Transport } from '@mqtt-adapt/router';
+import type { WebSocket } from 'ws';
+import { CLOSE_GRACE_MS, formatAddress, type TransportSocket } from './socket-transport.js';
+
+/** The underlying socket of a WebSocket, as far as the transport uses it. */
+export type WebSocketRawSocket = Pick<
+  TransportSocket,
+  | 'cork'
+  | 'uncork'
+  | 'destroyed'
+  | 'writableLength'
+  | 'writableHighWaterMark'
+  | 'remoteAddress'
+  | 'remotePort'
+>;
+
+export interface WebSocketTransportOptions {
+  /** Backlog (bytes from earlier turns) past which the client counts as slow; at least the socket's mark. */
+  readonly writeHighWaterMarkBytes?: number;
+  /** Protocol levels the listener accepts (`Transport.protocolVersions`). Default: every level. */
+  readonly protocolVersions?: readonly (3 | 4 | 5)[];
+}
+
+/** Every write is one binary message, uncompressed. Built once (STYLE.md §5). */
+const SEND_OPTIONS = Object.freeze({ binary: true, compress: false, fin: true });
+/** WebSocket close code of a normal closure. */
+const NORMAL_CLOSURE = 1000;
+
+/**
+ * A WebSocket (the `ws` package) as the router's `Transport`: each `write` is one binary
+ * message (MQTT allows packets to be split or combined across messages; one per write keeps
+ * it simple for clients). As `SocketTransport`, the writes of one event-loop turn are corked on
+ * the underlying socket and flushed by one `uncork` in `process.nextTick`, and `write` returns
+ * false only when the backlog from earlier turns reached the high-water mark; the socket's
+ * `drain` then becomes `ClientConnection.drained()` (the listener wires it).
+ */
+export class WebSocketTransport implements Transport {
+  readonly remoteAddress: string;
+  readonly protocolVersions: readonly (3 | 4 | 5)[] | undefined;
+  readonly #ws: WebSocket;
+  readonly #socket: WebSocketRawSocket;
+  readonly #highWaterMark: number;
+  #corked = false;
+  #backlogAtTurnStart = 0;
+  #closing = false;
+  #graceTimer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(ws: WebSocket, socket: WebSocketRawSocket, options: WebSocketTransportOptions = {}) {
+    this.#ws = ws;
+    this.#socket = socket;
+    this.#highWaterMark = Math.max(options.writeHighWaterMarkBytes ?? 0, socket.writableHighWaterMark);
+    this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
+    this.protocolVersions = options.protocolVersions;
+  }
+
+  /** True once `close()` was called or the socket closed: inbound messages are ignored. */
+  get isClosing(): boolean {
+    return this.#closing;
+  }
+
+  write(data: Buffer): boolean {
+    const socket = this.#socket;
+    // 1 = OPEN. Past close() a send would fail; the router hears of the end via transportClosed().
+    if (this.#closing || this.#ws.readyState !== 1 || socket.destroyed) return false;
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#backlogAtTurnStart = socket.writableLength;
+      socket.cork();
+      process.nextTick(uncorkTransport, this);
+    }
+    // ws writes the frame to the socket synchronously (no compression). A socket at or past its
+    // own mark has set needDrain: a 'drain' follows, so a false here is always answered.
+    this.#ws.send(data, SEND_OPTIONS);
+    return (
+      socket.writableLength < socket.writableHighWaterMark || this.#backlogAtTurnStart < this.#highWaterMark
+    );
+  }
+
+  /** Runs once per corked turn (see `write`). */
+  flush(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    if (!this.#socket.destroyed) this.#socket.uncork();
+  }
+
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    const ws = this.#ws;
+    // 2 = CLOSING, 3 = CLOSED: the close handshake is under way or done.
+    if (ws.readyState >= 2) return;
+    // Sends a close frame after what was written; the peer answers and the socket ends. A peer
+    // that never answers is cut off after the grace period (ws's own timeout is 30 s).
+    ws.close(NORMAL_CLOSURE);
+    this.#graceTimer = setTimeout(terminate, CLOSE_GRACE_MS, ws);
+    this.#graceTimer.unref();
+  }
+
+  /** The listener calls this on the WebSocket's `close` event. */
+  socketClosed(): void {
+    this.#closing = true;
+    if (this.#graceTimer !== undefined) {
+      clearTimeout(this.#graceTimer);
+      this.#graceTimer = undefined;
+    }
+  }
+
+  pause(): void {
+    this.#ws.pause();
+  }
+
+  resume(): void {
+    if (!this.#closing) this.#ws.resume();
+  }
+}
+
+// Module-level callbacks: no closure per write or per close (STYLE.md §5).
+function uncorkTransport(transport: WebSocketTransport): void {
+  transport.flush();
+}
+
+function terminate(ws: WebSocket): void {
+  ws.terminate();
+}
