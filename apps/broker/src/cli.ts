@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { ADMIN_COMMANDS, runAdminCommand } from './admin/admin-command.js';
 import { prepareCli } from './cli-command.js';
 import { exitCodeFor, isBrokerAppError } from './errors.js';
 import { createLogger } from './logger.js';
@@ -7,8 +8,14 @@ import { type RunningBroker, startBroker } from './start-broker.js';
 
 // The `mqtt-adapt` executable. Exit codes: 0 stopped cleanly (or --help, --version,
 // --print-config), 1 runtime error (port in use, forced shutdown, crash), 2 invalid config.
-const command = prepareCli(process.argv.slice(2), process.env);
-if (command.kind === 'exit') {
+// `mqtt-adapt user ...` and `mqtt-adapt acl ...` manage users and ACL rules in the store.
+const argv = process.argv.slice(2);
+const isAdmin = (ADMIN_COMMANDS as readonly string[]).includes(argv[0] ?? '');
+const command = isAdmin ? undefined : prepareCli(argv, process.env);
+if (command === undefined) {
+  const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
+  process.exitCode = await runAdminCommand(argv, process.env, io);
+} else if (command.kind === 'exit') {
   process.stdout.write(command.stdout);
   process.stderr.write(command.stderr);
   process.exitCode = command.exitCode;

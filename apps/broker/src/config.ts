@@ -8,6 +8,7 @@ import {
   oneOf,
   postgresUrl,
   schemaName,
+  show,
 } from './internal/checks.js';
 import {
   type ListenerConfig,
@@ -54,6 +55,25 @@ export interface BrokerConfig {
    * `src/sys-topics.ts`). 0 publishes none. Default 10.
    */
   sysInterval: number;
+  /** Logins and authorization from the store's users and ACL rules (`mqtt-adapt user`, `acl`). */
+  auth: AuthConfig;
+}
+
+/** Users and ACL rules live in the store; these settings say how they are applied. */
+export interface AuthConfig {
+  /**
+   * Whether clients without a user name may connect. Unset (`auto`): yes while the store holds
+   * no user (with one warning line at startup), no as soon as it holds one.
+   */
+  allowAnonymous: boolean | undefined;
+  /**
+   * Delay after a failed login from one address before that address's next attempt is
+   * answered; it doubles with each failure in a row, up to `maxFailureDelayMs`. Other
+   * addresses never wait. 0 turns it off. Default 1000 ms.
+   */
+  failureDelayMs: number;
+  /** Longest such delay; an address quiet for ten times this is forgotten. Default 30000 ms. */
+  maxFailureDelayMs: number;
 }
 
 /**
@@ -206,6 +226,7 @@ export interface BrokerConfigInput extends ListenerShortcutsInput {
   shutdownTimeoutMs?: number;
   metrics?: Partial<MetricsConfig>;
   sysInterval?: number;
+  auth?: Partial<AuthConfig>;
 }
 
 /** MQTT's largest packet: a 4-byte remaining length of 268435455 plus the fixed header. */
@@ -241,6 +262,11 @@ export const defaultShutdownTimeoutMs = 5000;
 /** `port` unset: no metrics server unless asked for. */
 export const defaultMetrics: Readonly<MetricsConfig> = Object.freeze({ port: undefined, host: '127.0.0.1' });
 export const defaultSysInterval = 10;
+export const defaultAuth: Readonly<AuthConfig> = Object.freeze({
+  allowAnonymous: undefined,
+  failureDelayMs: 1000,
+  maxFailureDelayMs: 30_000,
+});
 
 /** Checks of every scalar field, shared by the file validation and the env/flag parsers. */
 export const fieldChecks = {
@@ -269,6 +295,9 @@ export const fieldChecks = {
   metricsHost: nonEmptyString('a host'),
   // Whole seconds, as Mosquitto's sys_interval; at most what a Node timer holds.
   sysInterval: integerIn(0, Math.floor(MAX_TIMEOUT_MS / 1000), 'an interval in seconds'),
+  allowAnonymous: allowAnonymousValue(),
+  failureDelayMs: integerIn(0, MAX_TIMEOUT_MS, 'a delay in ms'),
+  maxFailureDelayMs: integerIn(0, MAX_TIMEOUT_MS, 'a delay in ms'),
 } as const satisfies Record<string, Check<unknown>>;
 
 /**
@@ -285,6 +314,7 @@ export function resolveConfig(input: unknown): BrokerConfig {
     'shutdownTimeoutMs',
     'metrics',
     'sysInterval',
+    'auth',
     'tls',
     'ws',
     'wss',
@@ -303,6 +333,48 @@ export function resolveConfig(input: unknown): BrokerConfig {
     ),
     metrics: resolveMetrics(root.metrics),
     sysInterval: optional(root.sysInterval, 'sysInterval', fieldChecks.sysInterval, defaultSysInterval),
+    auth: resolveAuth(root.auth),
+  };
+}
+
+function resolveAuth(value: unknown): AuthConfig {
+  const entry = mapping(value, 'auth', ['allowAnonymous', 'failureDelayMs', 'maxFailureDelayMs']);
+  const auth = {
+    allowAnonymous: optional(
+      entry.allowAnonymous,
+      'auth.allowAnonymous',
+      fieldChecks.allowAnonymous,
+      undefined,
+    ),
+    failureDelayMs: optional(
+      entry.failureDelayMs,
+      'auth.failureDelayMs',
+      fieldChecks.failureDelayMs,
+      defaultAuth.failureDelayMs,
+    ),
+    maxFailureDelayMs: optional(
+      entry.maxFailureDelayMs,
+      'auth.maxFailureDelayMs',
+      fieldChecks.maxFailureDelayMs,
+      defaultAuth.maxFailureDelayMs,
+    ),
+  };
+  if (auth.maxFailureDelayMs < auth.failureDelayMs) {
+    throw configError(
+      `auth.maxFailureDelayMs = ${auth.maxFailureDelayMs} is below auth.failureDelayMs = ${auth.failureDelayMs}; raise it or lower the other`,
+    );
+  }
+  return auth;
+}
+
+/** `true`, `false`, or `auto` (unset) — from a file as a boolean, from flags and env as text. */
+function allowAnonymousValue(): Check<boolean | undefined> {
+  return (value, key) => {
+    if (typeof value === 'boolean') return value;
+    if (value === 'true') return true;
+    if (value === 'false') return false;
+    if (value === 'auto') return undefined;
+    throw configError(`${key} = ${show(value)} is not true, false or auto`);
   };
 }
 

@@ -69,8 +69,10 @@ export interface TlsFilesConfig {
    */
   rejectUnauthorized: boolean;
   /**
-   * Use the client certificate's subject CN as the MQTT username. Not available yet: it needs
-   * the router to take an identity from the transport. Must be false. Default false.
+   * Use the verified client certificate's subject CN as the MQTT username (the CONNECT's user
+   * name and password are then not asked for by the store's login: the certificate is the
+   * credential); a connection without such a certificate is closed. Needs `requestCert` and
+   * `ca`. tls listeners only. Default false.
    */
   useIdentityAsUsername: boolean;
 }
@@ -317,9 +319,9 @@ function resolveTlsFiles(
       `${key}.requestCert = true needs ${inList ? `${key}.ca` : 'tls.ca'}, the CA that signs client certificates; pass --tls-ca`,
     );
   }
-  if (useIdentityAsUsername) {
+  if (useIdentityAsUsername && (!requestCert || ca === undefined)) {
     throw configError(
-      `${key}.useIdentityAsUsername = true is not available yet (the router cannot take a username from the transport); remove it`,
+      `${key}.useIdentityAsUsername = true takes the username from a client certificate: set ${key}.requestCert = true and a ca`,
     );
   }
   return { cert: cert!, key: privateKey!, ca, requestCert, rejectUnauthorized, useIdentityAsUsername };

@@ -2,6 +2,7 @@
 // plus what reads variables, applies overrides and prints --help from it. The flag parser
 // itself (node:util parseArgs) is in cli-options.ts, so that the library entry does not pull it.
 import {
+  defaultAuth,
   defaultDataDir,
   defaultLimits,
   defaultListener,
@@ -324,6 +325,33 @@ export const configOptions: readonly OptionSpec[] = [
     fieldChecks.sysInterval,
     defaultSysInterval,
     'seconds between updates of the retained $SYS/broker/... topics; 0 turns them off',
+  ),
+  option(
+    'allow-anonymous',
+    'MQTT_ADAPT_ALLOW_ANONYMOUS',
+    ['auth', 'allowAnonymous'],
+    'true|false|auto',
+    fieldChecks.allowAnonymous,
+    'auto',
+    'whether clients without a user name may connect; auto: yes while the store holds no user, no once it holds one',
+  ),
+  option(
+    'auth-failure-delay-ms',
+    'MQTT_ADAPT_AUTH_FAILURE_DELAY_MS',
+    ['auth', 'failureDelayMs'],
+    'ms',
+    fieldChecks.failureDelayMs,
+    defaultAuth.failureDelayMs,
+    "delay before answering an address's next login after it failed one; doubles per failure in a row; 0 turns it off",
+  ),
+  option(
+    'auth-max-failure-delay-ms',
+    'MQTT_ADAPT_AUTH_MAX_FAILURE_DELAY_MS',
+    ['auth', 'maxFailureDelayMs'],
+    'ms',
+    fieldChecks.maxFailureDelayMs,
+    defaultAuth.maxFailureDelayMs,
+    'longest delay after failed logins from one address',
   ),
 ];
 

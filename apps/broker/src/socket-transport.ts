@@ -30,6 +30,8 @@ export interface SocketTransportOptions {
   readonly writeHighWaterMarkBytes?: number;
   /** Protocol levels the listener accepts (`Transport.protocolVersions`). Default: every level. */
   readonly protocolVersions?: readonly (3 | 4 | 5)[];
+  /** The client's username as the listener established it (`Transport.identity`): a certificate's CN. */
+  readonly identity?: string;
 }
 
 /**
@@ -46,6 +48,7 @@ export interface SocketTransportOptions {
 export class SocketTransport implements Transport {
   readonly remoteAddress: string;
   readonly protocolVersions: readonly (3 | 4 | 5)[] | undefined;
+  readonly identity: string | undefined;
   readonly #socket: TransportSocket;
   #corked = false;
   #backlogAtTurnStart = 0;
@@ -59,6 +62,7 @@ export class SocketTransport implements Transport {
     this.#highWaterMark = Math.max(options.writeHighWaterMarkBytes ?? 0, socket.writableHighWaterMark);
     this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
     this.protocolVersions = options.protocolVersions;
+    this.identity = options.identity;
   }
 
   /** True once `close()` was called: inbound bytes are no longer of interest. */

@@ -1,5 +1,6 @@
 import { Broker, type BrokerHooks, isStoreError, type Store } from '@mqtt-adapt/router';
 import pino, { type Logger } from 'pino';
+import { StoreAuth } from './auth/store-auth.js';
 import { type BrokerConfig, type BrokerConfigInput, resolveConfig, toBrokerOptions } from './config.js';
 import { BrokerAppError } from './errors.js';
 import {
@@ -16,7 +17,10 @@ import { createStore, storeUnavailable } from './store-factory.js';
 export interface StartBrokerOptions {
   /** Logger for the broker and the router. Default: a silent pino logger. */
   readonly logger?: Logger;
-  /** Authentication and authorization hooks, passed to the router. */
+  /**
+   * Authentication and authorization hooks, passed to the router in place of the store's users
+   * and ACL rules (for another backend: HTTP, JWT, ...). Default: `StoreAuth` on the store.
+   */
   readonly hooks?: BrokerHooks;
 }
 
@@ -82,7 +86,10 @@ async function startServing(
   const tlsFiles = readListenerFiles(resolved.listeners);
   const store = createStore(resolved, log);
   observability.instrumentStore(store);
-  const broker = createRouter(resolved, log, options.hooks, store);
+  // Users and ACL rules from the store unless the embedder brings its own hooks.
+  const auth =
+    options.hooks === undefined ? new StoreAuth(store, { ...resolved.auth, logger: log }) : undefined;
+  const broker = createRouter(resolved, log, options.hooks ?? auth?.hooks(), store);
   observability.attach(broker);
   if (log.isLevelEnabled('debug')) logClientEvents(broker, log);
   // Restores persistent sessions and retained messages before any listener is bound: a broker
@@ -97,6 +104,13 @@ async function startServing(
     if (isStoreError(error)) throw storeUnavailable(resolved, error, store);
     throw error;
   }
+  try {
+    await auth?.start();
+  } catch (error) {
+    await broker.close();
+    if (isStoreError(error)) throw storeUnavailable(resolved, error, store);
+    throw error;
+  }
 
   const listeners: RunningListener[] = [];
   try {
@@ -107,6 +121,7 @@ async function startServing(
     }
   } catch (error) {
     for (const listener of listeners) listener.stopAccepting();
+    auth?.stop();
     await broker.close();
     await Promise.all(listeners.map((listener) => listener.closed()));
     throw error;
@@ -121,6 +136,7 @@ async function startServing(
   const close = (): Promise<void> => {
     closing ??= (async () => {
       observability.stopping();
+      auth?.stop();
       for (const listener of listeners) listener.stopAccepting();
       let failure: unknown;
       try {

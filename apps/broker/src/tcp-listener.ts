@@ -10,8 +10,8 @@ import {
   type RunningListener,
 } from './internal/listen.js';
 import type { TcpListenerConfig, TlsListenerConfig, WssListenerConfig } from './listener-config.js';
-import { SocketTransport } from './socket-transport.js';
-import { readTlsFiles, secureContextOptions, type TlsMaterial } from './tls-files.js';
+import { SocketTransport, type SocketTransportOptions } from './socket-transport.js';
+import { certificateName, readTlsFiles, secureContextOptions, type TlsMaterial } from './tls-files.js';
 
 export type { ListenerAddress, RunningListener } from './internal/listen.js';
 
@@ -109,7 +109,22 @@ function serveSockets(
       socket.destroy();
       return;
     }
-    if (attachConnection(socket, new SocketTransport(socket, options), broker, log)) sockets.add(socket);
+    let socketOptions: SocketTransportOptions = options;
+    if (config.type === 'tls' && config.useIdentityAsUsername) {
+      const identity = certificateName(socket as TLSSocket);
+      if (identity === undefined) {
+        // The username comes from the certificate: without one there is nobody to log in as.
+        log.debug(
+          { remoteAddress: socket.remoteAddress, listener: 'tls' },
+          'no client certificate CN; closing',
+        );
+        socket.destroy();
+        return;
+      }
+      socketOptions = { ...options, identity };
+    }
+    if (attachConnection(socket, new SocketTransport(socket, socketOptions), broker, log))
+      sockets.add(socket);
   });
   return sockets;
 }

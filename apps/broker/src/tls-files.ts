@@ -1,6 +1,6 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import { configError } from './internal/checks.js';
 import type { TlsFilesConfig } from './listener-config.js';
 
@@ -71,4 +71,11 @@ function fileError(key: string, field: keyof typeof FLAGS, path: string, problem
   return configError(
     `${key}.${field} = ${JSON.stringify(path)} ${problem}; check the file or pass ${FLAGS[field]}`,
   );
+}
+
+/** The subject CN of the client's verified certificate, if it sent one. */
+export function certificateName(socket: TLSSocket): string | undefined {
+  if (!socket.authorized) return undefined;
+  const name: unknown = socket.getPeerCertificate()?.subject?.CN;
+  return typeof name === 'string' && name.length > 0 ? name : undefined;
 }

@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { Broker, ClientConnection } from '@mqtt-adapt/router';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -14,8 +15,8 @@ import {
 } from './internal/listen.js';
 import type { WsListenerConfig, WssListenerConfig } from './listener-config.js';
 import { reloadSecureContext } from './tcp-listener.js';
-import { readTlsFiles, secureContextOptions, type TlsMaterial } from './tls-files.js';
-import { WebSocketTransport } from './ws-transport.js';
+import { certificateName, readTlsFiles, secureContextOptions, type TlsMaterial } from './tls-files.js';
+import { WebSocketTransport, type WebSocketTransportOptions } from './ws-transport.js';
 
 export interface WsListenOptions {
   /** wss: the files as read at startup (`readTlsFiles`). Default: read now. */
@@ -88,11 +89,25 @@ export async function listenWs(
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
+    let options: WebSocketTransportOptions = transportOptions;
+    if (config.type === 'wss' && config.useIdentityAsUsername) {
+      const identity = certificateName(socket as TLSSocket);
+      if (identity === undefined) {
+        // The username comes from the certificate: without one there is nobody to log in as.
+        log.debug(
+          { remoteAddress: request.socket.remoteAddress, listener: 'wss' },
+          'no client certificate CN; closing',
+        );
+        socket.destroy();
+        return;
+      }
+      options = { ...transportOptions, identity };
+    }
     sockets.add(socket);
     webSockets.handleUpgrade(request, socket, head, (ws) => {
       // An HTTP server's upgrade socket is a net.Socket (HTTPS: a tls.TLSSocket).
       const raw = socket as Socket;
-      attachWebSocket(ws, raw, new WebSocketTransport(ws, raw, transportOptions), broker, log);
+      attachWebSocket(ws, raw, new WebSocketTransport(ws, raw, options), broker, log);
     });
   });
 

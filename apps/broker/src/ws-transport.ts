@@ -19,6 +19,8 @@ export interface WebSocketTransportOptions {
   readonly writeHighWaterMarkBytes?: number;
   /** Protocol levels the listener accepts (`Transport.protocolVersions`). Default: every level. */
   readonly protocolVersions?: readonly (3 | 4 | 5)[];
+  /** The client's username as the listener established it (`Transport.identity`): a certificate's CN. */
+  readonly identity?: string;
 }
 
 /** Every write is one binary message, uncompressed. Built once (STYLE.md §5). */
@@ -37,6 +39,7 @@ const NORMAL_CLOSURE = 1000;
 export class WebSocketTransport implements Transport {
   readonly remoteAddress: string;
   readonly protocolVersions: readonly (3 | 4 | 5)[] | undefined;
+  readonly identity: string | undefined;
   readonly #ws: WebSocket;
   readonly #socket: WebSocketRawSocket;
   readonly #highWaterMark: number;
@@ -51,6 +54,7 @@ export class WebSocketTransport implements Transport {
     this.#highWaterMark = Math.max(options.writeHighWaterMarkBytes ?? 0, socket.writableHighWaterMark);
     this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
     this.protocolVersions = options.protocolVersions;
+    this.identity = options.identity;
   }
 
   /** True once `close()` was called or the socket closed: inbound messages are ignored. */

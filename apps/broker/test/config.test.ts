@@ -33,6 +33,7 @@ describe('resolveConfig', () => {
       shutdownTimeoutMs: 5000,
       metrics: { port: undefined, host: '127.0.0.1' },
       sysInterval: 10,
+      auth: { allowAnonymous: undefined, failureDelayMs: 1000, maxFailureDelayMs: 30_000 },
     });
     expect(resolveConfig(undefined)).toEqual(resolveConfig({}));
   });
@@ -121,7 +122,7 @@ describe('resolveConfig', () => {
     [{ listener: [] }, 'config: listener is not a known key; did you mean listeners?'],
     [
       { zzz: 1 },
-      'config: zzz is not a known key; known keys: listeners, limits, log, dataDir, store, shutdownTimeoutMs, metrics, sysInterval, tls, ws, wss',
+      'config: zzz is not a known key; known keys: listeners, limits, log, dataDir, store, shutdownTimeoutMs, metrics, sysInterval, auth, tls, ws, wss',
     ],
   ])('rejects %j with one line naming key, value and fix', (input, message) => {
     const error = appErrorOf(() => resolveConfig(input));

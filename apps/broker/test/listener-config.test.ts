@@ -110,7 +110,7 @@ describe('resolveConfig: listeners', () => {
     ],
     [
       { listeners: [{ type: 'tls', ...files, useIdentityAsUsername: true }] },
-      'config: listeners[0].useIdentityAsUsername = true is not available yet (the router cannot take a username from the transport); remove it',
+      'config: listeners[0].useIdentityAsUsername = true takes the username from a client certificate: set listeners[0].requestCert = true and a ca',
     ],
     [
       { listeners: [{ type: 'tls', ...files, requestCert: 'yes' }] },

@@ -15,6 +15,11 @@ export interface AuthenticateRequest {
   readonly password: Buffer | undefined;
   readonly remoteAddress: string;
   readonly protocolVersion: 3 | 4 | 5;
+  /**
+   * `Transport.identity`, when the transport established one (a verified client certificate):
+   * it is also `username`, and a hook may accept it without a password.
+   */
+  readonly identity: string | undefined;
 }
 
 /**

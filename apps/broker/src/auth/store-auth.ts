@@ -108,7 +108,9 @@ export class StoreAuth {
     return result;
   }
 
-  private async check({ username, password }: AuthenticateRequest): Promise<AuthenticateResult> {
+  private async check({ username, password, identity }: AuthenticateRequest): Promise<AuthenticateResult> {
+    // A verified client certificate (useIdentityAsUsername) is the credential itself.
+    if (identity !== undefined) return true;
     if (username === undefined) return this.anonymousAllowed ? true : NOT_AUTHORIZED;
     const user = await this.store.getUser(username);
     const given = password ?? Buffer.alloc(0);

@@ -17,6 +17,7 @@ const request = (username: string | undefined, password?: string, remoteAddress 
   password: password === undefined ? undefined : Buffer.from(password),
   remoteAddress,
   protocolVersion: 4 as const,
+  identity: undefined as string | undefined,
 });
 
 const running: StoreAuth[] = [];
@@ -94,6 +95,16 @@ describe('logins against the store', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(250);
     // Per-address isolation is FailureDelays' own test; no upper bound on time here (noisy machines).
     expect(await authenticate(request('alice', 'pw', '10.0.0.2:1'))).toBe(true);
+  });
+});
+
+describe('a verified client certificate', () => {
+  it('is the credential: its CN logs in without a password, even when users exist', async () => {
+    const store = await openStore();
+    await store.saveUser({ username: 'alice', passwordHash: await hashPassword(Buffer.from('pw'), fast) });
+    const { authenticate } = (await start(store)).hooks();
+    expect(await authenticate({ ...request('device-7'), identity: 'device-7' })).toBe(true);
+    expect(await authenticate(request('device-7'))).toBe(0x86);
   });
 });
 

@@ -104,6 +104,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): Pr
       password: packet.password,
       remoteAddress: connection.transport.remoteAddress,
       protocolVersion: packet.protocolVersion as ProtocolVersion,
+      identity: connection.transport.identity,
     });
   } catch (error) {
     return authFailed(connection, error);
