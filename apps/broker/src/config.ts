@@ -72,7 +72,11 @@ export interface AuthConfig {
    * addresses never wait. 0 turns it off. Default 1000 ms.
    */
   failureDelayMs: number;
-  /** Longest such delay; an address quiet for ten times this is forgotten. Default 30000 ms. */
+  /**
+   * Longest such delay; an address quiet for ten times this is forgotten. It must stay below
+   * `limits.authenticateTimeoutMs`, or delayed logins are refused as "server unavailable".
+   * Default 4000 ms.
+   */
   maxFailureDelayMs: number;
 }
 
@@ -171,6 +175,11 @@ export interface LimitsConfig {
   /** Time a new connection has to send CONNECT before it is closed. Default 10000 ms. */
   connectTimeoutMs: number;
   /**
+   * Time the authenticate step (the store's login, or an embedder's hook) has to answer; then
+   * the client is refused with "server unavailable" (3.x return code 3, 5.0 0x88). Default 5000 ms.
+   */
+  authenticateTimeoutMs: number;
+  /**
    * Outbound QoS 1/2 messages awaiting acknowledgement per client (an MQTT 5.0 client's smaller
    * Receive Maximum wins). Default 256.
    */
@@ -242,6 +251,7 @@ export const defaultLimits: Readonly<LimitsConfig> = Object.freeze({
   maxPartialPacketBytes: 536_870_912,
   maxConnectPacketSize: 65_536,
   connectTimeoutMs: 10_000,
+  authenticateTimeoutMs: 5_000,
   maxInflightMessages: 256,
   maxQueuedMessages: 1000,
   maxQueuedBytes: 268_435_456,
@@ -265,7 +275,7 @@ export const defaultSysInterval = 10;
 export const defaultAuth: Readonly<AuthConfig> = Object.freeze({
   allowAnonymous: undefined,
   failureDelayMs: 1000,
-  maxFailureDelayMs: 30_000,
+  maxFailureDelayMs: 4_000,
 });
 
 /** Checks of every scalar field, shared by the file validation and the env/flag parsers. */
@@ -278,6 +288,7 @@ export const fieldChecks = {
   maxPartialPacketBytes: integerIn(MIN_BUDGET_BYTES, MAX_BUDGET_BYTES, 'a size in bytes'),
   maxConnectPacketSize: integerIn(16, MQTT_MAX_PACKET_SIZE, 'a packet size in bytes'),
   connectTimeoutMs: integerIn(1, MAX_TIMEOUT_MS, 'a timeout in ms'),
+  authenticateTimeoutMs: integerIn(1, MAX_TIMEOUT_MS, 'a timeout in ms'),
   maxInflightMessages: integerIn(1, 65_535, 'a message count'),
   maxQueuedMessages: integerIn(0, MAX_TIMEOUT_MS, 'a message count'),
   maxQueuedBytes: integerIn(MIN_BUDGET_BYTES, MAX_BUDGET_BYTES, 'a size in bytes'),
@@ -319,7 +330,7 @@ export function resolveConfig(input: unknown): BrokerConfig {
     'ws',
     'wss',
   ]);
-  return {
+  const config: BrokerConfig = {
     listeners: resolveListeners(root.listeners, { tls: root.tls, ws: root.ws, wss: root.wss }),
     limits: resolveLimits(root.limits),
     log: resolveLog(root.log),
@@ -335,6 +346,12 @@ export function resolveConfig(input: unknown): BrokerConfig {
     sysInterval: optional(root.sysInterval, 'sysInterval', fieldChecks.sysInterval, defaultSysInterval),
     auth: resolveAuth(root.auth),
   };
+  if (config.auth.maxFailureDelayMs >= config.limits.authenticateTimeoutMs) {
+    throw configError(
+      `auth.maxFailureDelayMs = ${config.auth.maxFailureDelayMs} is not below limits.authenticateTimeoutMs = ${config.limits.authenticateTimeoutMs}: delayed logins would time out; lower the one or raise the other`,
+    );
+  }
+  return config;
 }
 
 function resolveAuth(value: unknown): AuthConfig {
@@ -438,6 +455,7 @@ export function toBrokerOptions(limits: LimitsConfig): BrokerOptions {
     maxPartialPacketBytes: limits.maxPartialPacketBytes,
     maxConnectPacketSize: Math.min(limits.maxConnectPacketSize, limits.maxPacketSize),
     connectTimeoutMs: limits.connectTimeoutMs,
+    authenticateTimeoutMs: limits.authenticateTimeoutMs,
     maxInflightMessages: limits.maxInflightMessages,
     maxQueuedMessages: limits.maxQueuedMessages,
     maxQueuedBytes: limits.maxQueuedBytes,

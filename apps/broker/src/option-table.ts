@@ -181,6 +181,15 @@ export const configOptions: readonly OptionSpec[] = [
     'time a new connection has to send CONNECT',
   ),
   option(
+    'authenticate-timeout-ms',
+    'MQTT_ADAPT_AUTHENTICATE_TIMEOUT_MS',
+    ['limits', 'authenticateTimeoutMs'],
+    'ms',
+    fieldChecks.authenticateTimeoutMs,
+    defaultLimits.authenticateTimeoutMs,
+    'time a login (store or hook) has to answer before the client is refused as "server unavailable"',
+  ),
+  option(
     'max-inflight-messages',
     'MQTT_ADAPT_MAX_INFLIGHT_MESSAGES',
     ['limits', 'maxInflightMessages'],

@@ -21,6 +21,7 @@ describe('resolveConfig', () => {
         maxPartialPacketBytes: 536870912,
         maxConnectPacketSize: 65536,
         connectTimeoutMs: 10000,
+        authenticateTimeoutMs: 5000,
         maxInflightMessages: 256,
         maxQueuedMessages: 1000,
         maxQueuedBytes: 268435456,
@@ -33,7 +34,7 @@ describe('resolveConfig', () => {
       shutdownTimeoutMs: 5000,
       metrics: { port: undefined, host: '127.0.0.1' },
       sysInterval: 10,
-      auth: { allowAnonymous: undefined, failureDelayMs: 1000, maxFailureDelayMs: 30_000 },
+      auth: { allowAnonymous: undefined, failureDelayMs: 1000, maxFailureDelayMs: 4000 },
     });
     expect(resolveConfig(undefined)).toEqual(resolveConfig({}));
   });
@@ -121,6 +122,14 @@ describe('resolveConfig', () => {
     [{ shutdownTimeoutMs: 0 }, 'config: shutdownTimeoutMs = 0 is not a timeout in ms (1-2147483647)'],
     [{ listener: [] }, 'config: listener is not a known key; did you mean listeners?'],
     [
+      { auth: { maxFailureDelayMs: 6000 } },
+      'config: auth.maxFailureDelayMs = 6000 is not below limits.authenticateTimeoutMs = 5000: delayed logins would time out; lower the one or raise the other',
+    ],
+    [
+      { auth: { allowAnonymous: 'sometimes' } },
+      'config: auth.allowAnonymous = "sometimes" is not true, false or auto',
+    ],
+    [
       { zzz: 1 },
       'config: zzz is not a known key; known keys: listeners, limits, log, dataDir, store, shutdownTimeoutMs, metrics, sysInterval, auth, tls, ws, wss',
     ],
@@ -145,6 +154,7 @@ describe('toBrokerOptions', () => {
       maxPartialPacketBytes: 536870912,
       maxConnectPacketSize: 65536,
       connectTimeoutMs: 10000,
+      authenticateTimeoutMs: 5000,
       maxInflightMessages: 256,
       maxQueuedMessages: 1000,
       maxQueuedBytes: 268435456,

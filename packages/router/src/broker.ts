@@ -20,6 +20,7 @@ export const defaultBrokerOptions = {
   maxPartialPacketBytes: 512 * 1024 * 1024,
   maxConnectPacketSize: 64 * 1024,
   connectTimeoutMs: 10_000,
+  authenticateTimeoutMs: 5_000,
   maxInflightMessages: 256,
   maxQueuedMessages: 1000,
   maxQueuedBytes: 256 * 1024 * 1024,
@@ -50,6 +51,7 @@ function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
   positiveInteger('maxPacketSize', merged.maxPacketSize, 268_435_460);
   positiveInteger('maxConnectPacketSize', merged.maxConnectPacketSize, 268_435_460);
   positiveInteger('connectTimeoutMs', merged.connectTimeoutMs);
+  positiveInteger('authenticateTimeoutMs', merged.authenticateTimeoutMs, 2_147_483_647);
   positiveInteger('maxInflightMessages', merged.maxInflightMessages, 65_535);
   positiveInteger('maxQueuedMessages', merged.maxQueuedMessages);
   positiveInteger('maxPartialPacketBytes', merged.maxPartialPacketBytes);

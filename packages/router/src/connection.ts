@@ -47,6 +47,8 @@ export class Connection implements ClientConnection {
   /** Bytes of a partly received packet, as counted in `core.partialPacketBytes`. */
   private partialBytes = 0;
   private readonly drainPendingBound = (): void => this.drainPending();
+  /** A malformed packet behind packets still waiting: reported after them, in stream order. */
+  private deferredFailure: MalformedPacketError | undefined = undefined;
   private timer: TimerHandle | undefined = undefined;
   private readonly decoder: Decoder;
   /**
@@ -349,10 +351,24 @@ export class Connection implements ClientConnection {
       }
     } catch (error) {
       this.failed(error);
+      return;
     }
+    const failure = this.deferredFailure;
+    this.deferredFailure = undefined;
+    if (failure !== undefined && !this.isClosed()) this.reportMalformed(failure);
   }
 
   private decodeFailed(error: MalformedPacketError): void {
+    // Packets before it wait for a hook or for flow control: they are answered first (a
+    // CONNACK, acks), then the malformed one closes the connection.
+    if (this.pending !== undefined) {
+      this.deferredFailure = error;
+      return;
+    }
+    this.reportMalformed(error);
+  }
+
+  private reportMalformed(error: MalformedPacketError): void {
     if (
       this.state === ConnectionState.AwaitingConnect &&
       error.code === 'CODEC_UNSUPPORTED_PROTOCOL_VERSION'

@@ -22,6 +22,11 @@ export interface BrokerOptions {
   /** Time a new connection has to send CONNECT. Default 10 000 ms. */
   connectTimeoutMs?: number;
   /**
+   * Time an async `authenticate` hook has to answer; then the client is refused with "server
+   * unavailable" (3.x return code 3, 5.0 0x88) and the late answer ignored. Default 5 000 ms.
+   */
+  authenticateTimeoutMs?: number;
+  /**
    * Outbound QoS 1/2 messages awaiting acknowledgement per client (a 5.0 client's smaller
    * Receive Maximum wins). Default 256.
    */

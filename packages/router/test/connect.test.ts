@@ -185,6 +185,41 @@ describe('authentication hook', () => {
     ]);
   });
 
+  it('a hook that never answers refuses with CONNACK 0x03 after authenticateTimeoutMs; a late answer is ignored', async () => {
+    let answer: ((value: boolean) => void) | undefined;
+    const { broker, clock } = await createBroker({
+      authenticateTimeoutMs: 2000,
+      hooks: { authenticate: () => new Promise<boolean>((resolve) => (answer = resolve)) },
+    });
+    const client = openClient(broker);
+    client.send(connectPacket({ clientId: 'slow-backend' }));
+    clock.advance(1999);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(client.take()).toEqual([]);
+    clock.advance(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(client.take()).toEqual([
+      { type: PacketType.Connack, sessionPresent: false, reasonCode: 3, properties: undefined },
+    ]);
+    expect(client.transport.closed).toBe(true);
+    answer?.(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(broker.stats.sessions).toBe(0);
+  });
+
+  it('a malformed packet pipelined behind a CONNECT whose hook is pending: CONNACK first, then the close', async () => {
+    const { broker } = await createBroker({ hooks: { authenticate: async () => true } });
+    const client = openClient(broker);
+    const garbage = Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x7f]); // 5-byte remaining length
+    client.connection.feed(Buffer.concat([encode(connectPacket({ clientId: 'c' }), 4), garbage]));
+    expect(client.transport.closed).toBe(false);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(client.take()).toEqual([
+      { type: PacketType.Connack, sessionPresent: false, reasonCode: 0, properties: undefined },
+    ]);
+    expect(client.transport.closed).toBe(true);
+  });
+
   it('a throwing hook refuses with CONNACK 0x03 (server unavailable)', async () => {
     const { broker } = await createBroker({
       hooks: {

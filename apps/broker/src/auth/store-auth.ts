@@ -93,10 +93,33 @@ export class StoreAuth {
     };
   }
 
-  private async authenticate(request: AuthenticateRequest): Promise<AuthenticateResult> {
+  private authenticate(request: AuthenticateRequest): AuthenticateResult | Promise<AuthenticateResult> {
     const address = hostOf(request.remoteAddress);
+    // No password to check and nothing to wait for: answer at once, no promise per connect.
+    if (
+      (request.identity !== undefined || request.username === undefined) &&
+      this.delays.delayFor(address) === 0
+    ) {
+      // A verified client certificate (useIdentityAsUsername) is the credential itself.
+      const result = request.identity !== undefined || this.anonymousAllowed ? true : NOT_AUTHORIZED;
+      return this.settled(request, address, result);
+    }
+    return this.authenticateLater(request, address);
+  }
+
+  private async authenticateLater(
+    request: AuthenticateRequest,
+    address: string,
+  ): Promise<AuthenticateResult> {
     await this.delays.wait(address);
-    const result = await this.check(request);
+    return this.settled(request, address, await this.check(request));
+  }
+
+  private settled(
+    request: AuthenticateRequest,
+    address: string,
+    result: AuthenticateResult,
+  ): AuthenticateResult {
     if (result === true) this.delays.succeeded(address);
     else {
       this.delays.failed(address);
@@ -109,7 +132,6 @@ export class StoreAuth {
   }
 
   private async check({ username, password, identity }: AuthenticateRequest): Promise<AuthenticateResult> {
-    // A verified client certificate (useIdentityAsUsername) is the credential itself.
     if (identity !== undefined) return true;
     if (username === undefined) return this.anonymousAllowed ? true : NOT_AUTHORIZED;
     const user = await this.store.getUser(username);

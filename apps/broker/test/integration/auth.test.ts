@@ -169,6 +169,20 @@ describe.each<StoreName>(['sqlite', 'postgres'])('users and ACL rules from the %
       return true;
     });
     await eventually(async () => admin(['user', 'list', ...store.args]).stdout.includes('carol\tscrypt'));
+    // Logins read the store directly; the compiled rules follow at the next poll (within a second).
+    await eventually(async () => {
+      const probe = await connectClient(broker!.url, {
+        username: 'carol',
+        password: 'c4rol',
+        clientId: 'c-rules',
+      });
+      const refused = await probe.subscribeAsync('dave/#', { qos: 1 }).then(
+        () => false,
+        () => true,
+      );
+      probe.end(true);
+      return refused;
+    });
   });
 
   it('ACL: denied subscribe gets 0x80, denied publish is acked but not delivered, %u/%c, retained and wildcards filtered', async () => {

@@ -110,10 +110,31 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): Pr
     return authFailed(connection, error);
   }
   if (!(result instanceof Promise)) return settleAuthentication(connection, packet, clientId, result);
-  return result.then(
+  return withTimeout(connection, result, core.options.authenticateTimeoutMs).then(
     (answer) => settleAuthentication(connection, packet, clientId, answer),
     (error: unknown) => authFailed(connection, error),
   );
+}
+
+/** The hook's answer, or a rejection once `timeoutMs` passed without one (a hung backend). */
+function withTimeout<T>(connection: Connection, work: Promise<T>, timeoutMs: number): Promise<T> {
+  const clock = connection.core.clock;
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimeout(
+      () => reject(new Error(`authenticate hook gave no answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    work.then(
+      (value) => {
+        clock.clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clock.clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
 }
 
 function authFailed(connection: Connection, error: unknown): undefined {
