@@ -219,6 +219,39 @@ describe.each<StoreName>(['sqlite', 'postgres'])('users and ACL rules from the %
     await dave.subscribeAsync('devices/dave-1/#', { qos: 1 });
     expect(await daveGets).toEqual(['devices/dave-1/t=own device']);
   });
+
+  it('$SYS is readable only by clients an ACL rule lets read it', async () => {
+    const url = broker!.url;
+    const carol = keep(
+      await connectClient(url, { username: 'carol', password: 'c4rol', clientId: 'carol-sys' }),
+    );
+    const refused = await carol.subscribeAsync('$SYS/#', { qos: 0 }).catch((error: unknown) => error);
+    expect((refused as { packet?: { granted?: number[] } }).packet?.granted).toEqual([0x80]);
+    expect(
+      admin(['acl', 'add', 'allow', 'subscribe', '$SYS/broker/#', '--user', 'carol', ...store.args]).status,
+    ).toBe(0);
+    await eventually(async () => {
+      const probe = await connectClient(url, {
+        username: 'carol',
+        password: 'c4rol',
+        clientId: 'carol-sys-2',
+      });
+      const gets = nextMessages(probe, 1, 1000);
+      const granted = await probe.subscribeAsync('$SYS/broker/uptime', { qos: 0 }).then(
+        (result) => result[0]?.qos,
+        () => undefined,
+      );
+      const got = await gets;
+      probe.end(true);
+      return granted === 0 && got.length === 1 && got[0]!.startsWith('$SYS/broker/uptime=');
+    });
+    // dave has no such rule: still refused.
+    const dave = keep(await connectClient(url, { username: 'dave', password: 'd4ve', clientId: 'dave-sys' }));
+    const daveRefused = await dave
+      .subscribeAsync('$SYS/broker/uptime', { qos: 0 })
+      .catch((error: unknown) => error);
+    expect((daveRefused as { packet?: { granted?: number[] } }).packet?.granted).toEqual([0x80]);
+  });
 });
 
 describe('client certificates as user names (useIdentityAsUsername)', () => {
