@@ -39,6 +39,8 @@ export interface StoreAuthOptions {
  * changes them: the store's `authVersion()` is polled every second.
  */
 export class StoreAuth {
+  /** Refused logins (bad password, unknown user, anonymous not allowed), for the metrics. */
+  loginFailures = 0;
   private acl = new Acl([]);
   private userCount = 0;
   private version = -1;
@@ -122,6 +124,7 @@ export class StoreAuth {
   ): AuthenticateResult {
     if (result === true) this.delays.succeeded(address);
     else {
+      this.loginFailures++;
       this.delays.failed(address);
       this.options.logger.info(
         { clientId: request.clientId, username: request.username, remoteAddress: request.remoteAddress },

@@ -63,11 +63,13 @@ describe('logins against the store', () => {
   it('a wrong password and an unknown user get 0x86; the right password passes', async () => {
     const store = await openStore();
     await store.saveUser({ username: 'alice', passwordHash: await hashPassword(Buffer.from('pw'), fast) });
-    const { authenticate } = (await start(store)).hooks();
+    const auth = await start(store);
+    const { authenticate } = auth.hooks();
     expect(await authenticate(request('alice', 'pw'))).toBe(true);
     expect(await authenticate(request('alice', 'nope'))).toBe(0x86);
     expect(await authenticate(request('alice'))).toBe(0x86);
     expect(await authenticate(request('mallory', 'pw'))).toBe(0x86);
+    expect(auth.loginFailures).toBe(3);
   });
 
   it('an imported Mosquitto hash logs in and is replaced by an scrypt hash', async () => {
