@@ -43,4 +43,6 @@ export type {
   StoreSnapshot,
   UserRecord,
 } from './store.js';
+// Record checks of `saveUser` / `saveAclRule`, shared by every store implementation.
+export { assertAclRule, assertUserRecord } from './store-records.js';
 export type { Transport } from './transport.js';

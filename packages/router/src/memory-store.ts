@@ -12,6 +12,7 @@ import type {
   StoreSnapshot,
   UserRecord,
 } from './store.js';
+import { assertAclRule, assertUserRecord } from './store-records.js';
 
 interface MemorySession {
   record: SessionRecord;
@@ -223,31 +224,4 @@ function toRetainedRecord(message: {
 /** Unicode code point order (UTF-8 byte order), as SQLite `BINARY` and PostgreSQL `"C"` sort. */
 function compareCodePoints(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
-const aclSubjects: ReadonlySet<string> = new Set(['user', 'anonymous', 'all']);
-const aclActions: ReadonlySet<string> = new Set(['publish', 'subscribe', 'all']);
-const aclPermissions: ReadonlySet<string> = new Set(['allow', 'deny']);
-
-/** A caller bug, like the `CHECK` constraints of the durable stores: `TypeError`. */
-function assertUserRecord(user: UserRecord): void {
-  if (typeof user.username !== 'string' || typeof user.passwordHash !== 'string') {
-    throw new TypeError('user record needs a string username and a string passwordHash');
-  }
-}
-
-function assertAclRule(rule: AclRule): void {
-  if (typeof rule.id !== 'string' || typeof rule.topicFilter !== 'string') {
-    throw new TypeError('acl rule needs a string id and a string topicFilter');
-  }
-  if (!aclSubjects.has(rule.subject))
-    throw new TypeError(`acl rule ${rule.id}: unknown subject ${String(rule.subject)}`);
-  if (!aclActions.has(rule.action))
-    throw new TypeError(`acl rule ${rule.id}: unknown action ${String(rule.action)}`);
-  if (!aclPermissions.has(rule.permission)) {
-    throw new TypeError(`acl rule ${rule.id}: unknown permission ${String(rule.permission)}`);
-  }
-  if ((rule.subject === 'user') !== (typeof rule.username === 'string')) {
-    throw new TypeError(`acl rule ${rule.id}: username must be set if and only if subject is 'user'`);
-  }
 }

@@ -10,9 +10,14 @@ import type {
   SubscriptionOptions,
   UserRecord,
 } from '@mqtt-adapt/router';
-import { filterLevelsMatch, isStoreError, StoreError } from '@mqtt-adapt/router';
+import {
+  assertAclRule,
+  assertUserRecord,
+  filterLevelsMatch,
+  isStoreError,
+  StoreError,
+} from '@mqtt-adapt/router';
 import type { PoolClient } from 'pg';
-import { assertAclRule, assertUserRecord } from './internal/auth-records.js';
 import type { Batch } from './internal/batch.js';
 import { describeTarget } from './internal/connection.js';
 import { Database } from './internal/database.js';

@@ -9,9 +9,8 @@ import type {
   SubscriptionOptions,
   UserRecord,
 } from '@mqtt-adapt/router';
-import { filterLevelsMatch, StoreError } from '@mqtt-adapt/router';
+import { assertAclRule, assertUserRecord, filterLevelsMatch, StoreError } from '@mqtt-adapt/router';
 import type Database from 'better-sqlite3';
-import { assertAclRule, assertUserRecord } from './internal/auth-records.js';
 import { GroupCommit } from './internal/group-commit.js';
 import { loadSnapshot } from './internal/load-snapshot.js';
 import { openDatabase } from './internal/open-database.js';

@@ -1,12 +1,13 @@
-import type { AclRule, UserRecord } from '@mqtt-adapt/router';
+import type { AclRule, UserRecord } from './store.js';
 
 const subjects: ReadonlySet<string> = new Set(['user', 'anonymous', 'all']);
 const actions: ReadonlySet<string> = new Set(['publish', 'subscribe', 'all']);
 const permissions: ReadonlySet<string> = new Set(['allow', 'deny']);
 
 /**
- * Checks a user before it is written: a bad record is a caller bug (`TypeError`), refused before
- * it reaches the database (whose CHECK constraints would raise a driver error instead).
+ * Checks a user before a store writes it, as `Store.saveUser` documents: a bad record is a
+ * caller bug (`TypeError`), refused before it reaches a batch (where a database constraint
+ * would fail the whole group commit, other clients' writes included). For store implementations.
  */
 export function assertUserRecord(user: UserRecord): void {
   if (typeof user.username !== 'string' || typeof user.passwordHash !== 'string') {
@@ -14,7 +15,7 @@ export function assertUserRecord(user: UserRecord): void {
   }
 }
 
-/** Checks an ACL rule as `Store.saveAclRule` documents (see `assertUserRecord` for why). */
+/** Checks an ACL rule as `Store.saveAclRule` documents (see `assertUserRecord`). */
 export function assertAclRule(rule: AclRule): void {
   if (typeof rule.id !== 'string' || typeof rule.topicFilter !== 'string') {
     throw new TypeError('acl rule needs a string id and a string topicFilter');
