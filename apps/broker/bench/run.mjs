@@ -15,11 +15,13 @@ import {
   DEFAULT_OURS_CLI,
   killAllBrokersNow,
   ourLimits,
+  ourNodeArgs,
   startBroker,
   unavailableReason,
   useOursCli,
 } from './lib/brokers.mjs';
 import { fdLimit, gitRevision, mosquittoVersion, versionOf, workTreeState } from './lib/environment.mjs';
+import { describeKdfCosts, measureKdfCosts } from './lib/kdf-cost.mjs';
 import {
   detailTable,
   efficiencyTable,
@@ -249,11 +251,13 @@ async function startEntrant(entrant, limits) {
 }
 
 /**
- * Who runs a scenario: every available broker, or, for a scenario with `variants` (the
- * persistence one: ours once per store), those of its variants whose broker is available.
+ * Who runs a scenario: every available broker (with the scenario's `brokerOptions` for it, if
+ * any), or, for a scenario with `variants` (ours once per store; with and without ACL rules),
+ * those of its variants whose broker is available.
  */
 function entrantsOf(scenario, brokers) {
-  if (scenario.variants === undefined) return brokers.map((name) => ({ name, broker: name, options: {} }));
+  if (scenario.variants === undefined)
+    return brokers.map((name) => ({ name, broker: name, options: scenario.brokerOptions?.[name] ?? {} }));
   return scenario.variants.filter((variant) => brokers.includes(variant.broker));
 }
 
@@ -373,6 +377,8 @@ async function main() {
   console.log(`  aedes ${versionOf('aedes')}, mosquitto ${mosquittoVersion()}`);
   if (options.brokers.includes('ours')) {
     console.log(`  ours: ${oursCli} (${workTreeState(dirname(oursCli))})`);
+    if (ourNodeArgs().length > 0)
+      console.log(`  ours runs with node ${ourNodeArgs().join(' ')} (BENCH_OURS_NODE_ARGS)`);
   }
   console.log(
     `  ${options.reps} repetition(s) per scenario and broker (memory at most 3), medians reported${options.quick ? ' (--quick)' : ''}`,
@@ -392,13 +398,26 @@ async function main() {
     );
   }
 
+  // Scenario 9: what one password hash costs here with each broker's parameters, measured while
+  // nothing else of the bench runs, so its ratios can be read against it.
+  let kdfCosts;
+  if (scenarios.some((s) => s.kdfCost)) {
+    kdfCosts = measureKdfCosts(20);
+    console.log('  KDF cost, one hash at a time (node:crypto, this machine, median of 20):');
+    for (const line of describeKdfCosts(kdfCosts)) console.log(`  ${line}`);
+  }
+
   const started = Date.now();
   const raw = {};
   const rows = [];
   const floods = [];
   for (const scenario of scenarios) {
     const sizing = options.fixed || scenario.scale === undefined ? 'fixed counts' : 'counts sized per broker';
-    console.log(`\n${scenario.id}: ${JSON.stringify(scenario.params(options.quick))} (${sizing})`);
+    // The bench user's password is not worth hiding, but it is not worth printing either.
+    const shown = JSON.stringify(scenario.params(options.quick), (key, value) =>
+      key === 'password' ? '***' : value,
+    );
+    console.log(`\n${scenario.id}: ${shown} (${sizing})`);
     const wanted = entrantsOf(scenario, options.brokers);
     const runs = Object.fromEntries(wanted.map((entrant) => [entrant.name, []]));
     for (const entrant of wanted) {
@@ -438,6 +457,12 @@ async function main() {
     console.log('\nWork per broker CPU-second (medians; independent of how much of a core the broker got)\n');
     console.log(efficiencyTable(plainRows));
   }
+  if (kdfCosts !== undefined) {
+    console.log(
+      '\nScenario 9 KDF: ours checks a scrypt hash per CONNECT, Aedes and Mosquitto a PBKDF2 one (one hash, median of 20):\n',
+    );
+    for (const line of describeKdfCosts(kdfCosts)) console.log(line);
+  }
   if (floods.length > 0) {
     console.log(
       '\nQoS 1/2 floods (medians; acked = PUBACK / PUBREC at the publishers, delivered = unique messages at the subscriber)\n',
@@ -457,7 +482,7 @@ async function main() {
   }
   console.log(`\nTotal time ${((Date.now() - started) / 1000).toFixed(0)} s`);
   if (options.json) {
-    writeFileSync(options.json, `${JSON.stringify({ options, limits, rows, raw }, null, 2)}\n`);
+    writeFileSync(options.json, `${JSON.stringify({ options, limits, kdfCosts, rows, raw }, null, 2)}\n`);
     console.log(`Raw results written to ${options.json}`);
   }
 }

@@ -7,6 +7,7 @@ import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BENCH_USER, prepareOurDataDir, writeAclFile, writeMosquittoPasswdFile } from './auth-setup.mjs';
 
 export const BROKER_NAMES = ['ours', 'aedes', 'mosquitto'];
 
@@ -222,7 +223,11 @@ async function waitForPort(child, port, stderrTail) {
   );
 }
 
-function mosquittoConfig(port, limits, persistenceDir) {
+/**
+ * `auth` (scenarios 9 and 10): { allowAnonymous, passwordFile, aclFile }; without it, anonymous
+ * clients and no password or ACL file, as in every other scenario.
+ */
+function mosquittoConfig(port, limits, persistenceDir, auth = undefined) {
   const persistence =
     persistenceDir === undefined
       ? ['persistence false']
@@ -232,7 +237,9 @@ function mosquittoConfig(port, limits, persistenceDir) {
   return [
     `# Written by apps/broker/bench: a private${persistenceDir === undefined ? ', in-memory' : ''} Mosquitto for the benchmark.`,
     `listener ${port} 127.0.0.1`,
-    'allow_anonymous true',
+    `allow_anonymous ${auth?.allowAnonymous === false ? 'false' : 'true'}`,
+    ...(auth?.passwordFile === undefined ? [] : [`password_file ${auth.passwordFile}`]),
+    ...(auth?.aclFile === undefined ? [] : [`acl_file ${auth.aclFile}`]),
     ...persistence,
     // Match our broker's defaults (see ourLimits()): Mosquitto's max_queued_messages also
     // caps the QoS 0 packets queued to an online client, as our write high-water mark does.
@@ -291,7 +298,12 @@ function ourStoreArgs(store) {
       rmSync(dir, { recursive: true, force: true });
       tempDirs.delete(dir);
     };
-    return { args: ['--store', 'sqlite', '--data-dir', join(dir, 'data')], cleanup };
+    return {
+      args: ['--store', 'sqlite', '--data-dir', join(dir, 'data')],
+      cleanup,
+      dir,
+      dataDir: join(dir, 'data'),
+    };
   }
   if (store === 'postgres') {
     const schema = `mqtt_adapt_bench_${process.pid}_${Date.now().toString(36)}`;
@@ -318,28 +330,96 @@ async function dropSchema(schema) {
 }
 
 /**
+ * Extra node flags for `ours` from BENCH_OURS_NODE_ARGS (space-separated), for a one-off
+ * profile: BENCH_OURS_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (one .cpuprofile per
+ * broker process, written when it exits after SIGTERM).
+ */
+export function ourNodeArgs() {
+  return (process.env.BENCH_OURS_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+}
+
+/** A temporary directory Mosquitto (which drops root for its own user) can read, removed at exit. */
+function readableTempDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  tempDirs.add(dir);
+  const cleanup = () => {
+    rmSync(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
+  };
+  return { dir, cleanup };
+}
+
+/**
+ * Ours with users or ACL rules (scenarios 9, 10): fills the sqlite store's data dir through
+ * the broker's own `user add` / `acl import` before it starts.
+ */
+function prepareOurStore(ourStore, store, users, aclRules) {
+  if (users.length === 0 && aclRules === 0) return;
+  if (store !== 'sqlite') throw new Error(`users and ACL rules in the bench need store sqlite, not ${store}`);
+  const aclFile = aclRules > 0 ? writeAclFile(join(ourStore.dir, 'acl'), aclRules) : undefined;
+  prepareOurDataDir(oursCli, ourStore.dataDir, {
+    users,
+    aclFile,
+    expectRules: aclRules > 0 ? aclRules : undefined,
+  });
+}
+
+/**
  * Starts one broker on a fresh ephemeral port; resolves once it accepts connections.
  * `store` (ours: memory, sqlite, postgres; default memory) and `persistence` (mosquitto)
- * select their persistence.
+ * select their persistence. Scenarios 9 and 10 add: `users` (ours: created in its sqlite store
+ * before it starts), `passwordFile` (aedes, mosquitto: a `mosquitto_passwd` file of the bench
+ * user), `allowAnonymous` (mosquitto; ours takes `--allow-anonymous` in `args`), `aclRules`
+ * (ours, mosquitto: the generated ACL file of that many rules, lib/auth-setup.mjs) and `args`
+ * (ours: extra CLI flags).
  */
-export async function startBroker(name, { limits, store = 'memory', persistence = false } = {}) {
+export async function startBroker(
+  name,
+  {
+    limits,
+    store = 'memory',
+    persistence = false,
+    users = [],
+    passwordFile = false,
+    allowAnonymous = true,
+    aclRules = 0,
+    args: extraArgs = [],
+  } = {},
+) {
   if (name === 'ours' || name === 'aedes') {
     const script = name === 'ours' ? oursCli : AEDES_SERVER;
     const ourStore = name === 'ours' ? ourStoreArgs(store) : { args: [], cleanup: undefined };
+    let passwd;
+    try {
+      if (name === 'ours') prepareOurStore(ourStore, store, users, aclRules);
+      if (name === 'aedes' && passwordFile) {
+        passwd = readableTempDir('mqtt-adapt-bench-aedes-');
+        writeMosquittoPasswdFile(join(passwd.dir, 'passwd'), BENCH_USER);
+      }
+    } catch (error) {
+      await ourStore.cleanup?.();
+      passwd?.cleanup();
+      throw error;
+    }
+    const cleanupAll = async () => {
+      await ourStore.cleanup?.();
+      passwd?.cleanup();
+    };
     const args =
       name === 'ours'
-        ? ['--port', '0', '--host', '127.0.0.1', '--log-format', 'json', ...ourStore.args]
-        : ['--port', '0'];
-    const child = spawnBroker(process.execPath, [script, ...args]);
+        ? ['--port', '0', '--host', '127.0.0.1', '--log-format', 'json', ...ourStore.args, ...extraArgs]
+        : ['--port', '0', ...(passwd === undefined ? [] : ['--password-file', join(passwd.dir, 'passwd')])];
+    const child = spawnBroker(process.execPath, [...(name === 'ours' ? ourNodeArgs() : []), script, ...args]);
     const stdoutTail = tailOf(child.stdout);
     const stderrTail = tailOf(child.stderr);
     child.stdout.setEncoding('utf8');
     try {
       const port = await waitForListeningLine(child, stdoutTail, stderrTail, name);
-      return describe(child, port, name, { stderrTail, cleanup: ourStore.cleanup });
+      return describe(child, port, name, { stderrTail, cleanup: cleanupAll });
     } catch (error) {
       child.kill('SIGKILL');
-      await ourStore.cleanup?.();
+      await cleanupAll();
       throw error;
     }
   }
@@ -350,14 +430,28 @@ export async function startBroker(name, { limits, store = 'memory', persistence 
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = await freePort();
       const dir = mkdtempSync(join(tmpdir(), 'mqtt-adapt-bench-mosquitto-'));
-      // Started as root, Mosquitto drops to its own user: it must be able to write its db here.
+      // Started as root, Mosquitto drops to its own user: it must be able to write its db here
+      // (and read its password and ACL files).
       if (persistence) chmodSync(dir, 0o777);
+      else if (passwordFile || aclRules > 0) chmodSync(dir, 0o755);
+      tempDirs.add(dir);
       const configFile = join(dir, 'mosquitto.conf');
+      let auth;
+      try {
+        auth = {
+          allowAnonymous,
+          passwordFile: passwordFile ? writeMosquittoPasswdFile(join(dir, 'passwd'), BENCH_USER) : undefined,
+          aclFile: aclRules > 0 ? writeAclFile(join(dir, 'acl'), aclRules) : undefined,
+        };
+      } catch (error) {
+        rmSync(dir, { recursive: true, force: true });
+        tempDirs.delete(dir);
+        throw error;
+      }
       writeFileSync(
         configFile,
-        mosquittoConfig(port, limits ?? FALLBACK_LIMITS, persistence ? dir : undefined),
+        mosquittoConfig(port, limits ?? FALLBACK_LIMITS, persistence ? dir : undefined, auth),
       );
-      tempDirs.add(dir);
       const cleanup = () => {
         rmSync(dir, { recursive: true, force: true });
         tempDirs.delete(dir);

@@ -161,12 +161,22 @@ export class BenchClient {
   }
 }
 
-/** TCP connect, CONNECT (clean session unless `cleanSession` is false), wait for CONNACK. */
-export async function openClient(port, clientId, keepaliveSeconds = 0, peekBytes = 0, cleanSession = true) {
+/**
+ * TCP connect, CONNECT (clean session unless `cleanSession` is false; with `credentials`,
+ * { username, password }, if given), wait for CONNACK.
+ */
+export async function openClient(
+  port,
+  clientId,
+  keepaliveSeconds = 0,
+  peekBytes = 0,
+  cleanSession = true,
+  credentials = undefined,
+) {
   const socket = netConnect({ host: HOST, port, noDelay: true });
   const client = new BenchClient(socket, clientId, { peekBytes });
   const connected = client.connected();
-  socket.write(connectPacket(clientId, keepaliveSeconds, cleanSession));
+  socket.write(connectPacket(clientId, keepaliveSeconds, cleanSession, credentials));
   await connected;
   return client;
 }

@@ -42,14 +42,21 @@ function packet(firstByte, body) {
 }
 
 /**
- * CONNECT, protocol level 4 (3.1.1), no will, no credentials; clean session unless
- * `cleanSession` is false (a persistent session, kept by the broker after the disconnect).
+ * CONNECT, protocol level 4 (3.1.1), no will; clean session unless `cleanSession` is false (a
+ * persistent session, kept by the broker after the disconnect); a user name and password when
+ * `credentials` ({ username, password }) is given, else none.
  */
-export function connectPacket(clientId, keepaliveSeconds = 0, cleanSession = true) {
-  const flags = cleanSession ? 0x02 : 0x00;
+export function connectPacket(clientId, keepaliveSeconds = 0, cleanSession = true, credentials = undefined) {
+  let flags = cleanSession ? 0x02 : 0x00;
+  const payload = [utf8(clientId)];
+  if (credentials !== undefined) {
+    // User Name Flag (0x80) and Password Flag (0x40); the payload is client id, user name, password.
+    flags |= 0xc0;
+    payload.push(utf8(credentials.username), utf8(credentials.password));
+  }
   const header = Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, flags, 0, 0]);
   header.writeUInt16BE(keepaliveSeconds, 8);
-  return packet(0x10, Buffer.concat([header, utf8(clientId)]));
+  return packet(0x10, Buffer.concat([header, ...payload]));
 }
 
 /** SUBSCRIBE with one topic filter. */

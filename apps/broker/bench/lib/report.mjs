@@ -16,7 +16,10 @@ function formatNumber(value) {
 
 function formatRatio(ours, theirs) {
   if (ours === null || theirs === null || theirs === 0) return '—';
-  return `${(ours / theirs).toFixed(2)}x`;
+  const ratio = ours / theirs;
+  // Below 0.01 (scenario 9: a KDF 1,000 times dearer), two significant digits instead of 0.00x.
+  if (ratio > 0 && ratio < 0.01) return `${ratio.toPrecision(2)}x`;
+  return `${ratio.toFixed(2)}x`;
 }
 
 function formatPercent(fraction) {

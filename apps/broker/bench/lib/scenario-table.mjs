@@ -1,5 +1,10 @@
 // The scenarios run.mjs knows: the generator function, default counts (full and --quick),
 // how to size counts from a warm-up rate, and the rows each adds to the tables.
+import { ACL_RULE_COUNT, BENCH_USER } from './auth-setup.mjs';
+
+/** Ours in scenarios 9 and 10: the sqlite store (users and ACL rules need a durable one). */
+const OURS_AUTH_FLAGS = ['--allow-anonymous', 'false', '--auth-failure-delay-ms', '0'];
+const OURS_ANONYMOUS_FLAGS = ['--allow-anonymous', 'true'];
 
 export const SCENARIOS = [
   {
@@ -152,6 +157,94 @@ export const SCENARIOS = [
   },
   floodScenario(1),
   floodScenario(2),
+  {
+    id: 'cycles-auth',
+    fn: 'connectCyclesAuth',
+    // Every broker refuses anonymous clients and knows one user (lib/brokers.mjs startBroker):
+    // ours in its sqlite store (scrypt), Mosquitto in a mosquitto_passwd file (PBKDF2-SHA512 x
+    // 101), Aedes checking that same file in its `authenticate` handler (aedes-server.mjs).
+    brokerOptions: {
+      ours: { store: 'sqlite', users: [BENCH_USER], args: OURS_AUTH_FLAGS },
+      aedes: { passwordFile: true },
+      mosquitto: { passwordFile: true, allowAnonymous: false },
+    },
+    // run.mjs measures one hash of each KDF on this machine and prints it beside the table.
+    kdfCost: true,
+    // Ours hashes for tens of ms per CONNECT: far fewer cycles than scenario 4 fill a run.
+    scale: (p, count) => ({ ...p, cycles: roundUp(count, 10, 40, 6000) }),
+    count: (p) => p.cycles,
+    params: (quick) => ({
+      workers: 4,
+      cycles: quick ? 40 : 200,
+      timeoutMs: 60_000,
+      credentials: { ...BENCH_USER },
+    }),
+    rows: [
+      {
+        label: '9 connect-publish-disconnect, user+password (4 workers; KDF: see below)',
+        unit: 'cycles/s',
+        perCpuUnit: 'cycles/CPU-s',
+        pick: (r) => r.value,
+      },
+      {
+        label: '9 ... latency of one cycle',
+        unit: 'us/cycle, lower=better',
+        pick: (r) => r.latencyUs,
+        derived: true,
+      },
+      {
+        label: '9 ... broker CPU per cycle',
+        unit: 'us CPU/cycle, lower=better',
+        pick: (r) =>
+          r.brokerCpuSeconds === null || r.cycles === 0 ? null : (r.brokerCpuSeconds * 1e6) / r.cycles,
+        derived: true,
+      },
+    ],
+  },
+  {
+    id: 'fan-in-acl',
+    fn: 'fanIn',
+    // Scenario 1's load, on the sqlite store, anonymous clients allowed; each broker once
+    // without and once with the generated ACL file (lib/auth-setup.mjs aclFileText), whose
+    // first lines let anonymous clients publish and subscribe bench/#. All four stay up and
+    // the repetitions are interleaved (run.mjs), so machine noise hits with and without alike.
+    variants: [
+      { name: 'ours/no-acl', broker: 'ours', options: { store: 'sqlite', args: OURS_ANONYMOUS_FLAGS } },
+      {
+        name: `ours/acl-${ACL_RULE_COUNT}`,
+        broker: 'ours',
+        options: { store: 'sqlite', args: OURS_ANONYMOUS_FLAGS, aclRules: ACL_RULE_COUNT },
+      },
+      { name: 'mosquitto/no-acl', broker: 'mosquitto', options: {} },
+      { name: `mosquitto/acl-${ACL_RULE_COUNT}`, broker: 'mosquitto', options: { aclRules: ACL_RULE_COUNT } },
+    ],
+    ratios: [
+      [`ours/acl-${ACL_RULE_COUNT}`, 'ours/no-acl', 0.9],
+      [`mosquitto/acl-${ACL_RULE_COUNT}`, 'mosquitto/no-acl', undefined],
+      [`ours/acl-${ACL_RULE_COUNT}`, `mosquitto/acl-${ACL_RULE_COUNT}`, undefined],
+    ],
+    scale: (p, count) => ({
+      ...p,
+      messagesPerPublisher: roundUp(count / p.publishers, p.batch, 10_000, 2_000_000),
+    }),
+    count: (p) => p.messagesPerPublisher * p.publishers,
+    params: (quick) => ({
+      publishers: 8,
+      messagesPerPublisher: quick ? 10_000 : 30_000,
+      payloadBytes: 64,
+      batch: 100,
+      window: 1000,
+      timeoutMs: 60_000,
+    }),
+    rows: [
+      {
+        label: `10 fan-in QoS 0 with ${ACL_RULE_COUNT.toLocaleString('en-US')} ACL rules vs none (8 pub -> 1 sub, 64 B, sqlite store)`,
+        unit: 'msgs/s',
+        perCpuUnit: 'msgs/CPU-s',
+        pick: (r) => r.value,
+      },
+    ],
+  },
 ];
 
 /**
@@ -221,4 +314,6 @@ export const SCENARIO_ALIASES = {
   6: 'persist',
   7: 'qos1-flood',
   8: 'qos2-flood',
+  9: 'cycles-auth',
+  10: 'fan-in-acl',
 };

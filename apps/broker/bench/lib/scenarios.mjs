@@ -238,15 +238,18 @@ async function flood(port, brokerPid, params, qos, tag) {
 /**
  * 4. Connect-publish-disconnect cycles: TCP connect, CONNECT, CONNACK, PUBLISH QoS 0 +
  * DISCONNECT, close; `workers` cycles run concurrently. A subscriber counts the publishes
- * the broker actually routed.
+ * the broker actually routed. With `params.credentials` ({ username, password }: scenario 9,
+ * cycles-auth) every CONNECT, the subscriber's too, carries them.
  */
 export async function connectCycles({ port, brokerPid, params }) {
-  const { workers, cycles, timeoutMs } = params;
-  const tag = tagOf('cy');
-  const sub = await openClient(port, `${tag}-sub`);
+  const { workers, cycles, timeoutMs, credentials } = params;
+  const tag = tagOf(credentials === undefined ? 'cy' : 'ca');
+  const sub = await openClient(port, `${tag}-sub`, 0, 0, true, credentials);
   await sub.subscribe(CYCLE_TOPIC, 0);
   // Pre-encode every cycle's CONNECT (unique client ids) and the shared PUBLISH + DISCONNECT.
-  const connects = Array.from({ length: cycles }, (_, i) => connectPacket(`${tag}-${i}`, 0));
+  const connects = Array.from({ length: cycles }, (_, i) =>
+    connectPacket(`${tag}-${i}`, 0, true, credentials),
+  );
   const tail = Buffer.concat([publishPacket(CYCLE_TOPIC, payloadOf(16), 0), DISCONNECT]);
 
   const window = new Window(brokerPid);
@@ -381,6 +384,12 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** 9. Connect cycles as 4, every CONNECT with a user name and password. */
+export function connectCyclesAuth(run) {
+  if (run.params.credentials === undefined) throw new Error('cycles-auth needs params.credentials');
+  return connectCycles(run);
+}
+
 export const scenarioFunctions = {
   fanIn,
   fanOut,
@@ -390,4 +399,5 @@ export const scenarioFunctions = {
   qos1Persistent,
   qos1Flood,
   qos2Flood,
+  connectCyclesAuth,
 };
