@@ -205,6 +205,44 @@ export interface LimitsConfig {
   stalledSubscriberTimeoutMs: number;
   /** Highest QoS granted to subscriptions. Default 2. */
   maxQoS: 0 | 1 | 2;
+  /**
+   * Open MQTT connections, all listeners together (those still before CONNECT included); past
+   * it a new connection is closed at once, without CONNACK, counted and logged (warn, once until
+   * one is accepted again). Each listener's own `maxConnections` applies too. Default 0: unlimited.
+   */
+  maxConnections: number;
+  /**
+   * CONNECTs per second from one source host (the address without the port), with a burst of
+   * the same size. Over it the CONNECT is refused (5.0 CONNACK 0x9F connection rate exceeded,
+   * 3.x return code 3 server unavailable) and closed. Default 0: off.
+   */
+  maxConnectRatePerAddress: number;
+  /**
+   * Inbound PUBLISH packets per second per connection, with a burst of the same size. Over it
+   * the client's socket is not read until its rate allows: it is slowed, never disconnected.
+   * Default 0: off.
+   */
+  maxPublishRatePerClient: number;
+  /**
+   * Most levels of a topic name (PUBLISH, will) or filter (SUBSCRIBE). A PUBLISH or will over
+   * it is treated as an invalid topic (5.0: 0x90; 3.x: closed); a filter over it gets SUBACK
+   * 0x80 (5.0: 0x8F). Default 128 (1-32768).
+   */
+  maxTopicLevels: number;
+  /** Most UTF-8 bytes of a topic name or filter, treated as `maxTopicLevels`. Default 65535, the protocol maximum. */
+  maxTopicLength: number;
+  /**
+   * Retained messages kept at most; a retained PUBLISH that would add one is delivered but not
+   * retained (replacing or deleting one always may). Default 0: unlimited.
+   */
+  maxRetainedMessages: number;
+  /**
+   * Sum of the retained payloads at most, in bytes; a retained PUBLISH that would go past it
+   * is delivered but not retained. Default 0: unlimited.
+   */
+  maxRetainedBytes: number;
+  /** Largest retained payload in bytes; a larger one is delivered but not retained. Default 0: unlimited. */
+  maxRetainedPayloadBytes: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -257,6 +295,14 @@ export const defaultLimits: Readonly<LimitsConfig> = Object.freeze({
   maxQueuedBytes: 268_435_456,
   stalledSubscriberTimeoutMs: 30_000,
   maxQoS: 2,
+  maxConnections: 0,
+  maxConnectRatePerAddress: 0,
+  maxPublishRatePerClient: 0,
+  maxTopicLevels: 128,
+  maxTopicLength: 65_535,
+  maxRetainedMessages: 0,
+  maxRetainedBytes: 0,
+  maxRetainedPayloadBytes: 0,
 });
 
 export const defaultLog: Readonly<LogConfig> = Object.freeze({ level: 'info', format: 'auto' });
@@ -294,6 +340,14 @@ export const fieldChecks = {
   maxQueuedBytes: integerIn(MIN_BUDGET_BYTES, MAX_BUDGET_BYTES, 'a size in bytes'),
   stalledSubscriberTimeoutMs: integerIn(1, MAX_TIMEOUT_MS, 'a timeout in ms'),
   maxQoS: oneOf([0, 1, 2], 'a QoS'),
+  maxConnections: integerIn(0, MAX_BUDGET_BYTES, 'a connection count (0 = unlimited)'),
+  maxConnectRatePerAddress: integerIn(0, MAX_BUDGET_BYTES, 'a rate per second (0 = off)'),
+  maxPublishRatePerClient: integerIn(0, MAX_BUDGET_BYTES, 'a rate per second (0 = off)'),
+  maxTopicLevels: integerIn(1, 32_768, 'a number of topic levels'),
+  maxTopicLength: integerIn(1, 65_535, 'a topic length in bytes'),
+  maxRetainedMessages: integerIn(0, MAX_BUDGET_BYTES, 'a message count (0 = unlimited)'),
+  maxRetainedBytes: integerIn(0, MAX_BUDGET_BYTES, 'a size in bytes (0 = unlimited)'),
+  maxRetainedPayloadBytes: integerIn(0, MAX_BUDGET_BYTES, 'a size in bytes (0 = unlimited)'),
   logLevel: oneOf(LOG_LEVELS, 'a log level'),
   logFormat: oneOf(LOG_FORMATS, 'a log format'),
   dataDir: nonEmptyString('a directory'),
@@ -461,5 +515,13 @@ export function toBrokerOptions(limits: LimitsConfig): BrokerOptions {
     maxQueuedBytes: limits.maxQueuedBytes,
     stalledSubscriberTimeoutMs: limits.stalledSubscriberTimeoutMs,
     maxQoS: limits.maxQoS,
+    maxConnections: limits.maxConnections,
+    maxConnectRatePerAddress: limits.maxConnectRatePerAddress,
+    maxPublishRatePerClient: limits.maxPublishRatePerClient,
+    maxTopicLevels: limits.maxTopicLevels,
+    maxTopicLength: limits.maxTopicLength,
+    maxRetainedMessages: limits.maxRetainedMessages,
+    maxRetainedBytes: limits.maxRetainedBytes,
+    maxRetainedPayloadBytes: limits.maxRetainedPayloadBytes,
   };
 }

@@ -1,4 +1,4 @@
-import type { Broker, Store } from '@mqtt-adapt/router';
+import type { Broker, LimitHits, Store } from '@mqtt-adapt/router';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { BrokerFigures, Figures } from './broker-figures.js';
 import type { ListenerAddress } from './tcp-listener.js';
@@ -160,6 +160,12 @@ export class BrokerMetrics {
       'Connections closed because an exception escaped while serving them',
       () => broker.stats.internalErrors,
     );
+    gauge(
+      'retained_bytes',
+      'Sum of the payload bytes of the retained messages',
+      () => broker.stats.retainedBytes,
+    );
+    observeLimitHits(this.registry, broker);
     new Gauge({
       name: `${PREFIX}listener_connections`,
       help: 'Open sockets per MQTT listener',
@@ -183,6 +189,42 @@ export class BrokerMetrics {
     }).set({ version }, 1);
   }
 }
+
+/**
+ * `mqtt_adapt_limit_hits_total{limit}`: one series per limit, labelled with its option name
+ * (`maxConnections`, ...), every one present from the first scrape (0 until hit).
+ */
+function observeLimitHits(registry: Registry, broker: Broker): void {
+  const reported = new Map<string, number>();
+  new Counter({
+    name: `${PREFIX}limit_hits_total`,
+    help: 'Times a limit was hit: connections closed or refused, publishers held back, topics refused, messages not retained',
+    labelNames: ['limit'],
+    registers: [registry],
+    collect() {
+      const hits = broker.stats.limitHits;
+      for (const [name, limit] of Object.entries(LIMIT_LABELS) as Array<[keyof LimitHits, string]>) {
+        const current = hits[name];
+        const before = reported.get(limit) ?? 0;
+        // inc(0) creates the series, so a dashboard sees every limit before its first hit.
+        this.inc({ limit }, current > before ? current - before : 0);
+        reported.set(limit, Math.max(before, current));
+      }
+    },
+  });
+}
+
+/** `BrokerStats.limitHits` key -> the option's name, the metric's `limit` label. */
+const LIMIT_LABELS: Record<keyof LimitHits, string> = {
+  connections: 'maxConnections',
+  connectRate: 'maxConnectRatePerAddress',
+  publishRate: 'maxPublishRatePerClient',
+  topicLevels: 'maxTopicLevels',
+  topicLength: 'maxTopicLength',
+  retainedMessages: 'maxRetainedMessages',
+  retainedBytes: 'maxRetainedBytes',
+  retainedPayload: 'maxRetainedPayloadBytes',
+};
 
 /** `127.0.0.1:1883`, `[::]:1883`. */
 export function formatAddress({ host, port }: { host: string; port: number }): string {

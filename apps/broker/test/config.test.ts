@@ -27,6 +27,14 @@ describe('resolveConfig', () => {
         maxQueuedBytes: 268435456,
         stalledSubscriberTimeoutMs: 30000,
         maxQoS: 2,
+        maxConnections: 0,
+        maxConnectRatePerAddress: 0,
+        maxPublishRatePerClient: 0,
+        maxTopicLevels: 128,
+        maxTopicLength: 65535,
+        maxRetainedMessages: 0,
+        maxRetainedBytes: 0,
+        maxRetainedPayloadBytes: 0,
       },
       log: { level: 'info', format: 'auto' },
       dataDir: './data',
@@ -110,6 +118,22 @@ describe('resolveConfig', () => {
       'config: limits.maxQueuedBytes = "256MiB" is not a size in bytes (1024-9007199254740991)',
     ],
     [
+      { limits: { maxConnections: -1 } },
+      'config: limits.maxConnections = -1 is not a connection count (0 = unlimited) (0-9007199254740991)',
+    ],
+    [
+      { limits: { maxTopicLevels: 0 } },
+      'config: limits.maxTopicLevels = 0 is not a number of topic levels (1-32768)',
+    ],
+    [
+      { limits: { maxTopicLength: 65536 } },
+      'config: limits.maxTopicLength = 65536 is not a topic length in bytes (1-65535)',
+    ],
+    [
+      { limits: { maxPublishRatePerClient: 2.5 } },
+      'config: limits.maxPublishRatePerClient = 2.5 is not a rate per second (0 = off) (0-9007199254740991)',
+    ],
+    [
       { limits: { stalledSubscriberTimeoutMs: 0 } },
       'config: limits.stalledSubscriberTimeoutMs = 0 is not a timeout in ms (1-2147483647)',
     ],
@@ -160,7 +184,29 @@ describe('toBrokerOptions', () => {
       maxQueuedBytes: 268435456,
       stalledSubscriberTimeoutMs: 30000,
       maxQoS: 2,
+      maxConnections: 0,
+      maxConnectRatePerAddress: 0,
+      maxPublishRatePerClient: 0,
+      maxTopicLevels: 128,
+      maxTopicLength: 65535,
+      maxRetainedMessages: 0,
+      maxRetainedBytes: 0,
+      maxRetainedPayloadBytes: 0,
     });
+  });
+
+  it('maps the connection, rate, topic and retained limits given in a config one-to-one', () => {
+    const given = {
+      maxConnections: 1000,
+      maxConnectRatePerAddress: 5,
+      maxPublishRatePerClient: 500,
+      maxTopicLevels: 16,
+      maxTopicLength: 1024,
+      maxRetainedMessages: 10000,
+      maxRetainedBytes: 1048576,
+      maxRetainedPayloadBytes: 4096,
+    };
+    expect(toBrokerOptions(resolveConfig({ limits: given }).limits)).toMatchObject(given);
   });
 
   it('passes the defaults the router has, so that an unset limit means the same in both', () => {

@@ -46,6 +46,37 @@ describe('BrokerMetrics', () => {
     await broker.close();
   });
 
+  it('counts limit hits per limit, every limit present from the first scrape', async () => {
+    const broker = new Broker({ store: new MemoryStore(), maxRetainedPayloadBytes: 1, maxTopicLevels: 2 });
+    await broker.open();
+    const metrics = new BrokerMetrics();
+    metrics.observeBroker(broker, new BrokerFigures(broker), []);
+    let families = await scrape(metrics);
+    expect(families.get('mqtt_adapt_limit_hits_total')?.type).toBe('counter');
+    for (const limit of [
+      'maxConnections',
+      'maxConnectRatePerAddress',
+      'maxPublishRatePerClient',
+      'maxTopicLevels',
+      'maxTopicLength',
+      'maxRetainedMessages',
+      'maxRetainedBytes',
+      'maxRetainedPayloadBytes',
+    ]) {
+      expect(sampleValue(families, 'mqtt_adapt_limit_hits_total', { limit })).toBe(0);
+    }
+    broker.publish({ topicName: 'a', payload: 'too big', retain: true });
+    broker.publish({ topicName: 'b', payload: 'xy', retain: true });
+    broker.publish({ topicName: 'c', payload: 'z', retain: true });
+    families = await scrape(metrics);
+    expect(sampleValue(families, 'mqtt_adapt_limit_hits_total', { limit: 'maxRetainedPayloadBytes' })).toBe(
+      2,
+    );
+    expect(sampleValue(families, 'mqtt_adapt_limit_hits_total', { limit: 'maxTopicLevels' })).toBe(0);
+    expect(sampleValue(families, 'mqtt_adapt_retained_bytes')).toBe(1);
+    await broker.close();
+  });
+
   it('times each distinct flush promise of a durable store once, and counts failures', async () => {
     const resolvers: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
     let pending: Promise<void> | undefined;

@@ -1,4 +1,5 @@
 import { PacketType, type QoS } from '@mqtt-adapt/codec';
+import { isValidTopicFilter } from '@mqtt-adapt/topic';
 import type { Clock } from './clock.js';
 import { type Connection, ConnectionState } from './connection.js';
 import { DeliveryEncoder } from './delivery-encoder.js';
@@ -7,12 +8,13 @@ import { forwardedProperties } from './forwarded-properties.js';
 import type { BrokerHooks, DisconnectReason, DropReason } from './hooks.js';
 import { EventHub } from './internal/event-hub.js';
 import { SubscriptionIndex } from './internal/subscription-index.js';
+import { type LimitHits, Limits } from './limits.js';
 import type { Logger } from './logger.js';
 import { createMessage, type RoutedMessage } from './message.js';
 import type { ResolvedBrokerOptions } from './options.js';
 import { Persistence, restoreSession } from './persistence.js';
 import { RetainedIndex } from './retained-index.js';
-import { type InflightMessage, type QueuedMessage, Session } from './session.js';
+import { type InflightMessage, type QueuedMessage, Session, type SubscriptionOptions } from './session.js';
 import type { StoreSnapshot } from './store.js';
 
 export interface BrokerStats {
@@ -40,6 +42,10 @@ export interface BrokerStats {
   stalledSubscriberDisconnects: number;
   /** Connections closed because an exception escaped while serving them (bugs). */
   internalErrors: number;
+  /** Sum of the payload bytes of the retained messages (bounded by `maxRetainedBytes` when set). */
+  retainedBytes: number;
+  /** Times each limit was hit (see `BrokerOptions`): refused, held back or not retained. */
+  limitHits: LimitHits;
 }
 
 /**
@@ -49,7 +55,7 @@ export interface BrokerStats {
 export class BrokerCore {
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
-  readonly subscriptions = new SubscriptionIndex();
+  readonly subscriptions: SubscriptionIndex;
   readonly retained = new RetainedIndex<RoutedMessage>();
   readonly events: EventHub;
   readonly logger: Logger;
@@ -65,6 +71,7 @@ export class BrokerCore {
     internalErrors: 0,
   };
   readonly flow: FlowControl;
+  readonly limits: Limits;
   /** Bytes of partly received packets, summed over connections. */
   partialPacketBytes = 0;
   closing = false;
@@ -76,6 +83,8 @@ export class BrokerCore {
     this.events = new EventHub(this.logger);
     this.persistence = new Persistence(options.store);
     this.flow = new FlowControl(options, this.logger);
+    this.limits = new Limits(options, this.logger);
+    this.subscriptions = new SubscriptionIndex(options.maxTopicLevels);
   }
 
   /** Rebuilds sessions (offline), subscriptions and retained messages from the store. */
@@ -96,10 +105,11 @@ export class BrokerCore {
       };
       this.sessions.set(session.clientId, session);
       for (const [topicFilter, options] of session.subscriptions)
-        this.subscriptions.add(topicFilter, session, options);
+        this.restoreSubscription(session, topicFilter, options);
     }
     for (const record of snapshot.retained) {
-      this.retained.set(
+      // Kept even past the retained limits (lowered since they were stored): new ones wait for room.
+      this.setRetained(
         // Stores written before properties were filtered may hold will-only ones: filter again.
         createMessage(
           record.topicName,
@@ -114,15 +124,37 @@ export class BrokerCore {
   }
 
   /**
-   * Routes one message: updates the retained index, then delivers once per matching session at
-   * the highest granted QoS of its matching subscriptions [MQTT-3.3.5-1].
+   * A stored subscription deeper than `maxTopicLevels` (lowered since it was stored) cannot
+   * enter the trie: it is dropped, from the store too, with a warning, rather than failing open().
    */
-  route(message: RoutedMessage, publisher: Session | undefined): void {
-    this.counters.messagesReceived++;
-    if (message.retain) {
-      this.retained.set(message);
-      this.persistence.saveRetained(message);
+  private restoreSubscription(session: Session, topicFilter: string, options: SubscriptionOptions): void {
+    if (isValidTopicFilter(topicFilter, this.options.maxTopicLevels)) {
+      this.subscriptions.add(topicFilter, session, options);
+      return;
     }
+    session.subscriptions.delete(topicFilter);
+    this.persistence.deleteSubscription(session, topicFilter);
+    this.logger.warn(
+      { clientId: session.clientId, topicFilter, maxTopicLevels: this.options.maxTopicLevels },
+      'stored subscription has more levels than maxTopicLevels; dropped',
+    );
+  }
+
+  /** Stores, replaces or deletes a retained message, keeping `limits.retainedBytes` up to date. */
+  private setRetained(message: RoutedMessage): void {
+    const previous = this.retained.set(message);
+    this.limits.retainedBytes +=
+      message.payload.length - (previous === undefined ? 0 : previous.payload.length);
+  }
+
+  /**
+   * Routes one message: updates the retained index, then delivers once per matching session at
+   * the highest granted QoS of its matching subscriptions [MQTT-3.3.5-1]. `origin` is the
+   * connection a will came from, for the log line of a retained limit.
+   */
+  route(message: RoutedMessage, publisher: Session | undefined, origin?: Connection): void {
+    this.counters.messagesReceived++;
+    if (message.retain) this.retain(message, publisher?.connection ?? origin);
     const encoder = new DeliveryEncoder(message);
     const merger = this.subscriptions.collect(message.topicName, publisher);
     // The publishing connection, paused by flow control when a subscriber's queue is full.
@@ -152,6 +184,22 @@ export class BrokerCore {
       this.subscriptions.release(merger);
     }
     if (this.events.has('messagePublished')) this.events.emit('messagePublished', message);
+  }
+
+  /** Retains `message` unless a retained limit says no (it is delivered all the same). */
+  private retain(message: RoutedMessage, origin: Connection | undefined): void {
+    if (this.limits.isRetainLimited) {
+      const blockedBy = this.limits.retainBlockedBy(message, this.retained);
+      if (blockedBy !== undefined) {
+        this.limits.hit(blockedBy, origin, message.publisherId, {
+          topicName: message.topicName,
+          payloadBytes: message.payload.length,
+        });
+        return;
+      }
+    }
+    this.setRetained(message);
+    this.persistence.saveRetained(message);
   }
 
   /**
@@ -321,7 +369,7 @@ export class BrokerCore {
     session.will = undefined;
     if (!session.persistent) this.endSession(session);
     // A clean DISCONNECT has already discarded the will; any other close publishes it.
-    if (will !== undefined) this.route(will, undefined);
+    if (will !== undefined) this.route(will, undefined, connection);
     if (wasConnected && connection.client !== undefined) {
       this.events.emit('clientDisconnected', connection.client, reason);
     }
@@ -349,6 +397,8 @@ export class BrokerCore {
       queuedBytes: this.flow.queuedBytes,
       partialPacketBytes: this.partialPacketBytes,
       ...this.flow.counters,
+      retainedBytes: this.limits.retainedBytes,
+      limitHits: { ...this.limits.hits },
     };
   }
 

@@ -28,7 +28,22 @@ export const defaultBrokerOptions = {
   maxSubscriptionsPerSession: 10_000,
   maxQoS: 2,
   maxPendingPacketsBeforeConnack: 64,
+  maxConnections: 0,
+  maxConnectRatePerAddress: 0,
+  maxPublishRatePerClient: 0,
+  maxTopicLevels: 128,
+  maxTopicLength: 65_535,
+  maxRetainedMessages: 0,
+  maxRetainedBytes: 0,
+  maxRetainedPayloadBytes: 0,
 } as const satisfies BrokerOptions;
+
+/** What `Broker.accept` returns for a transport it closed at once (`maxConnections`): ignores everything. */
+const refusedConnection: ClientConnection = Object.freeze({
+  feed(): void {},
+  drained(): void {},
+  transportClosed(): void {},
+});
 
 /** A message published by the application itself (bridges, `$SYS`). */
 export interface PublishInput {
@@ -46,6 +61,17 @@ function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTE
   return value;
 }
 
+/** 0 turns a limit off. */
+function nonNegativeInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new RouterError(
+      'ROUTER_INVALID_OPTION',
+      `${name} = ${value} must be an integer from 0 (off) to ${max}`,
+    );
+  }
+  return value;
+}
+
 function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
   const merged = { ...defaultBrokerOptions, ...stripUndefined(options) };
   positiveInteger('maxPacketSize', merged.maxPacketSize, 268_435_460);
@@ -59,6 +85,15 @@ function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
   positiveInteger('stalledSubscriberTimeoutMs', merged.stalledSubscriberTimeoutMs, 2_147_483_647);
   positiveInteger('maxSubscriptionsPerSession', merged.maxSubscriptionsPerSession);
   positiveInteger('maxPendingPacketsBeforeConnack', merged.maxPendingPacketsBeforeConnack);
+  nonNegativeInteger('maxConnections', merged.maxConnections);
+  nonNegativeInteger('maxConnectRatePerAddress', merged.maxConnectRatePerAddress);
+  nonNegativeInteger('maxPublishRatePerClient', merged.maxPublishRatePerClient);
+  // A topic of 65535 bytes has at most 32768 levels.
+  positiveInteger('maxTopicLevels', merged.maxTopicLevels, 32_768);
+  positiveInteger('maxTopicLength', merged.maxTopicLength, 65_535);
+  nonNegativeInteger('maxRetainedMessages', merged.maxRetainedMessages);
+  nonNegativeInteger('maxRetainedBytes', merged.maxRetainedBytes);
+  nonNegativeInteger('maxRetainedPayloadBytes', merged.maxRetainedPayloadBytes);
   if (merged.maxQoS !== 0 && merged.maxQoS !== 1 && merged.maxQoS !== 2) {
     throw new RouterError('ROUTER_INVALID_OPTION', `maxQoS = ${String(merged.maxQoS)} must be 0, 1 or 2`);
   }
@@ -142,17 +177,42 @@ export class Broker {
       }
       throw new RouterError('ROUTER_NOT_OPEN', 'call await broker.open() before accept()');
     }
-    const connection = new Connection(this.core, transport);
-    this.core.connections.add(connection);
+    const core = this.core;
+    const maxConnections = core.options.maxConnections;
+    if (maxConnections !== 0) {
+      if (core.connections.size >= maxConnections) {
+        // No CONNACK: nothing is read from it, nothing is allocated for it.
+        transport.close();
+        core.limits.connectionRefused(transport.remoteAddress, core.connections.size);
+        return refusedConnection;
+      }
+      core.limits.connectionAccepted();
+    }
+    const connection = new Connection(core, transport);
+    core.connections.add(connection);
     return connection;
   }
 
   /** Publishes a message from the application (not from a client). */
   publish(input: PublishInput): void {
+    const core = this.core;
     if (!isValidTopicName(input.topicName)) {
       throw new RouterError(
         'ROUTER_INVALID_MESSAGE',
         `topic name "${input.topicName}" is not valid for PUBLISH`,
+      );
+    }
+    // The application's topics obey the limits too: the retained index and matching rely on them.
+    if (!isValidTopicName(input.topicName, core.options.maxTopicLevels)) {
+      throw new RouterError(
+        'ROUTER_INVALID_MESSAGE',
+        `topic name "${input.topicName.slice(0, 64)}..." has more levels than maxTopicLevels ${core.options.maxTopicLevels}`,
+      );
+    }
+    if (core.limits.isTopicLengthLimited && core.limits.isTopicTooLong(input.topicName)) {
+      throw new RouterError(
+        'ROUTER_INVALID_MESSAGE',
+        `topic name of ${Buffer.byteLength(input.topicName)} bytes exceeds maxTopicLength ${core.options.maxTopicLength}`,
       );
     }
     const qos = input.qos ?? 0;

@@ -13,6 +13,7 @@ import type { TimerHandle } from './clock.js';
 import { refuseUnsupportedVersion } from './handlers/connect.js';
 import { handlePacket, passesHold } from './handlers/packet.js';
 import type { ClientInfo, DisconnectReason } from './hooks.js';
+import { PublishRateLimiter } from './limits.js';
 import type { Session } from './session.js';
 import type { Transport } from './transport.js';
 
@@ -39,6 +40,10 @@ export class Connection implements ClientConnection {
   keepaliveMs = 0;
   /** Outbound QoS 1/2 messages left unacknowledged at most: the broker's limit or the client's. */
   inflightLimit: number;
+  /** Limits whose first hit on this connection was logged (bits of `Limits`). */
+  limitsLogged = 0;
+  /** `maxPublishRatePerClient`'s token bucket; undefined while that limit is off. */
+  readonly publishRate: PublishRateLimiter | undefined;
   private lastActivity: number;
   /** Flow control holds (full subscriber queues, queued-bytes budget) pausing this publisher. */
   private holds = 0;
@@ -74,6 +79,10 @@ export class Connection implements ClientConnection {
       onError: (error) => this.decodeFailed(error),
     });
     this.inflightLimit = options.maxInflightMessages;
+    this.publishRate =
+      options.maxPublishRatePerClient > 0
+        ? new PublishRateLimiter(this, options.maxPublishRatePerClient)
+        : undefined;
     this.lastActivity = core.clock.now();
     this.armTimer(options.connectTimeoutMs);
   }
@@ -122,7 +131,8 @@ export class Connection implements ClientConnection {
   }
 
   /**
-   * Flow control: a subscriber this client publishes to cannot take more. Its later packets
+   * Flow control (a subscriber this client publishes to cannot take more) or its publish rate
+   * (`maxPublishRatePerClient`): its later packets
    * wait (acknowledgements and pings excepted) and its input is not read until `release()`.
    */
   hold(): void {
@@ -255,6 +265,7 @@ export class Connection implements ClientConnection {
     }
     this.state = ConnectionState.Closed;
     this.clearTimer();
+    this.publishRate?.stop(this.core.clock);
     this.pending = undefined;
     this.core.partialPacketBytes -= this.partialBytes;
     this.partialBytes = 0;

@@ -21,6 +21,7 @@ export type {
   DropReason,
   HookResult,
 } from './hooks.js';
+export type { LimitHits } from './limits.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export { MemoryStore } from './memory-store.js';

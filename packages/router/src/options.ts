@@ -53,6 +53,52 @@ export interface BrokerOptions {
    * 0x97 quota exceeded), so a SUBSCRIBE flood cannot exhaust memory. Default 10 000.
    */
   maxSubscriptionsPerSession?: number;
+  /**
+   * Open connections, broker-wide, those still before CONNECT included. `Broker.accept` closes
+   * any transport beyond it at once (no CONNACK), counts it (`limitHits.connections`) and logs
+   * a warning at the first. Default 0: unlimited.
+   */
+  maxConnections?: number;
+  /**
+   * CONNECTs per second per source host (`remoteAddress` without its port), with a burst of
+   * the same size: a token bucket per host. A CONNECT over it is refused (5.0 CONNACK 0x9F
+   * connection rate exceeded, 3.x return code 3 server unavailable) and closed. At most 65 536
+   * hosts are tracked; a host is forgotten once its bucket has refilled. Default 0: off.
+   */
+  maxConnectRatePerAddress?: number;
+  /**
+   * Inbound PUBLISH packets per second per connection, with a burst of the same size. Over it
+   * the client is slowed, never disconnected: its input is not read (acks and pings still pass)
+   * until about a tenth of a second of tokens is back; keepalive does not count that time.
+   * Default 0: off (no per-connection state at all).
+   */
+  maxPublishRatePerClient?: number;
+  /**
+   * Most levels of a topic name (PUBLISH, will) or a topic filter (SUBSCRIBE, after any
+   * `$share/{group}/`). A PUBLISH or will over it is treated as an invalid topic name (5.0:
+   * DISCONNECT / CONNACK 0x90; 3.x: closed); a filter over it gets SUBACK 0x80 (5.0: 0x8F).
+   * Default 128, `DEFAULT_MAX_LEVELS` of `@mqtt-adapt/topic`, which bounds the work of
+   * matching one publish and the depth of the retained index. 1-32768.
+   */
+  maxTopicLevels?: number;
+  /**
+   * Most UTF-8 bytes of a topic name or filter, treated as `maxTopicLevels` is. Default 65535,
+   * the protocol maximum (no check of its own).
+   */
+  maxTopicLength?: number;
+  /**
+   * Retained messages kept at most. A retained PUBLISH that would add one more is delivered but
+   * not retained (replacing or deleting an existing one always may). Default 0: unlimited.
+   */
+  maxRetainedMessages?: number;
+  /**
+   * Sum of the payload bytes of retained messages at most; a retained PUBLISH that would take
+   * the sum past it (replacing counts the difference) is delivered but not retained. Default 0:
+   * unlimited.
+   */
+  maxRetainedBytes?: number;
+  /** Largest payload retained; a larger retained PUBLISH is delivered but not retained. Default 0: unlimited. */
+  maxRetainedPayloadBytes?: number;
   /** Highest QoS granted to subscriptions. Default 2. */
   maxQoS?: 0 | 1 | 2;
   /** Packets decoded while CONNECT (authentication) is pending before the connection is paused. Default 64. */

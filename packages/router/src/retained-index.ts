@@ -21,12 +21,12 @@ export class RetainedIndex<M extends Message = Message> {
     return this.count;
   }
 
-  /** Stores, replaces or (with an empty payload) deletes the retained message of its topic. */
-  set(message: M): void {
-    if (message.payload.length === 0) {
-      this.delete(message.topicName);
-      return;
-    }
+  /**
+   * Stores, replaces or (with an empty payload) deletes the retained message of its topic.
+   * Returns the message it replaced or deleted, if any.
+   */
+  set(message: M): M | undefined {
+    if (message.payload.length === 0) return this.remove(message.topicName);
     let node = this.root;
     for (const level of message.topicName.split('/')) {
       node.children ??= new Map();
@@ -37,8 +37,10 @@ export class RetainedIndex<M extends Message = Message> {
       }
       node = child;
     }
-    if (node.message === undefined) this.count++;
+    const previous = node.message;
+    if (previous === undefined) this.count++;
     node.message = message;
+    return previous;
   }
 
   get(topicName: string): M | undefined {
@@ -51,15 +53,21 @@ export class RetainedIndex<M extends Message = Message> {
   }
 
   delete(topicName: string): boolean {
+    return this.remove(topicName) !== undefined;
+  }
+
+  /** Deletes the retained message of `topicName`; returns it, if there was one. */
+  private remove(topicName: string): M | undefined {
     const levels = topicName.split('/');
     const path: RetainedNode<M>[] = [this.root];
     let node: RetainedNode<M> | undefined = this.root;
     for (const level of levels) {
       node = node.children?.get(level);
-      if (node === undefined) return false;
+      if (node === undefined) return undefined;
       path.push(node);
     }
-    if (node.message === undefined) return false;
+    const removed = node.message;
+    if (removed === undefined) return undefined;
     node.message = undefined;
     this.count--;
     // Prune empty nodes bottom-up so deleted topics leave nothing behind.
@@ -70,7 +78,7 @@ export class RetainedIndex<M extends Message = Message> {
       const parent = path[i - 1] as RetainedNode<M>;
       parent.children?.delete(levels[i - 1] as string);
     }
-    return true;
+    return removed;
   }
 
   /** Every retained message whose topic matches `topicFilter` (no `$share/` prefix). */

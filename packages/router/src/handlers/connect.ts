@@ -6,12 +6,12 @@ import {
   type ProtocolVersion,
   ReasonCode,
 } from '@mqtt-adapt/codec';
-import { isValidTopicName } from '@mqtt-adapt/topic';
 import { type Connection, ConnectionState } from '../connection.js';
 import { forwardedProperties } from '../forwarded-properties.js';
 import type { AuthenticateResult } from '../hooks.js';
 import { createMessage } from '../message.js';
 import { Session } from '../session.js';
+import { topicNameRefusal } from './topic-limits.js';
 
 /** 5.0 reason code -> nearest 3.x CONNACK return code. */
 function toV3ReturnCode(reasonCode: number): number {
@@ -22,6 +22,7 @@ function toV3ReturnCode(reasonCode: number): number {
       return ConnackReturnCode.IdentifierRejected;
     case ReasonCode.ServerUnavailable:
     case ReasonCode.ServerBusy:
+    case ReasonCode.ConnectionRateExceeded:
     case ReasonCode.ServerShuttingDown:
       return ConnackReturnCode.ServerUnavailable;
     case ReasonCode.BadUserNameOrPassword:
@@ -85,12 +86,20 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): Pr
     }
     clientId = core.options.generateClientId();
   }
-  if (packet.will !== undefined && !isValidTopicName(packet.will.topicName)) {
-    // The will is published like a PUBLISH: its topic must be a valid topic name (no wildcards).
+  const connectRate = core.limits.connectRate;
+  if (connectRate !== undefined && !core.limits.allowConnect(connection, clientId, core.clock.now())) {
+    refuseConnect(connection, ReasonCode.ConnectionRateExceeded, 'maxConnectRatePerAddress exceeded');
+    return undefined;
+  }
+  const willRefusal =
+    packet.will === undefined ? undefined : topicNameRefusal(connection, packet.will.topicName, clientId);
+  if (willRefusal !== undefined) {
+    // The will is published like a PUBLISH: its topic must be a valid topic name (no wildcards),
+    // within maxTopicLevels and maxTopicLength.
     if (packet.protocolVersion === 5) {
-      refuseConnect(connection, ReasonCode.TopicNameInvalid, `invalid will topic "${packet.will.topicName}"`);
+      refuseConnect(connection, ReasonCode.TopicNameInvalid, `will: ${willRefusal}`);
     } else {
-      connection.violation(`invalid will topic "${packet.will.topicName}"`);
+      connection.violation(`will: ${willRefusal}`);
     }
     return undefined;
   }

@@ -1,8 +1,8 @@
 import { PacketType, type Properties, type PublishPacket, ReasonCode } from '@mqtt-adapt/codec';
-import { isValidTopicName } from '@mqtt-adapt/topic';
 import { type Connection, ConnectionState } from '../connection.js';
 import { forwardedProperties } from '../forwarded-properties.js';
 import { createMessage, type RoutedMessage } from '../message.js';
+import { topicNameRefusal } from './topic-limits.js';
 
 /**
  * Inbound PUBLISH: validate, authorize, route, acknowledge. QoS 2 uses "store and forward at
@@ -14,12 +14,14 @@ export function handlePublish(connection: Connection, packet: PublishPacket): Pr
   if (session === undefined || connection.state !== ConnectionState.Connected) return undefined;
   const properties = packet.properties;
   if (properties !== undefined && !checkClientProperties(connection, properties)) return undefined;
+  // maxPublishRatePerClient: one branch while it is off.
+  const publishRate = connection.publishRate;
+  if (publishRate !== undefined) publishRate.take();
   const topicName = packet.topicName;
-  if (!isValidTopicName(topicName)) {
-    connection.violation(
-      `invalid topic name "${topicName}" in PUBLISH [MQTT-3.3.2-2]`,
-      ReasonCode.TopicNameInvalid,
-    );
+  const refusal = topicNameRefusal(connection, topicName, session.clientId);
+  if (refusal !== undefined) {
+    // Past maxTopicLevels or maxTopicLength, a topic is treated as an invalid one.
+    connection.violation(`${refusal} in PUBLISH`, ReasonCode.TopicNameInvalid);
     return undefined;
   }
   if (packet.qos === 2 && session.inboundQos2.has(packet.packetId!)) {

@@ -1,7 +1,7 @@
 import { PacketType, type QoS, ReasonCode, type SubscribePacket, type Subscription } from '@mqtt-adapt/codec';
-import { DEFAULT_MAX_LEVELS, isValidTopicFilter } from '@mqtt-adapt/topic';
 import { type Connection, ConnectionState } from '../connection.js';
 import type { SubscriptionOptions } from '../session.js';
+import { isTopicFilterAllowed } from './topic-limits.js';
 
 /** The hook's answer for one filter, or `invalid` when the filter itself is not valid. */
 type Verdict = boolean | QoS | 'invalid';
@@ -17,7 +17,7 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
   const verdicts: Array<Verdict | Promise<Verdict>> = [];
   let async = false;
   for (const subscription of packet.subscriptions) {
-    if (!isValidTopicFilter(subscription.topicFilter, DEFAULT_MAX_LEVELS)) {
+    if (!isTopicFilterAllowed(connection, subscription.topicFilter)) {
       verdicts.push('invalid');
       continue;
     }

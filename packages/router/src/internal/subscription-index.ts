@@ -12,11 +12,16 @@ function isOnline(session: Session): boolean {
  * its own.
  */
 export class SubscriptionIndex {
-  // Shared subscriptions pick among online members only; offline ones are skipped.
-  private readonly trie = new SubscriptionTrie<Session, SubscriptionOptions>({ isAvailable: isOnline });
+  private readonly trie: SubscriptionTrie<Session, SubscriptionOptions>;
   private readonly matches: Subscription<Session, SubscriptionOptions>[] = [];
   private readonly merger = new DeliveryMerger<Session, SubscriptionOptions>();
   private busy = false;
+
+  /** `maxLevels`: the broker's `maxTopicLevels`, which SUBSCRIBE checks before `add`. */
+  constructor(maxLevels: number) {
+    // Shared subscriptions pick among online members only; offline ones are skipped.
+    this.trie = new SubscriptionTrie<Session, SubscriptionOptions>({ isAvailable: isOnline, maxLevels });
+  }
 
   get size(): number {
     return this.trie.size;
