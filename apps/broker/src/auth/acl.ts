@@ -72,6 +72,10 @@ export class Acl {
 export class ClientAcl {
   private readonly patterns: CompiledRule[] = [];
   private readonly readCache = new Map<string, boolean>();
+  private lastPublishTopic: string | undefined = undefined;
+  private lastPublishAllowed = false;
+  private lastReadTopic: string | undefined = undefined;
+  private lastReadAllowed = false;
   private readonly publishCache = new Map<string, boolean>();
   private readonly scratch: Array<Subscription<CompiledRule, typeof NO_OPTIONS>> = [];
 
@@ -88,12 +92,22 @@ export class ClientAcl {
   }
 
   mayPublish(topicName: string): boolean {
-    return this.cached(this.publishCache, topicName, 'publish');
+    // Clients mostly repeat their last topic: a string compare is cheaper than hashing a freshly
+    // decoded topic for the cache.
+    if (topicName === this.lastPublishTopic) return this.lastPublishAllowed;
+    const allowed = this.cached(this.publishCache, topicName, 'publish');
+    this.lastPublishTopic = topicName;
+    this.lastPublishAllowed = allowed;
+    return allowed;
   }
 
   /** May this client receive a message on `topicName` (through any subscription)? */
   mayRead(topicName: string): boolean {
-    return this.cached(this.readCache, topicName, 'subscribe');
+    if (topicName === this.lastReadTopic) return this.lastReadAllowed;
+    const allowed = this.cached(this.readCache, topicName, 'subscribe');
+    this.lastReadTopic = topicName;
+    this.lastReadAllowed = allowed;
+    return allowed;
   }
 
   /**

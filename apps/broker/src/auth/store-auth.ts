@@ -47,6 +47,8 @@ export class StoreAuth {
   private timer: NodeJS.Timeout | undefined = undefined;
   private polling = false;
   private readonly clients = new WeakMap<ClientInfo, ClientAcl>();
+  private lastPublisher: { readonly client: ClientInfo; readonly view: ClientAcl } | undefined = undefined;
+  private lastReader: { readonly client: ClientInfo; readonly view: ClientAcl } | undefined = undefined;
   private readonly delays: FailureDelays;
   private readonly scrypt: ScryptParams;
   /** A hash to check unknown users against, so their answer takes as long as a known user's. */
@@ -91,11 +93,11 @@ export class StoreAuth {
       authenticate: (request) => this.authenticate(request),
       // No rule at all: everything is allowed, without a per-client lookup per message.
       authorizePublish: (client, topicName) =>
-        this.acl.ruleCount === 0 || this.forClient(client).mayPublish(topicName),
+        this.acl.ruleCount === 0 || this.publisherView(client).mayPublish(topicName),
       authorizeSubscribe: (client, topicFilter) =>
         this.acl.ruleCount === 0 || this.forClient(client).maySubscribe(topicFilter),
       authorizeRead: (client, topicName) =>
-        this.acl.ruleCount === 0 || this.forClient(client).mayRead(topicName),
+        this.acl.ruleCount === 0 || this.readerView(client).mayRead(topicName),
     };
   }
 
@@ -171,6 +173,26 @@ export class StoreAuth {
       view = this.acl.forClient(client.username, client.clientId);
       this.clients.set(client, view);
     }
+    return view;
+  }
+
+  /**
+   * `forClient` behind a one-entry memo per hook: the publishes of one socket chunk come from one
+   * client, and a fan-in's deliveries go to one subscriber, so most calls skip the WeakMap.
+   */
+  private publisherView(client: ClientInfo): ClientAcl {
+    const last = this.lastPublisher;
+    if (last !== undefined && last.client === client && last.view.acl === this.acl) return last.view;
+    const view = this.forClient(client);
+    this.lastPublisher = { client, view };
+    return view;
+  }
+
+  private readerView(client: ClientInfo): ClientAcl {
+    const last = this.lastReader;
+    if (last !== undefined && last.client === client && last.view.acl === this.acl) return last.view;
+    const view = this.forClient(client);
+    this.lastReader = { client, view };
     return view;
   }
 
