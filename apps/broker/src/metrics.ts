@@ -79,6 +79,21 @@ export class BrokerMetrics {
     };
   }
 
+  /** `mqtt_adapt_auth_failures_total`: logins the store's users refused, read at every scrape. */
+  observeLoginFailures(value: () => number): void {
+    let reported = 0;
+    new Counter({
+      name: `${PREFIX}auth_failures_total`,
+      help: 'Logins refused: wrong password, unknown user, or anonymous while not allowed',
+      registers: [this.registry],
+      collect() {
+        const current = value();
+        if (current > reported) this.inc(current - reported);
+        reported = Math.max(reported, current);
+      },
+    });
+  }
+
   /** Registers the broker's figures and the listeners' connections, read at every scrape. */
   observeBroker(broker: Broker, figures: BrokerFigures, listeners: readonly MeasuredListener[]): void {
     // A scrape reads the figures once per metric: a few small objects, no work on the message path.

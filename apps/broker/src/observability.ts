@@ -52,6 +52,11 @@ export class Observability {
     this.metrics?.instrumentStore(store);
   }
 
+  /** Refused logins of the store's users (not counted for an embedder's own hooks). */
+  observeLoginFailures(value: () => number): void {
+    this.metrics?.observeLoginFailures(value);
+  }
+
   /** Call before the first listener is bound: connected clients are counted from events. */
   attach(broker: Broker): void {
     this.figures = new BrokerFigures(broker);

@@ -90,6 +90,7 @@ async function startServing(
   const auth =
     options.hooks === undefined ? new StoreAuth(store, { ...resolved.auth, logger: log }) : undefined;
   const broker = createRouter(resolved, log, options.hooks ?? auth?.hooks(), store);
+  if (auth !== undefined) observability.observeLoginFailures(() => auth.loginFailures);
   observability.attach(broker);
   if (log.isLevelEnabled('debug')) logClientEvents(broker, log);
   // Restores persistent sessions and retained messages before any listener is bound: a broker

@@ -46,6 +46,15 @@ describe('BrokerMetrics', () => {
     await broker.close();
   });
 
+  it('counts refused logins as they grow', async () => {
+    const metrics = new BrokerMetrics();
+    let failures = 0;
+    metrics.observeLoginFailures(() => failures);
+    expect(sampleValue(await scrape(metrics), 'mqtt_adapt_auth_failures_total')).toBe(0);
+    failures = 3;
+    expect(sampleValue(await scrape(metrics), 'mqtt_adapt_auth_failures_total')).toBe(3);
+  });
+
   it('counts limit hits per limit, every limit present from the first scrape', async () => {
     const broker = new Broker({ store: new MemoryStore(), maxRetainedPayloadBytes: 1, maxTopicLevels: 2 });
     await broker.open();
