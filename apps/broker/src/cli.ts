@@ -13,6 +13,11 @@ const argv = process.argv.slice(2);
 const isAdmin = (ADMIN_COMMANDS as readonly string[]).includes(argv[0] ?? '');
 const command = isAdmin ? undefined : prepareCli(argv, process.env);
 if (command === undefined) {
+  // `mqtt-adapt acl list | head`: a reader that stops early is no error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(process.exitCode ?? 0);
+  });
   const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
   process.exitCode = await runAdminCommand(argv, process.env, io);
 } else if (command.kind === 'exit') {
