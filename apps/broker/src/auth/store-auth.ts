@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { Acl, type ClientAcl } from './acl.js';
 import { FailureDelays } from './failure-delays.js';
 import { defaultScryptParams, hashPassword, type ScryptParams, verifyPassword } from './password-hash.js';
+import { VerifiedLogins } from './verified-logins.js';
 
 /** 5.0 reason codes the router maps to 3.x return codes 4 and 5. */
 const BAD_USER_NAME_OR_PASSWORD = 0x86;
@@ -50,6 +51,7 @@ export class StoreAuth {
   private lastPublisher: { readonly client: ClientInfo; readonly view: ClientAcl } | undefined = undefined;
   private lastReader: { readonly client: ClientInfo; readonly view: ClientAcl } | undefined = undefined;
   private readonly delays: FailureDelays;
+  private readonly verified = new VerifiedLogins();
   private readonly scrypt: ScryptParams;
   /** A hash to check unknown users against, so their answer takes as long as a known user's. */
   private decoyHash: Promise<string> | undefined = undefined;
@@ -151,9 +153,12 @@ export class StoreAuth {
       await verifyPassword(await this.decoyHash, given, this.scrypt);
       return BAD_USER_NAME_OR_PASSWORD;
     }
+    // A reconnect with credentials already verified against this stored hash: no scrypt again.
+    if (this.verified.has(username, user.passwordHash, given)) return true;
     const check = await verifyPassword(user.passwordHash, given, this.scrypt);
     if (!check.valid) return BAD_USER_NAME_OR_PASSWORD;
     if (check.needsRehash) void this.rehash(username, given);
+    else this.verified.remember(username, user.passwordHash, given);
     return true;
   }
 

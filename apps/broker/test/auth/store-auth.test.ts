@@ -146,3 +146,20 @@ describe('ACL rules from the store', () => {
     expect(hooks.authorizePublish(alice, 'alice/1', 0, false)).toBe(false);
   });
 });
+
+describe('verified logins', () => {
+  it('a remembered login never outlives a changed password or a removed user', async () => {
+    const store = await openStore();
+    const slow = { logN: 14, r: 8, p: 1 };
+    await store.saveUser({ username: 'alice', passwordHash: await hashPassword(Buffer.from('pw'), slow) });
+    const { authenticate } = (await start(store, { scrypt: slow })).hooks();
+    expect(await authenticate(request('alice', 'pw'))).toBe(true);
+    expect(await authenticate(request('alice', 'pw'))).toBe(true);
+    expect(await authenticate(request('alice', 'other'))).toBe(0x86);
+    await store.saveUser({ username: 'alice', passwordHash: await hashPassword(Buffer.from('new'), slow) });
+    expect(await authenticate(request('alice', 'pw'))).toBe(0x86);
+    expect(await authenticate(request('alice', 'new'))).toBe(true);
+    await store.deleteUser('alice');
+    expect(await authenticate(request('alice', 'new'))).toBe(0x86);
+  });
+});
