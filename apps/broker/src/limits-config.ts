@@ -54,6 +54,11 @@ export interface LimitsConfig {
   /** Highest QoS granted to subscriptions. Default 2. */
   maxQoS: 0 | 1 | 2;
   /**
+   * 5.0 Topic Alias Maximum advertised in CONNACK: topic aliases one client may set (each keeps
+   * a topic name for the connection's life); 0 allows none. Default 10, as Mosquitto.
+   */
+  topicAliasMaximum: number;
+  /**
    * Open MQTT connections, all listeners together (those still before CONNECT included); past
    * it a new connection is closed at once, without CONNACK, counted and logged (warn, once until
    * one is accepted again). Each listener's own `maxConnections` applies too. Default 0: unlimited.
@@ -112,6 +117,7 @@ export const defaultLimits: Readonly<LimitsConfig> = Object.freeze({
   maxQueuedBytes: 268_435_456,
   stalledSubscriberTimeoutMs: 30_000,
   maxQoS: 2,
+  topicAliasMaximum: 10,
   maxConnections: 0,
   maxConnectRatePerAddress: 0,
   maxPublishRatePerClient: 0,
@@ -134,6 +140,7 @@ export const limitChecks = {
   maxQueuedBytes: integerIn(MIN_BUDGET_BYTES, MAX_BUDGET_BYTES, 'a size in bytes'),
   stalledSubscriberTimeoutMs: integerIn(1, MAX_TIMEOUT_MS, 'a timeout in ms'),
   maxQoS: oneOf([0, 1, 2], 'a QoS'),
+  topicAliasMaximum: integerIn(0, 65_535, 'an alias count'),
   maxConnections: integerIn(0, MAX_BUDGET_BYTES, 'a connection count (0 = unlimited)'),
   maxConnectRatePerAddress: integerIn(0, MAX_BUDGET_BYTES, 'a rate per second (0 = off)'),
   maxPublishRatePerClient: integerIn(0, MAX_BUDGET_BYTES, 'a rate per second (0 = off)'),
@@ -170,6 +177,7 @@ export function toBrokerOptions(limits: LimitsConfig): BrokerOptions {
     maxQueuedBytes: limits.maxQueuedBytes,
     stalledSubscriberTimeoutMs: limits.stalledSubscriberTimeoutMs,
     maxQoS: limits.maxQoS,
+    topicAliasMaximum: limits.topicAliasMaximum,
     maxConnections: limits.maxConnections,
     maxConnectRatePerAddress: limits.maxConnectRatePerAddress,
     maxPublishRatePerClient: limits.maxPublishRatePerClient,

@@ -232,7 +232,16 @@ export const configOptions: readonly OptionSpec[] = [
     '0|1|2',
     fieldChecks.maxQoS,
     defaultLimits.maxQoS,
-    'highest QoS granted to subscriptions',
+    'highest QoS granted to subscriptions (5.0: advertised as Maximum QoS; a PUBLISH above it gets 0x9B)',
+  ),
+  option(
+    'topic-alias-maximum',
+    'MQTT_ADAPT_TOPIC_ALIAS_MAXIMUM',
+    ['limits', 'topicAliasMaximum'],
+    'n',
+    fieldChecks.topicAliasMaximum,
+    defaultLimits.topicAliasMaximum,
+    '5.0 topic aliases one client may set (advertised in CONNACK); 0 allows none',
   ),
   option(
     'max-connections',

@@ -152,7 +152,8 @@ export class BrokerCore {
    * the highest granted QoS of its matching subscriptions [MQTT-3.3.5-1]. `origin` is the
    * connection a will came from, for the log line of a retained limit.
    */
-  route(message: RoutedMessage, publisher: Session | undefined, origin?: Connection): void {
+  /** Returns how many sessions matched (before authorization): 0 means no matching subscribers. */
+  route(message: RoutedMessage, publisher: Session | undefined, origin?: Connection): number {
     this.counters.messagesReceived++;
     if (message.retain) this.retain(message, publisher?.connection ?? origin);
     const encoder = new DeliveryEncoder(message);
@@ -160,9 +161,9 @@ export class BrokerCore {
     // The publishing connection, paused by flow control when a subscriber's queue is full.
     const source = publisher?.connection;
     const checkRead = this.hooks.authorizeRead !== undefined;
+    const count = merger.length;
     try {
       const deliveries = merger.deliveries;
-      const count = merger.length;
       let i = 0;
       // One try around the loop, re-entered after a failure: no per-delivery cost.
       while (i < count) {
@@ -184,6 +185,7 @@ export class BrokerCore {
       this.subscriptions.release(merger);
     }
     if (this.events.has('messagePublished')) this.events.emit('messagePublished', message);
+    return count;
   }
 
   /** Retains `message` unless a retained limit says no (it is delivered all the same). */

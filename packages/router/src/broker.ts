@@ -27,6 +27,7 @@ export const defaultBrokerOptions = {
   stalledSubscriberTimeoutMs: 30_000,
   maxSubscriptionsPerSession: 10_000,
   maxQoS: 2,
+  topicAliasMaximum: 10,
   maxPendingPacketsBeforeConnack: 64,
   maxConnections: 0,
   maxConnectRatePerAddress: 0,
@@ -90,6 +91,7 @@ function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
   nonNegativeInteger('maxPublishRatePerClient', merged.maxPublishRatePerClient);
   // A topic of 65535 bytes has at most 32768 levels.
   positiveInteger('maxTopicLevels', merged.maxTopicLevels, 32_768);
+  nonNegativeInteger('topicAliasMaximum', merged.topicAliasMaximum, 65_535);
   positiveInteger('maxTopicLength', merged.maxTopicLength, 65_535);
   nonNegativeInteger('maxRetainedMessages', merged.maxRetainedMessages);
   nonNegativeInteger('maxRetainedBytes', merged.maxRetainedBytes);

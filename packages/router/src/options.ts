@@ -99,6 +99,12 @@ export interface BrokerOptions {
   maxRetainedBytes?: number;
   /** Largest payload retained; a larger retained PUBLISH is delivered but not retained. Default 0: unlimited. */
   maxRetainedPayloadBytes?: number;
+  /**
+   * 5.0 Topic Alias Maximum the broker advertises in CONNACK: how many topic aliases one client
+   * may set; each holds a topic name in memory for the connection's life. 0 allows none
+   * (a PUBLISH with an alias then gets 0x94). Default 10, as Mosquitto.
+   */
+  topicAliasMaximum?: number;
   /** Highest QoS granted to subscriptions. Default 2. */
   maxQoS?: 0 | 1 | 2;
   /** Packets decoded while CONNECT (authentication) is pending before the connection is paused. Default 64. */

@@ -55,15 +55,34 @@ describe('forwarded PUBLISH properties come from an allow-list', () => {
     expect(publishes(late.take())[0]?.properties).toEqual(forwarded);
   });
 
-  it('a PUBLISH with a Topic Alias is refused: the broker allows none (DISCONNECT 0x94)', async () => {
+  it('inbound Topic Aliases: set, then used with an empty topic; never forwarded', async () => {
     const { broker } = await createBroker();
     const sub = connect(broker, { clientId: 'sub', version: 5 });
-    subscribe(sub, 't', 1);
+    subscribe(sub, 't/#', 1);
     const pub = connect(broker, { clientId: 'pub', version: 5 });
-    pub.send({ ...publishPacket('t', 'x', 1), properties: { topicAlias: 1 } });
+    pub.send({ ...publishPacket('t/long/topic', 'one', 1, { packetId: 1 }), properties: { topicAlias: 3 } });
+    pub.send({ ...publishPacket('', 'two', 1, { packetId: 2 }), properties: { topicAlias: 3 } });
+    const got = publishes(sub.take());
+    expect(got.map((p) => [p.topicName, p.payload.toString(), p.properties?.topicAlias])).toEqual([
+      ['t/long/topic', 'one', undefined],
+      ['t/long/topic', 'two', undefined],
+    ]);
+  });
+
+  it('an alias above the advertised Topic Alias Maximum gets DISCONNECT 0x94; an unset one 0x82', async () => {
+    const { broker } = await createBroker({ topicAliasMaximum: 2 });
+    const pub = connect(broker, { clientId: 'pub', version: 5 });
+    pub.send({ ...publishPacket('t', 'x', 1), properties: { topicAlias: 3 } });
     expect(pub.take()).toEqual([{ type: PacketType.Disconnect, reasonCode: 0x94, properties: undefined }]);
-    expect(pub.transport.closed).toBe(true);
-    expect(publishes(sub.take())).toEqual([]);
+    const other = connect(broker, { clientId: 'other', version: 5 });
+    other.send({ ...publishPacket('', 'x', 1), properties: { topicAlias: 1 } });
+    expect(other.take()).toEqual([{ type: PacketType.Disconnect, reasonCode: 0x82, properties: undefined }]);
+    const none = await createBroker({ topicAliasMaximum: 0 });
+    const refused = connect(none.broker, { clientId: 'x', version: 5 });
+    refused.send({ ...publishPacket('t', 'x', 1), properties: { topicAlias: 1 } });
+    expect(refused.take()).toEqual([
+      { type: PacketType.Disconnect, reasonCode: 0x94, properties: undefined },
+    ]);
   });
 
   it('a PUBLISH from a client with a Subscription Identifier is a protocol error (DISCONNECT 0x82)', async () => {

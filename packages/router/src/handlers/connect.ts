@@ -3,6 +3,7 @@ import {
   type ConnectPacket,
   encode,
   PacketType,
+  type Properties,
   type ProtocolVersion,
   ReasonCode,
 } from '@mqtt-adapt/codec';
@@ -12,6 +13,9 @@ import type { AuthenticateResult } from '../hooks.js';
 import { createMessage } from '../message.js';
 import { Session } from '../session.js';
 import { topicNameRefusal } from './topic-limits.js';
+
+/** A 4-byte Remaining Length of 268,435,455 plus the fixed header: no Maximum Packet Size to advertise. */
+const PROTOCOL_MAX_PACKET_SIZE = 268_435_460;
 
 /** 5.0 reason code -> nearest 3.x CONNACK return code. */
 function toV3ReturnCode(reasonCode: number): number {
@@ -101,6 +105,15 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): Pr
     } else {
       connection.violation(`will: ${willRefusal}`);
     }
+    return undefined;
+  }
+  if (packet.protocolVersion === 5 && packet.will !== undefined && packet.will.qos > core.options.maxQoS) {
+    // A will above the Maximum QoS the CONNACK would advertise [MQTT-3.2.2-12].
+    refuseConnect(
+      connection,
+      ReasonCode.QoSNotSupported,
+      `will QoS ${packet.will.qos} above the Maximum QoS`,
+    );
     return undefined;
   }
   const authenticate = core.hooks.authenticate;
@@ -251,14 +264,43 @@ function finishConnect(
     type: PacketType.Connack,
     sessionPresent,
     reasonCode: 0,
-    properties:
-      packet.protocolVersion === 5 && session.clientId !== packet.clientId
-        ? { assignedClientIdentifier: session.clientId }
-        : undefined,
+    properties: packet.protocolVersion === 5 ? connackProperties(connection, session, packet) : undefined,
   });
   connection.startKeepalive(packet.keepaliveSeconds);
   core.events.emit('clientConnected', connection.client!, sessionPresent);
   // Unacknowledged PUBLISH and PUBREL are re-sent on reconnect, in order [MQTT-4.4.0-1].
   core.resendInflight(session, connection);
   core.pump(session);
+}
+
+/**
+ * What a 5.0 CONNACK advertises (MQTT 5.0 §3.2.2.3), each only when it differs from the value
+ * its absence means: an assigned client id, the Topic Alias Maximum (absent = 0), a Maximum
+ * Packet Size below the protocol's, a Maximum QoS below 2.
+ */
+function connackProperties(
+  connection: Connection,
+  session: Session,
+  packet: ConnectPacket,
+): Properties | undefined {
+  const options = connection.core.options;
+  const properties: Properties = {};
+  let any = false;
+  if (session.clientId !== packet.clientId) {
+    properties.assignedClientIdentifier = session.clientId;
+    any = true;
+  }
+  if (options.topicAliasMaximum > 0) {
+    properties.topicAliasMaximum = options.topicAliasMaximum;
+    any = true;
+  }
+  if (options.maxPacketSize < PROTOCOL_MAX_PACKET_SIZE) {
+    properties.maximumPacketSize = options.maxPacketSize;
+    any = true;
+  }
+  if (options.maxQoS < 2) {
+    properties.maximumQoS = options.maxQoS;
+    any = true;
+  }
+  return any ? properties : undefined;
 }

@@ -1,7 +1,8 @@
-import { PacketType, type Properties, type PublishPacket, ReasonCode } from '@mqtt-adapt/codec';
+import { PacketType, type PublishPacket, ReasonCode } from '@mqtt-adapt/codec';
 import { type Connection, ConnectionState } from '../connection.js';
 import { forwardedProperties } from '../forwarded-properties.js';
 import { createMessage, type RoutedMessage } from '../message.js';
+import { resolveTopicAlias } from './topic-alias.js';
 import { topicNameRefusal } from './topic-limits.js';
 
 /**
@@ -13,11 +14,12 @@ export function handlePublish(connection: Connection, packet: PublishPacket): Pr
   const session = connection.session;
   if (session === undefined || connection.state !== ConnectionState.Connected) return undefined;
   const properties = packet.properties;
-  if (properties !== undefined && !checkClientProperties(connection, properties)) return undefined;
+  if (!checkClientPublish(connection, packet)) return undefined;
   // maxPublishRatePerClient: one branch while it is off.
   const publishRate = connection.publishRate;
   if (publishRate !== undefined) publishRate.take();
-  const topicName = packet.topicName;
+  const topicName = resolveTopicAlias(connection, packet);
+  if (topicName === undefined) return undefined;
   const refusal = topicNameRefusal(connection, topicName, session.clientId);
   if (refusal !== undefined) {
     // Past maxTopicLevels or maxTopicLength, a topic is treated as an invalid one.
@@ -70,20 +72,20 @@ export function handlePublish(connection: Connection, packet: PublishPacket): Pr
 }
 
 /**
- * PUBLISH properties only a server may send. The broker's CONNACK allows no topic aliases
- * (Topic Alias Maximum absent = 0), so any alias is invalid (0x94) [MQTT-3.3.2-9]; a Subscription
- * Identifier from a client is a Protocol Error [MQTT-3.3.4-6]. False when the client was closed.
+ * A Subscription Identifier from a client is a Protocol Error [MQTT-3.3.4-6]; a QoS above the
+ * Maximum QoS the CONNACK advertised is 0x9B [MQTT-3.2.2-11]. False when the client was closed.
  */
-function checkClientProperties(connection: Connection, properties: Properties): boolean {
-  if (properties.topicAlias !== undefined) {
-    connection.violation(
-      `topic alias ${properties.topicAlias} in PUBLISH, but the broker allows no topic aliases`,
-      ReasonCode.TopicAliasInvalid,
-    );
+function checkClientPublish(connection: Connection, packet: PublishPacket): boolean {
+  if (packet.properties?.subscriptionIdentifiers !== undefined) {
+    connection.violation('subscription identifier in a PUBLISH from a client', ReasonCode.ProtocolError);
     return false;
   }
-  if (properties.subscriptionIdentifiers !== undefined) {
-    connection.violation('subscription identifier in a PUBLISH from a client', ReasonCode.ProtocolError);
+  const maxQoS = connection.core.options.maxQoS;
+  if (connection.protocolVersion === 5 && packet.qos > maxQoS) {
+    connection.violation(
+      `PUBLISH at QoS ${packet.qos} above the Maximum QoS ${maxQoS}`,
+      ReasonCode.QoSNotSupported,
+    );
     return false;
   }
   return true;
@@ -115,8 +117,9 @@ function accept(connection: Connection, packet: PublishPacket, message: RoutedMe
     session.inboundQos2.add(packet.packetId!);
     connection.core.persistence.addInboundQos2(session, packet.packetId!);
   }
-  connection.core.route(message, session);
-  acknowledge(connection, packet, ReasonCode.Success);
+  const matched = connection.core.route(message, session);
+  // 5.0: tell the publisher nobody was subscribed [MQTT-3.4.2.1]; the message was still accepted.
+  acknowledge(connection, packet, matched === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success);
 }
 
 /** PUBACK / PUBREC once what the message made the store write is durable. */
