@@ -174,7 +174,8 @@ export class BrokerCore {
             const qos = Math.min(message.qos, delivery.qos) as QoS;
             // Forwarded copies carry RETAIN 0 [MQTT-3.3.1-9] unless 5.0 Retain As Published asks otherwise.
             const retain = delivery.retainAsPublished ? message.retain : false;
-            this.deliver(delivery.subscriber, message, qos, retain, encoder, source);
+            const ids = delivery.subscriptionIdentifiers;
+            this.deliver(delivery.subscriber, message, qos, retain, encoder, source, ids);
           }
         } catch (error) {
           this.deliveryFailed(deliveries[i]!.subscriber, error);
@@ -216,6 +217,7 @@ export class BrokerCore {
     retain: boolean,
     encoder?: DeliveryEncoder,
     source?: Connection,
+    subscriptionIdentifiers?: number[],
   ): void {
     const connection = session.connection;
     const online = connection !== undefined && connection.state === ConnectionState.Connected;
@@ -225,13 +227,18 @@ export class BrokerCore {
         this.drop(message, session.clientId, 'slow-consumer');
         return;
       }
-      const bytes = (encoder ?? new DeliveryEncoder(message)).qos0(connection.protocolVersion, retain);
+      const version = connection.protocolVersion;
+      // Subscription Identifiers make a 5.0 PUBLISH this subscriber's own: not the shared bytes.
+      const bytes =
+        version === 5 && subscriptionIdentifiers !== undefined
+          ? DeliveryEncoder.withPacketId(message, 5, 0, retain, undefined, false, subscriptionIdentifiers)
+          : (encoder ?? new DeliveryEncoder(message)).qos0(version, retain);
       connection.write(bytes);
       this.counters.messagesSent++;
       return;
     }
     if (!online) {
-      this.queueOffline(session, message, qos, retain);
+      this.queueOffline(session, message, qos, retain, subscriptionIdentifiers);
       return;
     }
     if (
@@ -241,11 +248,12 @@ export class BrokerCore {
     ) {
       const packetId = session.allocatePacketId();
       const seq = this.persistence.saveDelivery(session, message, qos, retain, packetId);
-      this.sendInflight(session, connection, { message, qos, retain, seq, packetId, released: false });
+      const entry = { message, qos, retain, seq, subscriptionIdentifiers, packetId, released: false };
+      this.sendInflight(session, connection, entry);
       return;
     }
     const seq = this.persistence.saveDelivery(session, message, qos, retain);
-    this.flow.enqueue(session, { message, qos, retain, seq }, source);
+    this.flow.enqueue(session, { message, qos, retain, seq, subscriptionIdentifiers }, source);
   }
 
   /** The `authorizeRead` hook's answer for one delivery; a throw denies (logged). */
@@ -261,10 +269,16 @@ export class BrokerCore {
   }
 
   /** Offline: the oldest queued message makes room, so a returning client gets the newest data. */
-  private queueOffline(session: Session, message: RoutedMessage, qos: 1 | 2, retain: boolean): void {
+  private queueOffline(
+    session: Session,
+    message: RoutedMessage,
+    qos: 1 | 2,
+    retain: boolean,
+    subscriptionIdentifiers: number[] | undefined,
+  ): void {
     if (session.queue.length >= this.options.maxQueuedMessages) this.dropOldest(session);
     const seq = this.persistence.saveDelivery(session, message, qos, retain);
-    session.queue.push({ message, qos, retain, seq });
+    session.queue.push({ message, qos, retain, seq, subscriptionIdentifiers });
   }
 
   private dropOldest(session: Session): void {
@@ -338,6 +352,7 @@ export class BrokerCore {
             entry.retain,
             entry.packetId,
             true,
+            entry.subscriptionIdentifiers,
           ),
         );
         this.counters.messagesSent++;
@@ -414,6 +429,7 @@ export class BrokerCore {
         entry.retain,
         entry.packetId,
         false,
+        entry.subscriptionIdentifiers,
       ),
     );
     this.counters.messagesSent++;

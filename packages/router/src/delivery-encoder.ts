@@ -1,4 +1,11 @@
-import { encode, PacketType, type ProtocolVersion, type PublishPacket, type QoS } from '@mqtt-adapt/codec';
+import {
+  encode,
+  PacketType,
+  type Properties,
+  type ProtocolVersion,
+  type PublishPacket,
+  type QoS,
+} from '@mqtt-adapt/codec';
 import type { Message } from './message.js';
 
 /**
@@ -39,7 +46,16 @@ export class DeliveryEncoder {
     retain: boolean,
     packetId: number | undefined,
     dup: boolean,
+    subscriptionIdentifiers?: number[],
   ): Buffer {
+    let properties: Properties | undefined;
+    if (version === 5) {
+      // Per subscriber: the identifiers of its matching subscriptions [MQTT-3.3.4-3].
+      properties =
+        subscriptionIdentifiers === undefined
+          ? message.properties
+          : { ...message.properties, subscriptionIdentifiers };
+    }
     const packet: PublishPacket = {
       type: PacketType.Publish,
       dup,
@@ -48,7 +64,7 @@ export class DeliveryEncoder {
       topicName: message.topicName,
       packetId,
       payload: message.payload,
-      properties: version === 5 ? message.properties : undefined,
+      properties,
     };
     return encode(packet, version);
   }

@@ -147,7 +147,13 @@ export function restoreSession(
       messages.set(stored.id, message);
     }
     message.storeRefs++;
-    const entry = { message, qos: delivery.qos, retain: delivery.retain, seq: delivery.seq };
+    const entry = {
+      message,
+      qos: delivery.qos,
+      retain: delivery.retain,
+      seq: delivery.seq,
+      subscriptionIdentifiers: undefined,
+    };
     if (delivery.packetId !== undefined) {
       session.inflight.set(delivery.packetId, {
         ...entry,

@@ -23,6 +23,11 @@ export interface QueuedMessage {
   readonly retain: boolean;
   /** Position in the session's stored queue; 0 when the session is not stored. */
   readonly seq: number;
+  /**
+   * 5.0 Subscription Identifiers of the subscriptions that matched (sent with the PUBLISH);
+   * `undefined` when none carried one. Not stored: a restart forgets them.
+   */
+  readonly subscriptionIdentifiers: number[] | undefined;
 }
 
 /** An outbound QoS 1/2 message waiting for its acknowledgement. */

@@ -115,9 +115,13 @@ function sendRetained(connection: Connection, subscription: Subscription, qos: Q
   if (subscription.retainHandling === 2 || (subscription.retainHandling === 1 && !isNew)) return;
   const core = connection.core;
   const session = connection.session!;
+  // The subscription's own identifier goes with what it brings [MQTT-3.3.4-3].
+  const identifier = session.subscriptions.get(subscription.topicFilter)?.subscriptionIdentifier;
+  const identifiers = identifier === undefined ? undefined : [identifier];
   for (const message of core.retained.match(subscription.topicFilter)) {
     if (!core.mayRead(session, message.topicName)) continue;
     // Sent because of a new subscription: RETAIN 1 [MQTT-3.3.1-8].
-    core.deliver(session, message, (message.qos < qos ? message.qos : qos) as QoS, true);
+    const deliveredQos = (message.qos < qos ? message.qos : qos) as QoS;
+    core.deliver(session, message, deliveredQos, true, undefined, undefined, identifiers);
   }
 }
