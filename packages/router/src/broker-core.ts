@@ -1,4 +1,4 @@
-import { PacketType, type QoS } from '@mqtt-adapt/codec';
+import { PacketType, type Properties, type QoS } from '@mqtt-adapt/codec';
 import { isValidTopicFilter } from '@mqtt-adapt/topic';
 import type { Clock } from './clock.js';
 import { type Connection, ConnectionState } from './connection.js';
@@ -11,6 +11,7 @@ import { SubscriptionIndex } from './internal/subscription-index.js';
 import { type LimitHits, Limits } from './limits.js';
 import type { Logger } from './logger.js';
 import { createMessage, type RoutedMessage } from './message.js';
+import { isExpired, publishProperties } from './message-expiry.js';
 import type { ResolvedBrokerOptions } from './options.js';
 import { Persistence, restoreSession } from './persistence.js';
 import { RetainedIndex } from './retained-index.js';
@@ -155,6 +156,8 @@ export class BrokerCore {
   /** Returns how many sessions matched (before authorization): 0 means no matching subscribers. */
   route(message: RoutedMessage, publisher: Session | undefined, origin?: Connection): number {
     this.counters.messagesReceived++;
+    // Its expiry clock starts now, at arrival.
+    if (message.properties !== undefined) isExpired(message, this.clock.now());
     if (message.retain) this.retain(message, publisher?.connection ?? origin);
     const encoder = new DeliveryEncoder(message);
     const merger = this.subscriptions.collect(message.topicName, publisher);
@@ -189,6 +192,20 @@ export class BrokerCore {
     return count;
   }
 
+  /**
+   * A retained message whose Message Expiry Interval ran out is removed (index and store) the
+   * first time a subscribe finds it [MQTT-3.3.2-5]. True when `message` was expired.
+   */
+  expireRetained(message: RoutedMessage): boolean {
+    if (message.properties === undefined || !isExpired(message, this.clock.now())) return false;
+    if (this.retained.get(message.topicName) === message) {
+      const removal = createMessage(message.topicName, Buffer.alloc(0), 0, true, undefined, undefined);
+      this.setRetained(removal);
+      this.persistence.saveRetained(removal);
+    }
+    return true;
+  }
+
   /** Retains `message` unless a retained limit says no (it is delivered all the same). */
   private retain(message: RoutedMessage, origin: Connection | undefined): void {
     if (this.limits.isRetainLimited) {
@@ -221,6 +238,11 @@ export class BrokerCore {
   ): void {
     const connection = session.connection;
     const online = connection !== undefined && connection.state === ConnectionState.Connected;
+    // Never delivered once expired (a retained message sent on subscribe, say) [MQTT-3.3.2-5].
+    if (message.properties !== undefined && isExpired(message, this.clock.now())) {
+      this.drop(message, session.clientId, 'expired');
+      return;
+    }
     if (qos === 0) {
       if (!online) return; // QoS 0 is not kept for offline sessions.
       if (connection.congested) {
@@ -228,10 +250,12 @@ export class BrokerCore {
         return;
       }
       const version = connection.protocolVersion;
-      // Subscription Identifiers make a 5.0 PUBLISH this subscriber's own: not the shared bytes.
+      // Identifiers or a shortened expiry make a 5.0 PUBLISH this subscriber's own bytes.
+      const properties =
+        version === 5 ? publishProperties(message, subscriptionIdentifiers, this.clock.now()) : undefined;
       const bytes =
-        version === 5 && subscriptionIdentifiers !== undefined
-          ? DeliveryEncoder.withPacketId(message, 5, 0, retain, undefined, false, subscriptionIdentifiers)
+        properties !== message.properties && version === 5
+          ? DeliveryEncoder.withPacketId(message, 5, 0, retain, undefined, false, properties)
           : (encoder ?? new DeliveryEncoder(message)).qos0(version, retain);
       connection.write(bytes);
       this.counters.messagesSent++;
@@ -318,6 +342,12 @@ export class BrokerCore {
       session.inflight.size < connection.inflightLimit
     ) {
       const queued = this.flow.shift(session)!;
+      if (queued.message.properties !== undefined && isExpired(queued.message, this.clock.now())) {
+        // Expired while queued: onward delivery never started, so it is deleted [MQTT-3.3.2-5].
+        this.persistence.deleteDelivery(session, queued);
+        this.drop(queued.message, session.clientId, 'expired');
+        continue;
+      }
       const entry: InflightMessage = { ...queued, packetId: session.allocatePacketId(), released: false };
       this.persistence.updateDelivery(session, entry);
       this.sendInflight(session, connection, entry);
@@ -352,7 +382,7 @@ export class BrokerCore {
             entry.retain,
             entry.packetId,
             true,
-            entry.subscriptionIdentifiers,
+            this.v5Properties(connection, entry),
           ),
         );
         this.counters.messagesSent++;
@@ -429,10 +459,16 @@ export class BrokerCore {
         entry.retain,
         entry.packetId,
         false,
-        entry.subscriptionIdentifiers,
+        this.v5Properties(connection, entry),
       ),
     );
     this.counters.messagesSent++;
+  }
+
+  /** What a 5.0 client gets as PUBLISH properties of `entry` now (none for 3.x). */
+  private v5Properties(connection: Connection, entry: QueuedMessage): Properties | undefined {
+    if (connection.protocolVersion !== 5) return undefined;
+    return publishProperties(entry.message, entry.subscriptionIdentifiers, this.clock.now());
   }
 }
 

@@ -39,6 +39,10 @@ export class DeliveryEncoder {
     return this.v4;
   }
 
+  /**
+   * One PUBLISH of `message`. `v5Properties` replaces the message's properties for a 5.0
+   * client (see `publishProperties`: remaining expiry, Subscription Identifiers).
+   */
   static withPacketId(
     message: Message,
     version: ProtocolVersion,
@@ -46,16 +50,8 @@ export class DeliveryEncoder {
     retain: boolean,
     packetId: number | undefined,
     dup: boolean,
-    subscriptionIdentifiers?: number[],
+    v5Properties: Properties | undefined = message.properties,
   ): Buffer {
-    let properties: Properties | undefined;
-    if (version === 5) {
-      // Per subscriber: the identifiers of its matching subscriptions [MQTT-3.3.4-3].
-      properties =
-        subscriptionIdentifiers === undefined
-          ? message.properties
-          : { ...message.properties, subscriptionIdentifiers };
-    }
     const packet: PublishPacket = {
       type: PacketType.Publish,
       dup,
@@ -64,7 +60,7 @@ export class DeliveryEncoder {
       topicName: message.topicName,
       packetId,
       payload: message.payload,
-      properties,
+      properties: version === 5 ? v5Properties : undefined,
     };
     return encode(packet, version);
   }

@@ -72,7 +72,14 @@ export type DisconnectReason =
   /** Its partly received packet took the broker past `maxPartialPacketBytes`. */
   | 'partial-packet-budget';
 
-export type DropReason = 'slow-consumer' | 'queue-full' | 'not-authorized' | 'dollar-topic' | 'offline-qos0';
+export type DropReason =
+  | 'slow-consumer'
+  | 'queue-full'
+  | 'not-authorized'
+  | 'dollar-topic'
+  | 'offline-qos0'
+  /** Its 5.0 Message Expiry Interval ran out before delivery started. */
+  | 'expired';
 
 /** Events for metrics, logs and bridges. Listeners run synchronously: keep them cheap. */
 export interface BrokerEventMap {

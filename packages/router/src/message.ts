@@ -25,6 +25,8 @@ export interface RoutedMessage extends Message {
   storeRefs: number;
   /** Queues of online sessions holding it: its bytes count once toward `maxQueuedBytes`. */
   queueRefs: number;
+  /** Clock time its 5.0 Message Expiry Interval ends; 0 until first looked at (see `isExpired`). */
+  expiresAt: number;
 }
 
 export function createMessage(
@@ -35,5 +37,16 @@ export function createMessage(
   properties: Properties | undefined,
   publisherId: string | undefined,
 ): RoutedMessage {
-  return { topicName, payload, qos, retain, properties, publisherId, storeId: 0, storeRefs: 0, queueRefs: 0 };
+  return {
+    topicName,
+    payload,
+    qos,
+    retain,
+    properties,
+    publisherId,
+    storeId: 0,
+    storeRefs: 0,
+    queueRefs: 0,
+    expiresAt: 0,
+  };
 }

@@ -119,7 +119,7 @@ function sendRetained(connection: Connection, subscription: Subscription, qos: Q
   const identifier = session.subscriptions.get(subscription.topicFilter)?.subscriptionIdentifier;
   const identifiers = identifier === undefined ? undefined : [identifier];
   for (const message of core.retained.match(subscription.topicFilter)) {
-    if (!core.mayRead(session, message.topicName)) continue;
+    if (core.expireRetained(message) || !core.mayRead(session, message.topicName)) continue;
     // Sent because of a new subscription: RETAIN 1 [MQTT-3.3.1-8].
     const deliveredQos = (message.qos < qos ? message.qos : qos) as QoS;
     core.deliver(session, message, deliveredQos, true, undefined, undefined, identifiers);
