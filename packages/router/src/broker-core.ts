@@ -2,6 +2,7 @@ import { PacketType, type Properties, type QoS } from '@mqtt-adapt/codec';
 import { isValidTopicFilter } from '@mqtt-adapt/topic';
 import type { Clock } from './clock.js';
 import { type Connection, ConnectionState } from './connection.js';
+import { DelayedWills } from './delayed-wills.js';
 import { DeliveryEncoder } from './delivery-encoder.js';
 import { FlowControl } from './flow-control.js';
 import { forwardedProperties } from './forwarded-properties.js';
@@ -72,6 +73,7 @@ export class BrokerCore {
     internalErrors: 0,
   };
   readonly flow: FlowControl;
+  readonly wills: DelayedWills;
   readonly limits: Limits;
   /** Bytes of partly received packets, summed over connections. */
   partialPacketBytes = 0;
@@ -84,6 +86,7 @@ export class BrokerCore {
     this.events = new EventHub(this.logger);
     this.persistence = new Persistence(options.store);
     this.flow = new FlowControl(options, this.logger);
+    this.wills = new DelayedWills(this.clock, (will) => this.route(will, undefined));
     this.limits = new Limits(options, this.logger);
     this.subscriptions = new SubscriptionIndex(options.maxTopicLevels);
   }
@@ -415,8 +418,13 @@ export class BrokerCore {
     const will = session.will;
     session.will = undefined;
     if (!session.persistent) this.endSession(session);
-    // A clean DISCONNECT has already discarded the will; any other close publishes it.
-    if (will !== undefined) this.route(will, undefined, connection);
+    // A clean DISCONNECT has already discarded the will; any other close publishes it, after
+    // its 5.0 Will Delay Interval if the session lives on.
+    if (will !== undefined && session.persistent && session.willDelayMs > 0) {
+      this.wills.schedule(session, will, session.willDelayMs);
+    } else if (will !== undefined) {
+      this.route(will, undefined, connection);
+    }
     if (wasConnected && connection.client !== undefined) {
       this.events.emit('clientDisconnected', connection.client, reason);
     }
@@ -424,6 +432,7 @@ export class BrokerCore {
 
   /** Removes a session and its subscriptions for good (and from the store). */
   endSession(session: Session): void {
+    this.wills.sessionEnded(session);
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     for (const topicFilter of session.subscriptions.keys()) this.subscriptions.remove(topicFilter, session);
     this.flow.sessionOffline(session);

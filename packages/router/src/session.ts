@@ -1,5 +1,6 @@
 import type { QoS, RetainHandling } from '@mqtt-adapt/codec';
 import type { Connection } from './connection.js';
+import type { DelayedWill } from './delayed-wills.js';
 import type { ClientInfo } from './hooks.js';
 import { RingQueue } from './internal/bounded-queue.js';
 import type { RoutedMessage } from './message.js';
@@ -50,6 +51,10 @@ export class Session {
   readonly inboundQos2 = new Set<number>();
   /** Will of the current connection, published on any close that is not a clean DISCONNECT. */
   will: RoutedMessage | undefined = undefined;
+  /** 5.0 Will Delay Interval of that will, in ms (0: published at once). */
+  willDelayMs = 0;
+  /** A will published after its delay unless the client comes back (see `DelayedWills`). */
+  delayedWill: DelayedWill | undefined = undefined;
   /** The live connection, set once CONNACK is sent; undefined while offline. */
   connection: Connection | undefined = undefined;
   /** Who last connected with this session: deliveries are authorized for it, also offline. */

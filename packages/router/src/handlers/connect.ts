@@ -196,9 +196,12 @@ function accept(connection: Connection, packet: ConnectPacket, clientId: string)
   if (previous !== undefined) previous.close('session-taken-over', ReasonCode.SessionTakenOver);
   session = core.sessions.get(clientId);
   if (session !== undefined && packet.cleanStart) {
+    // The old session ends here: a will it still held back is published now.
     core.endSession(session);
     session = undefined;
   }
+  // Back on the same session before its Will Delay Interval passed: no will [MQTT-3.1.3-9].
+  if (session !== undefined) core.wills.cancel(session);
   const sessionPresent = session !== undefined;
   const version = packet.protocolVersion as 3 | 4 | 5;
   if (session === undefined) {
@@ -211,6 +214,7 @@ function accept(connection: Connection, packet: ConnectPacket, clientId: string)
   session.protocolVersion = version;
   const will = packet.will;
   session.will = undefined;
+  session.willDelayMs = 0;
   if (will !== undefined && will.topicName.charCodeAt(0) === 0x24 /* $ */) {
     // Like a PUBLISH to a '$' topic: clients may not inject $SYS (or other '$') messages.
     core.logger.debug({ clientId, topicName: will.topicName }, 'will on a $ topic discarded');
@@ -220,6 +224,7 @@ function accept(connection: Connection, packet: ConnectPacket, clientId: string)
     // go on; Will Delay Interval is the broker's own business.
     const properties = forwardedProperties(will.properties);
     session.will = createMessage(will.topicName, payload, will.qos, will.retain, properties, clientId);
+    session.willDelayMs = (will.properties?.willDelayInterval ?? 0) * 1000;
   }
   connection.client = {
     clientId,
