@@ -260,6 +260,10 @@ export class BrokerCore {
         properties !== message.properties && version === 5
           ? DeliveryEncoder.withPacketId(message, 5, 0, retain, undefined, false, properties)
           : (encoder ?? new DeliveryEncoder(message)).qos0(version, retain);
+      if (bytes.length > connection.maxOutgoingPacketSize) {
+        this.drop(message, session.clientId, 'packet-too-large'); // [MQTT-3.1.2-25]
+        return;
+      }
       connection.write(bytes);
       this.counters.messagesSent++;
       return;
@@ -377,17 +381,23 @@ export class BrokerCore {
           properties: undefined,
         });
       } else {
-        connection.write(
-          DeliveryEncoder.withPacketId(
-            entry.message,
-            connection.protocolVersion,
-            entry.qos,
-            entry.retain,
-            entry.packetId,
-            true,
-            this.v5Properties(connection, entry),
-          ),
+        const bytes = DeliveryEncoder.withPacketId(
+          entry.message,
+          connection.protocolVersion,
+          entry.qos,
+          entry.retain,
+          entry.packetId,
+          true,
+          this.v5Properties(connection, entry),
         );
+        if (bytes.length > connection.maxOutgoingPacketSize) {
+          // The client came back with a smaller Maximum Packet Size: discarded as if delivered.
+          session.inflight.delete(entry.packetId);
+          this.persistence.deleteDelivery(session, entry);
+          this.drop(entry.message, session.clientId, 'packet-too-large');
+          continue;
+        }
+        connection.write(bytes);
         this.counters.messagesSent++;
       }
     }
@@ -459,18 +469,24 @@ export class BrokerCore {
   }
 
   private sendInflight(session: Session, connection: Connection, entry: InflightMessage): void {
-    session.inflight.set(entry.packetId, entry);
-    connection.write(
-      DeliveryEncoder.withPacketId(
-        entry.message,
-        connection.protocolVersion,
-        entry.qos,
-        entry.retain,
-        entry.packetId,
-        false,
-        this.v5Properties(connection, entry),
-      ),
+    const bytes = DeliveryEncoder.withPacketId(
+      entry.message,
+      connection.protocolVersion,
+      entry.qos,
+      entry.retain,
+      entry.packetId,
+      false,
+      this.v5Properties(connection, entry),
     );
+    if (bytes.length > connection.maxOutgoingPacketSize) {
+      // Larger than the client's Maximum Packet Size: discarded as if sent and acknowledged
+      // [MQTT-3.1.2-25]; the session goes on.
+      this.persistence.deleteDelivery(session, entry);
+      this.drop(entry.message, session.clientId, 'packet-too-large');
+      return;
+    }
+    session.inflight.set(entry.packetId, entry);
+    connection.write(bytes);
     this.counters.messagesSent++;
   }
 

@@ -40,6 +40,8 @@ export class Connection implements ClientConnection {
   keepaliveMs = 0;
   /** Outbound QoS 1/2 messages left unacknowledged at most: the broker's limit or the client's. */
   inflightLimit: number;
+  /** The 5.0 client's Maximum Packet Size; deliveries larger than it are discarded. */
+  maxOutgoingPacketSize = Number.POSITIVE_INFINITY;
   /** 5.0 inbound Topic Aliases this client set (alias -> topic name); allocated on the first. */
   topicAliases: Map<number, string> | undefined = undefined;
   /** Limits whose first hit on this connection was logged (bits of `Limits`). */

@@ -79,7 +79,9 @@ export type DropReason =
   | 'dollar-topic'
   | 'offline-qos0'
   /** Its 5.0 Message Expiry Interval ran out before delivery started. */
-  | 'expired';
+  | 'expired'
+  /** Larger than the 5.0 client's Maximum Packet Size: discarded, as the spec says. */
+  | 'packet-too-large';
 
 /** Events for metrics, logs and bridges. Listeners run synchronously: keep them cheap. */
 export interface BrokerEventMap {

@@ -82,3 +82,22 @@ describe('5.0 CONNACK properties, advertised and enforced', () => {
     ]);
   });
 });
+
+describe("the client's Maximum Packet Size [MQTT-3.1.2-25]", () => {
+  it('a delivery larger than it is discarded and counted; the session goes on', async () => {
+    const { broker } = await createBroker({ maxInflightMessages: 1 });
+    const sub = openClient(broker, 5);
+    sub.send({ ...connectPacket({ clientId: 'small', version: 5 }), properties: { maximumPacketSize: 64 } });
+    sub.take();
+    subscribe(sub, 't', 1);
+    const pub = connect(broker, { clientId: 'pub', version: 5 });
+    pub.send(publishPacket('t', 'x'.repeat(200), 0));
+    pub.send(publishPacket('t', 'y'.repeat(200), 1, { packetId: 1 }));
+    pub.send(publishPacket('t', 'fits', 1, { packetId: 2 }));
+    const got = sub.take().filter((packet) => packet.type === PacketType.Publish);
+    expect(
+      got.map((packet) => (packet.type === PacketType.Publish ? packet.payload.toString() : '')),
+    ).toEqual(['fits']);
+    expect(broker.stats.messagesDropped).toBe(2);
+  });
+});

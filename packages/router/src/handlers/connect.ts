@@ -263,6 +263,7 @@ function finishConnect(
   // A 5.0 client's Receive Maximum caps what the broker leaves unacknowledged with it [MQTT-3.3.4-7].
   const receiveMaximum = packet.properties?.receiveMaximum ?? 65_535;
   connection.inflightLimit = Math.min(core.options.maxInflightMessages, receiveMaximum);
+  connection.maxOutgoingPacketSize = packet.properties?.maximumPacketSize ?? Number.POSITIVE_INFINITY;
   core.sessionConnected(session, connection);
   connection.state = ConnectionState.Connected;
   connection.send({
