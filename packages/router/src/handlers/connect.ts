@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import {
   ConnackReturnCode,
   type ConnectPacket,
@@ -114,6 +115,11 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): Pr
       ReasonCode.QoSNotSupported,
       `will QoS ${packet.will.qos} above the Maximum QoS`,
     );
+    return undefined;
+  }
+  const will = packet.will;
+  if (will?.properties?.payloadFormatIndicator === 1 && !isUtf8(will.payload)) {
+    refuseConnect(connection, ReasonCode.PayloadFormatInvalid, 'will payload is not the UTF-8 it claims');
     return undefined;
   }
   const authenticate = core.hooks.authenticate;

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { PacketType, type PublishPacket, ReasonCode } from '@mqtt-adapt/codec';
 import { type Connection, ConnectionState } from '../connection.js';
 import { forwardedProperties } from '../forwarded-properties.js';
@@ -24,6 +25,16 @@ export function handlePublish(connection: Connection, packet: PublishPacket): Pr
   if (refusal !== undefined) {
     // Past maxTopicLevels or maxTopicLength, a topic is treated as an invalid one.
     connection.violation(`${refusal} in PUBLISH`, ReasonCode.TopicNameInvalid);
+    return undefined;
+  }
+  if (properties?.payloadFormatIndicator === 1 && !isUtf8(packet.payload)) {
+    // Said to be UTF-8 and is not (MQTT 5.0 §3.3.2.3.2): refused with 0x99, as the spec allows.
+    connection.core.logger.debug(
+      { clientId: session.clientId, topicName },
+      'payload is not the UTF-8 it claims',
+    );
+    if (packet.qos === 0) connection.violation('payload is not UTF-8', ReasonCode.PayloadFormatInvalid);
+    else acknowledge(connection, packet, ReasonCode.PayloadFormatInvalid);
     return undefined;
   }
   if (packet.qos === 2 && session.inboundQos2.has(packet.packetId!)) {

@@ -13,6 +13,12 @@ type Verdict = boolean | QoS | 'invalid';
  */
 export function handleSubscribe(connection: Connection, packet: SubscribePacket): Promise<void> | undefined {
   if (connection.state !== ConnectionState.Connected) return undefined;
+  for (const subscription of packet.subscriptions) {
+    if (subscription.noLocal && subscription.topicFilter.startsWith('$share/')) {
+      connection.violation('No Local on a shared subscription [MQTT-3.8.3-4]', ReasonCode.ProtocolError);
+      return undefined;
+    }
+  }
   const authorize = connection.core.hooks.authorizeSubscribe;
   const verdicts: Array<Verdict | Promise<Verdict>> = [];
   let async = false;
