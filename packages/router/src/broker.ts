@@ -106,6 +106,11 @@ function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
     store: options.store ?? new MemoryStore(),
     clock: options.clock ?? systemClock,
     generateClientId: options.generateClientId ?? (() => `mqtt-adapt-${randomBytes(8).toString('hex')}`),
+    serverKeepAliveSeconds:
+      options.serverKeepAliveSeconds === undefined
+        ? undefined
+        : nonNegativeInteger('serverKeepAliveSeconds', options.serverKeepAliveSeconds, 65_535),
+    responseInformation: checkResponseInformation(options.responseInformation),
   };
 }
 
@@ -132,6 +137,13 @@ function checkEncodable(message: RoutedMessage): void {
       { cause: error },
     );
   }
+}
+
+function checkResponseInformation(value: string | undefined): string | undefined {
+  if (value !== undefined && (typeof value !== 'string' || value.includes('\u0000'))) {
+    throw new RouterError('ROUTER_INVALID_OPTION', 'responseInformation must be a string without U+0000');
+  }
+  return value;
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

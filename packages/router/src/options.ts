@@ -105,6 +105,16 @@ export interface BrokerOptions {
    * (a PUBLISH with an alias then gets 0x94). Default 10, as Mosquitto.
    */
   topicAliasMaximum?: number;
+  /**
+   * 5.0 Server Keep Alive: when set, the keepalive every 5.0 client must use, sent in CONNACK in
+   * place of the one it asked for (3.x clients keep theirs). Default: unset (the client's own).
+   */
+  serverKeepAliveSeconds?: number;
+  /**
+   * 5.0 Response Information sent in CONNACK to a client that set Request Response Information
+   * (a topic prefix for its responses, e.g. `responses/`). Default: unset (none sent).
+   */
+  responseInformation?: string;
   /** Highest QoS granted to subscriptions. Default 2. */
   maxQoS?: 0 | 1 | 2;
   /** Packets decoded while CONNECT (authentication) is pending before the connection is paused. Default 64. */
@@ -121,4 +131,10 @@ export interface BrokerOptions {
   generateClientId?: () => string;
 }
 
-export type ResolvedBrokerOptions = Required<Omit<BrokerOptions, 'hooks'>> & { hooks: BrokerHooks };
+export type ResolvedBrokerOptions = Required<
+  Omit<BrokerOptions, 'hooks' | 'serverKeepAliveSeconds' | 'responseInformation'>
+> & {
+  hooks: BrokerHooks;
+  serverKeepAliveSeconds: number | undefined;
+  responseInformation: string | undefined;
+};

@@ -101,3 +101,36 @@ describe("the client's Maximum Packet Size [MQTT-3.1.2-25]", () => {
     expect(broker.stats.messagesDropped).toBe(2);
   });
 });
+
+describe('Server Keep Alive and Response Information', () => {
+  it('[MQTT-3.2.2-21] a Server Keep Alive replaces the keepalive a 5.0 client asked for', async () => {
+    const { broker, clock } = await createBroker({ serverKeepAliveSeconds: 30 });
+    const client = openClient(broker, 5);
+    client.send(connectPacket({ clientId: 'k', version: 5, keepaliveSeconds: 0 }));
+    expect(client.take()[0]).toMatchObject({ properties: { serverKeepAlive: 30 } });
+    clock.advance(44_999);
+    expect(client.transport.closed).toBe(false);
+    clock.advance(1);
+    expect(client.transport.closed).toBe(true);
+  });
+
+  it('Response Information goes only to a client that asked for it', async () => {
+    const { broker } = await createBroker({ responseInformation: 'responses/' });
+    const asking = openClient(broker, 5);
+    asking.send({
+      ...connectPacket({ clientId: 'a', version: 5 }),
+      properties: { requestResponseInformation: 1 },
+    });
+    expect(asking.take()[0]).toMatchObject({ properties: { responseInformation: 'responses/' } });
+    const other = openClient(broker, 5);
+    other.send(connectPacket({ clientId: 'b', version: 5 }));
+    expect(other.take()).toEqual([
+      {
+        type: PacketType.Connack,
+        sessionPresent: false,
+        reasonCode: 0,
+        properties: { topicAliasMaximum: 10 },
+      },
+    ]);
+  });
+});

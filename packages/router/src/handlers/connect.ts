@@ -278,7 +278,11 @@ function finishConnect(
     reasonCode: 0,
     properties: packet.protocolVersion === 5 ? connackProperties(connection, session, packet) : undefined,
   });
-  connection.startKeepalive(packet.keepaliveSeconds);
+  // 5.0: the broker's Server Keep Alive, when set, is the one the client must use [MQTT-3.2.2-21].
+  const serverKeepAlive = core.options.serverKeepAliveSeconds;
+  connection.startKeepalive(
+    packet.protocolVersion === 5 && serverKeepAlive !== undefined ? serverKeepAlive : packet.keepaliveSeconds,
+  );
   core.events.emit('clientConnected', connection.client!, sessionPresent);
   // Unacknowledged PUBLISH and PUBREL are re-sent on reconnect, in order [MQTT-4.4.0-1].
   core.resendInflight(session, connection);
@@ -312,6 +316,14 @@ function connackProperties(
   }
   if (options.maxQoS < 2) {
     properties.maximumQoS = options.maxQoS;
+    any = true;
+  }
+  if (options.serverKeepAliveSeconds !== undefined) {
+    properties.serverKeepAlive = options.serverKeepAliveSeconds;
+    any = true;
+  }
+  if (options.responseInformation !== undefined && packet.properties?.requestResponseInformation === 1) {
+    properties.responseInformation = options.responseInformation;
     any = true;
   }
   return any ? properties : undefined;
