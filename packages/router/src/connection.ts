@@ -10,6 +10,7 @@ import {
 import type { BrokerCore } from './broker-core.js';
 import type { ClientConnection } from './client-connection.js';
 import type { TimerHandle } from './clock.js';
+import { DISCONNECT_REASON_STRINGS } from './disconnect-reasons.js';
 import { refuseUnsupportedVersion } from './handlers/connect.js';
 import { handlePacket, passesHold } from './handlers/packet.js';
 import type { ClientInfo, DisconnectReason } from './hooks.js';
@@ -40,6 +41,8 @@ export class Connection implements ClientConnection {
   keepaliveMs = 0;
   /** Outbound QoS 1/2 messages left unacknowledged at most: the broker's limit or the client's. */
   inflightLimit: number;
+  /** 5.0: the client did not set Request Problem Information to 0, so Reason Strings may go. */
+  problemInformation = true;
   /** The 5.0 client's Maximum Packet Size; deliveries larger than it are discarded. */
   maxOutgoingPacketSize = Number.POSITIVE_INFINITY;
   /** 5.0 inbound Topic Aliases this client set (alias -> topic name); allocated on the first. */
@@ -260,12 +263,15 @@ export class Connection implements ClientConnection {
    * Ends the connection. Any close that is not a clean DISCONNECT publishes the will; a clean
    * session ends with it. In 5.0 a DISCONNECT with `reasonCode` is sent first when given.
    */
-  close(reason: DisconnectReason, reasonCode?: number): void {
+  close(reason: DisconnectReason, reasonCode?: number, reasonString?: string): void {
     if (this.state === ConnectionState.Closed) return;
     const wasConnected = this.state === ConnectionState.Connected;
     // Closing must finish whatever throws on the way: each step is guarded and logged.
     if (reasonCode !== undefined && this.protocolVersion === 5 && wasConnected) {
-      this.guard(() => this.send({ type: PacketType.Disconnect, reasonCode, properties: undefined }));
+      const text = reasonString ?? DISCONNECT_REASON_STRINGS[reason];
+      this.guard(() =>
+        this.write(disconnectPacket(reasonCode, this.problemInformation ? text : undefined, this)),
+      );
     }
     this.state = ConnectionState.Closed;
     this.clearTimer();
@@ -296,7 +302,7 @@ export class Connection implements ClientConnection {
       { clientId: this.clientId, remoteAddress: this.transport.remoteAddress, reason },
       'protocol violation, closing connection',
     );
-    this.close('protocol-error', reasonCode);
+    this.close('protocol-error', reasonCode, reason);
   }
 
   /** A method, not a field read, so TypeScript does not narrow it away inside loops. */
@@ -400,7 +406,7 @@ export class Connection implements ClientConnection {
       },
       'malformed packet, closing connection',
     );
-    this.close('malformed-packet', error.reasonCode);
+    this.close('malformed-packet', error.reasonCode, error.message);
   }
 
   private armTimer(delayMs: number): void {
@@ -432,4 +438,19 @@ export class Connection implements ClientConnection {
     }
     this.armTimer(this.keepaliveMs - idleMs);
   }
+}
+
+/**
+ * A 5.0 DISCONNECT, with its Reason String unless that would make it larger than the client's
+ * Maximum Packet Size [MQTT-3.14.2-3].
+ */
+function disconnectPacket(
+  reasonCode: number,
+  reasonString: string | undefined,
+  connection: Connection,
+): Buffer {
+  const bare = encode({ type: PacketType.Disconnect, reasonCode, properties: undefined }, 5);
+  if (reasonString === undefined) return bare;
+  const withReason = encode({ type: PacketType.Disconnect, reasonCode, properties: { reasonString } }, 5);
+  return withReason.length > connection.maxOutgoingPacketSize ? bare : withReason;
 }

@@ -124,7 +124,7 @@ describe('transport.protocolVersions', () => {
     const only4 = Object.assign(new FakeTransport(5), { protocolVersions: [4] as const });
     broker.accept(only4).feed(encode(connectPacket({ clientId: 'new', version: 5 }), 5));
     expect(only4.take()).toEqual([
-      { type: PacketType.Connack, sessionPresent: false, reasonCode: 0x84, properties: undefined },
+      expect.objectContaining({ type: PacketType.Connack, sessionPresent: false, reasonCode: 0x84 }),
     ]);
   });
 });

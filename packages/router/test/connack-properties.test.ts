@@ -46,7 +46,7 @@ describe('5.0 CONNACK properties, advertised and enforced', () => {
     const { broker } = await createBroker({ maxQoS: 1 });
     const pub = connect(broker, { clientId: 'pub', version: 5 });
     pub.send(publishPacket('t', 'x', 2));
-    expect(pub.take()).toEqual([{ type: PacketType.Disconnect, reasonCode: 0x9b, properties: undefined }]);
+    expect(pub.take()).toEqual([expect.objectContaining({ type: PacketType.Disconnect, reasonCode: 0x9b })]);
     const client = openClient(broker, 5);
     client.send(
       connectPacket({
@@ -56,7 +56,7 @@ describe('5.0 CONNACK properties, advertised and enforced', () => {
       }),
     );
     expect(client.take()).toEqual([
-      { type: PacketType.Connack, sessionPresent: false, reasonCode: 0x9b, properties: undefined },
+      expect.objectContaining({ type: PacketType.Connack, sessionPresent: false, reasonCode: 0x9b }),
     ]);
   });
 

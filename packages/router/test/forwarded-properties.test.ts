@@ -73,15 +73,17 @@ describe('forwarded PUBLISH properties come from an allow-list', () => {
     const { broker } = await createBroker({ topicAliasMaximum: 2 });
     const pub = connect(broker, { clientId: 'pub', version: 5 });
     pub.send({ ...publishPacket('t', 'x', 1), properties: { topicAlias: 3 } });
-    expect(pub.take()).toEqual([{ type: PacketType.Disconnect, reasonCode: 0x94, properties: undefined }]);
+    expect(pub.take()).toEqual([expect.objectContaining({ type: PacketType.Disconnect, reasonCode: 0x94 })]);
     const other = connect(broker, { clientId: 'other', version: 5 });
     other.send({ ...publishPacket('', 'x', 1), properties: { topicAlias: 1 } });
-    expect(other.take()).toEqual([{ type: PacketType.Disconnect, reasonCode: 0x82, properties: undefined }]);
+    expect(other.take()).toEqual([
+      expect.objectContaining({ type: PacketType.Disconnect, reasonCode: 0x82 }),
+    ]);
     const none = await createBroker({ topicAliasMaximum: 0 });
     const refused = connect(none.broker, { clientId: 'x', version: 5 });
     refused.send({ ...publishPacket('t', 'x', 1), properties: { topicAlias: 1 } });
     expect(refused.take()).toEqual([
-      { type: PacketType.Disconnect, reasonCode: 0x94, properties: undefined },
+      expect.objectContaining({ type: PacketType.Disconnect, reasonCode: 0x94 }),
     ]);
   });
 
@@ -89,7 +91,7 @@ describe('forwarded PUBLISH properties come from an allow-list', () => {
     const { broker } = await createBroker();
     const pub = connect(broker, { clientId: 'pub', version: 5 });
     pub.send({ ...publishPacket('t', 'x', 1), properties: { subscriptionIdentifiers: [7] } });
-    expect(pub.take()).toEqual([{ type: PacketType.Disconnect, reasonCode: 0x82, properties: undefined }]);
+    expect(pub.take()).toEqual([expect.objectContaining({ type: PacketType.Disconnect, reasonCode: 0x82 })]);
   });
 
   it('forwards every forwardable property of a PUBLISH, and a 3.1.1 subscriber gets none', async () => {
@@ -190,7 +192,7 @@ describe('an exception while serving one client costs that client only', () => {
     expect(victim.take()).toContainEqual({
       type: PacketType.Disconnect,
       reasonCode: 0x83,
-      properties: undefined,
+      properties: { reasonString: 'internal error while serving this client' },
     });
     expect(publishes(other.take()).map((p) => p.payload.toString())).toEqual(['x']);
     expect(broker.stats.internalErrors).toBe(1);

@@ -36,7 +36,7 @@ describe('5.0 Payload Format Indicator (§3.3.2.3.2)', () => {
     expect(publishes(sub.take())).toHaveLength(1);
     pub.take();
     pub.send({ ...publishPacket('t', '', 0), payload: notUtf8, properties: { payloadFormatIndicator: 1 } });
-    expect(pub.take()).toEqual([{ type: PacketType.Disconnect, reasonCode: 0x99, properties: undefined }]);
+    expect(pub.take()).toEqual([expect.objectContaining({ type: PacketType.Disconnect, reasonCode: 0x99 })]);
   });
 
   it('a will whose payload is not the UTF-8 it claims: CONNACK 0x99', async () => {
@@ -56,7 +56,7 @@ describe('5.0 Payload Format Indicator (§3.3.2.3.2)', () => {
       }),
     );
     expect(client.take()).toEqual([
-      { type: PacketType.Connack, sessionPresent: false, reasonCode: 0x99, properties: undefined },
+      expect.objectContaining({ type: PacketType.Connack, sessionPresent: false, reasonCode: 0x99 }),
     ]);
   });
 });
@@ -73,6 +73,53 @@ describe('shared subscriptions', () => {
       ],
       properties: undefined,
     });
-    expect(client.take()).toEqual([{ type: PacketType.Disconnect, reasonCode: 0x82, properties: undefined }]);
+    expect(client.take()).toEqual([
+      expect.objectContaining({ type: PacketType.Disconnect, reasonCode: 0x82 }),
+    ]);
+  });
+});
+
+describe('Reason Strings (§3.14.2.2.2, §3.1.2.11.7)', () => {
+  it('a DISCONNECT or refusing CONNACK says why, unless the client set Request Problem Information to 0', async () => {
+    const { broker } = await createBroker({ topicAliasMaximum: 1 });
+    const talkative = connect(broker, { clientId: 'a', version: 5 });
+    talkative.send({ ...publishPacket('t', 'x', 0), properties: { topicAlias: 2 } });
+    expect(talkative.take()).toEqual([
+      {
+        type: PacketType.Disconnect,
+        reasonCode: 0x94,
+        properties: { reasonString: 'topic alias 2 exceeds the Topic Alias Maximum 1 the broker advertised' },
+      },
+    ]);
+    const quiet = openClient(broker, 5);
+    quiet.send({
+      ...connectPacket({ clientId: 'b', version: 5 }),
+      properties: { requestProblemInformation: 0 },
+    });
+    quiet.take();
+    quiet.send({ ...publishPacket('t', 'x', 0), properties: { topicAlias: 2 } });
+    expect(quiet.take()).toEqual([{ type: PacketType.Disconnect, reasonCode: 0x94, properties: undefined }]);
+    const refused = openClient(broker, 5);
+    refused.send(
+      connectPacket({
+        clientId: 'c',
+        version: 5,
+        will: {
+          topicName: 'w',
+          payload: notUtf8,
+          qos: 0,
+          retain: false,
+          properties: { payloadFormatIndicator: 1 },
+        },
+      }),
+    );
+    expect(refused.take()).toEqual([
+      {
+        type: PacketType.Connack,
+        sessionPresent: false,
+        reasonCode: 0x99,
+        properties: { reasonString: 'will payload is not the UTF-8 it claims' },
+      },
+    ]);
   });
 });

@@ -44,7 +44,8 @@ export function refuseConnect(connection: Connection, reasonCode: number, why: s
     type: PacketType.Connack,
     sessionPresent: false,
     reasonCode: version === 5 ? reasonCode : toV3ReturnCode(reasonCode),
-    properties: undefined,
+    // 5.0: say why, unless the client asked for no problem information.
+    properties: version === 5 && connection.problemInformation ? { reasonString: why } : undefined,
   });
   connection.core.logger.debug(
     { remoteAddress: connection.transport.remoteAddress, reasonCode, why },
@@ -72,6 +73,7 @@ export function refuseUnsupportedVersion(connection: Connection): void {
 export function handleConnect(connection: Connection, packet: ConnectPacket): Promise<void> | undefined {
   const core = connection.core;
   connection.protocolVersion = packet.protocolVersion;
+  connection.problemInformation = packet.properties?.requestProblemInformation !== 0;
   connection.state = ConnectionState.Connecting;
   const accepted = connection.transport.protocolVersions;
   if (accepted !== undefined && !accepted.includes(packet.protocolVersion as 3 | 4 | 5)) {
