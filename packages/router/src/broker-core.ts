@@ -1,5 +1,6 @@
 import { PacketType, type Properties, type QoS } from '@mqtt-adapt/codec';
 import { isValidTopicFilter } from '@mqtt-adapt/topic';
+import type { BrokerStats } from './broker-stats.js';
 import type { Clock } from './clock.js';
 import { type Connection, ConnectionState } from './connection.js';
 import { DelayedWills } from './delayed-wills.js';
@@ -14,41 +15,11 @@ import type { Logger } from './logger.js';
 import { createMessage, type RoutedMessage } from './message.js';
 import { isExpired, publishProperties } from './message-expiry.js';
 import type { ResolvedBrokerOptions } from './options.js';
+import { sendInflight } from './outbound.js';
 import { Persistence, restoreSession } from './persistence.js';
 import { RetainedIndex } from './retained-index.js';
 import { type InflightMessage, type QueuedMessage, Session, type SubscriptionOptions } from './session.js';
 import type { StoreSnapshot } from './store.js';
-
-export interface BrokerStats {
-  connections: number;
-  sessions: number;
-  subscriptions: number;
-  retainedMessages: number;
-  /** PUBLISH packets accepted from clients, plus wills and `Broker.publish`. */
-  messagesReceived: number;
-  /** PUBLISH packets written to clients. */
-  messagesSent: number;
-  /** Deliveries dropped: QoS 0 to slow consumers, offline queues past their limit, refused publishes. */
-  messagesDropped: number;
-  /** Bytes read from clients (every packet, fixed headers included). */
-  bytesReceived: number;
-  /** Bytes written to clients. */
-  bytesSent: number;
-  /** Bytes of messages queued for online sessions (bounded by `maxQueuedBytes`). */
-  queuedBytes: number;
-  /** Bytes held for packets still arriving, across connections (bounded by `maxPartialPacketBytes`). */
-  partialPacketBytes: number;
-  /** Times a publisher was paused because a subscriber's queue or the queued-bytes budget was full. */
-  publisherPauses: number;
-  /** Subscribers disconnected for holding publishers back while acknowledging nothing. */
-  stalledSubscriberDisconnects: number;
-  /** Connections closed because an exception escaped while serving them (bugs). */
-  internalErrors: number;
-  /** Sum of the payload bytes of the retained messages (bounded by `maxRetainedBytes` when set). */
-  retainedBytes: number;
-  /** Times each limit was hit (see `BrokerOptions`): refused, held back or not retained. */
-  limitHits: LimitHits;
-}
 
 /**
  * The broker's shared state and delivery logic, used by connections and handlers. Not part of
@@ -280,7 +251,7 @@ export class BrokerCore {
       const packetId = session.allocatePacketId();
       const seq = this.persistence.saveDelivery(session, message, qos, retain, packetId);
       const entry = { message, qos, retain, seq, subscriptionIdentifiers, packetId, released: false };
-      this.sendInflight(session, connection, entry);
+      sendInflight(this, session, connection, entry);
       return;
     }
     const seq = this.persistence.saveDelivery(session, message, qos, retain);
@@ -357,7 +328,7 @@ export class BrokerCore {
       }
       const entry: InflightMessage = { ...queued, packetId: session.allocatePacketId(), released: false };
       this.persistence.updateDelivery(session, entry);
-      this.sendInflight(session, connection, entry);
+      sendInflight(this, session, connection, entry);
     }
     this.flow.drained(session);
   }
@@ -368,39 +339,6 @@ export class BrokerCore {
     this.persistence.deleteDelivery(session, entry);
     this.flow.progress(session, this.clock.now());
     this.pump(session);
-  }
-
-  /** Re-sends the in-flight window on reconnect, in order, with DUP (PUBREL for released QoS 2). */
-  resendInflight(session: Session, connection: Connection): void {
-    for (const entry of session.inflight.values()) {
-      if (entry.released) {
-        connection.send({
-          type: PacketType.Pubrel,
-          packetId: entry.packetId,
-          reasonCode: 0,
-          properties: undefined,
-        });
-      } else {
-        const bytes = DeliveryEncoder.withPacketId(
-          entry.message,
-          connection.protocolVersion,
-          entry.qos,
-          entry.retain,
-          entry.packetId,
-          true,
-          this.v5Properties(connection, entry),
-        );
-        if (bytes.length > connection.maxOutgoingPacketSize) {
-          // The client came back with a smaller Maximum Packet Size: discarded as if delivered.
-          session.inflight.delete(entry.packetId);
-          this.persistence.deleteDelivery(session, entry);
-          this.drop(entry.message, session.clientId, 'packet-too-large');
-          continue;
-        }
-        connection.write(bytes);
-        this.counters.messagesSent++;
-      }
-    }
   }
 
   drop(message: RoutedMessage, clientId: string, reason: DropReason): void {
@@ -466,34 +404,6 @@ export class BrokerCore {
       retainedBytes: this.limits.retainedBytes,
       limitHits: { ...this.limits.hits },
     };
-  }
-
-  private sendInflight(session: Session, connection: Connection, entry: InflightMessage): void {
-    const bytes = DeliveryEncoder.withPacketId(
-      entry.message,
-      connection.protocolVersion,
-      entry.qos,
-      entry.retain,
-      entry.packetId,
-      false,
-      this.v5Properties(connection, entry),
-    );
-    if (bytes.length > connection.maxOutgoingPacketSize) {
-      // Larger than the client's Maximum Packet Size: discarded as if sent and acknowledged
-      // [MQTT-3.1.2-25]; the session goes on.
-      this.persistence.deleteDelivery(session, entry);
-      this.drop(entry.message, session.clientId, 'packet-too-large');
-      return;
-    }
-    session.inflight.set(entry.packetId, entry);
-    connection.write(bytes);
-    this.counters.messagesSent++;
-  }
-
-  /** What a 5.0 client gets as PUBLISH properties of `entry` now (none for 3.x). */
-  private v5Properties(connection: Connection, entry: QueuedMessage): Properties | undefined {
-    if (connection.protocolVersion !== 5) return undefined;
-    return publishProperties(entry.message, entry.subscriptionIdentifiers, this.clock.now());
   }
 }
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { encodedLength, PacketType, type Properties, type QoS } from '@mqtt-adapt/codec';
 import { isValidTopicName } from '@mqtt-adapt/topic';
-import { BrokerCore, type BrokerStats } from './broker-core.js';
+import { BrokerCore } from './broker-core.js';
+import type { BrokerStats } from './broker-stats.js';
 import type { ClientConnection } from './client-connection.js';
 import { systemClock } from './clock.js';
 import { Connection } from './connection.js';

@@ -10,7 +10,7 @@ import {
 import type { BrokerCore } from './broker-core.js';
 import type { ClientConnection } from './client-connection.js';
 import type { TimerHandle } from './clock.js';
-import { DISCONNECT_REASON_STRINGS } from './disconnect-reasons.js';
+import { DISCONNECT_REASON_STRINGS, disconnectPacket } from './disconnect-reasons.js';
 import { refuseUnsupportedVersion } from './handlers/connect.js';
 import { handlePacket, passesHold } from './handlers/packet.js';
 import type { ClientInfo, DisconnectReason } from './hooks.js';
@@ -270,7 +270,13 @@ export class Connection implements ClientConnection {
     if (reasonCode !== undefined && this.protocolVersion === 5 && wasConnected) {
       const text = reasonString ?? DISCONNECT_REASON_STRINGS[reason];
       this.guard(() =>
-        this.write(disconnectPacket(reasonCode, this.problemInformation ? text : undefined, this)),
+        this.write(
+          disconnectPacket(
+            reasonCode,
+            this.problemInformation ? text : undefined,
+            this.maxOutgoingPacketSize,
+          ),
+        ),
       );
     }
     this.state = ConnectionState.Closed;
@@ -438,19 +444,4 @@ export class Connection implements ClientConnection {
     }
     this.armTimer(this.keepaliveMs - idleMs);
   }
-}
-
-/**
- * A 5.0 DISCONNECT, with its Reason String unless that would make it larger than the client's
- * Maximum Packet Size [MQTT-3.14.2-3].
- */
-function disconnectPacket(
-  reasonCode: number,
-  reasonString: string | undefined,
-  connection: Connection,
-): Buffer {
-  const bare = encode({ type: PacketType.Disconnect, reasonCode, properties: undefined }, 5);
-  if (reasonString === undefined) return bare;
-  const withReason = encode({ type: PacketType.Disconnect, reasonCode, properties: { reasonString } }, 5);
-  return withReason.length > connection.maxOutgoingPacketSize ? bare : withReason;
 }

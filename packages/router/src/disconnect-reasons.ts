@@ -1,3 +1,4 @@
+import { encode, PacketType } from '@mqtt-adapt/codec';
 import type { DisconnectReason } from './hooks.js';
 
 /**
@@ -21,3 +22,18 @@ export const DISCONNECT_REASON_STRINGS: Readonly<Record<DisconnectReason, string
   'subscriber-stalled': 'nothing acknowledged while a full queue held publishers back',
   'partial-packet-budget': "partly received packets exceed the broker's budget",
 };
+
+/**
+ * A 5.0 DISCONNECT, with its Reason String unless that would make it larger than the client's
+ * Maximum Packet Size [MQTT-3.14.2-3].
+ */
+export function disconnectPacket(
+  reasonCode: number,
+  reasonString: string | undefined,
+  maxPacketSize: number,
+): Buffer {
+  const bare = encode({ type: PacketType.Disconnect, reasonCode, properties: undefined }, 5);
+  if (reasonString === undefined) return bare;
+  const withReason = encode({ type: PacketType.Disconnect, reasonCode, properties: { reasonString } }, 5);
+  return withReason.length > maxPacketSize ? bare : withReason;
+}

@@ -3,7 +3,7 @@
 export { filterLevelsMatch } from '@mqtt-adapt/topic';
 export type { PublishInput } from './broker.js';
 export { Broker, defaultBrokerOptions } from './broker.js';
-export type { BrokerStats } from './broker-core.js';
+export type { BrokerStats } from './broker-stats.js';
 export type { ClientConnection } from './client-connection.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { systemClock } from './clock.js';

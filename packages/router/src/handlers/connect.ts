@@ -12,6 +12,7 @@ import { type Connection, ConnectionState } from '../connection.js';
 import { forwardedProperties } from '../forwarded-properties.js';
 import type { AuthenticateResult } from '../hooks.js';
 import { createMessage } from '../message.js';
+import { resendInflight } from '../outbound.js';
 import { Session } from '../session.js';
 import { topicNameRefusal } from './topic-limits.js';
 
@@ -287,7 +288,7 @@ function finishConnect(
   );
   core.events.emit('clientConnected', connection.client!, sessionPresent);
   // Unacknowledged PUBLISH and PUBREL are re-sent on reconnect, in order [MQTT-4.4.0-1].
-  core.resendInflight(session, connection);
+  resendInflight(core, session, connection);
   core.pump(session);
 }
 
