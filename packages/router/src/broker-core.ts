@@ -1,4 +1,4 @@
-import { PacketType, type Properties, type QoS } from '@mqtt-adapt/codec';
+import type { QoS } from '@mqtt-adapt/codec';
 import { isValidTopicFilter } from '@mqtt-adapt/topic';
 import type { BrokerStats } from './broker-stats.js';
 import type { Clock } from './clock.js';
@@ -10,7 +10,7 @@ import { forwardedProperties } from './forwarded-properties.js';
 import type { BrokerHooks, DisconnectReason, DropReason } from './hooks.js';
 import { EventHub } from './internal/event-hub.js';
 import { SubscriptionIndex } from './internal/subscription-index.js';
-import { type LimitHits, Limits } from './limits.js';
+import { Limits } from './limits.js';
 import type { Logger } from './logger.js';
 import { createMessage, type RoutedMessage } from './message.js';
 import { isExpired, publishProperties } from './message-expiry.js';

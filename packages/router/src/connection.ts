@@ -3,7 +3,6 @@ import {
   encode,
   type MalformedPacketError,
   type Packet,
-  PacketType,
   type ProtocolVersion,
   ReasonCode,
 } from '@mqtt-adapt/codec';
