@@ -120,6 +120,16 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): Pr
     );
     return undefined;
   }
+  const method = packet.properties?.authenticationMethod;
+  if (method !== undefined) {
+    // No enhanced authentication method is offered yet: any is unknown [MQTT-4.12.0-1].
+    refuseConnect(
+      connection,
+      ReasonCode.BadAuthenticationMethod,
+      `authentication method "${method}" is not supported`,
+    );
+    return undefined;
+  }
   const will = packet.will;
   if (will?.properties?.payloadFormatIndicator === 1 && !isUtf8(will.payload)) {
     refuseConnect(connection, ReasonCode.PayloadFormatInvalid, 'will payload is not the UTF-8 it claims');
