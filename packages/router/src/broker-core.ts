@@ -125,9 +125,9 @@ export class BrokerCore {
   /**
    * Routes one message: updates the retained index, then delivers once per matching session at
    * the highest granted QoS of its matching subscriptions [MQTT-3.3.5-1]. `origin` is the
-   * connection a will came from, for the log line of a retained limit.
+   * connection a will came from, for the log line of a retained limit. Returns how many sessions
+   * matched (before authorization): 0 means no matching subscribers (5.0 PUBACK 0x10).
    */
-  /** Returns how many sessions matched (before authorization): 0 means no matching subscribers. */
   route(message: RoutedMessage, publisher: Session | undefined, origin?: Connection): number {
     this.counters.messagesReceived++;
     // Its expiry clock starts now, at arrival.

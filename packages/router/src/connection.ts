@@ -138,8 +138,8 @@ export class Connection implements ClientConnection {
 
   /**
    * Flow control (a subscriber this client publishes to cannot take more) or its publish rate
-   * (`maxPublishRatePerClient`): its later packets
-   * wait (acknowledgements and pings excepted) and its input is not read until `release()`.
+   * (`maxPublishRatePerClient`): its later packets wait (acknowledgements and pings excepted)
+   * and its input is not read until `release()`.
    */
   hold(): void {
     this.holds++;
