@@ -131,7 +131,7 @@ export class BrokerCore {
   route(message: RoutedMessage, publisher: Session | undefined, origin?: Connection): number {
     this.counters.messagesReceived++;
     // Its expiry clock starts now, at arrival.
-    if (message.properties !== undefined) isExpired(message, this.clock.now());
+    isExpired(message, this.clock);
     if (message.retain) this.retain(message, publisher?.connection ?? origin);
     const encoder = new DeliveryEncoder(message);
     const merger = this.subscriptions.collect(message.topicName, publisher);
@@ -171,7 +171,7 @@ export class BrokerCore {
    * first time a subscribe finds it [MQTT-3.3.2-5]. True when `message` was expired.
    */
   expireRetained(message: RoutedMessage): boolean {
-    if (message.properties === undefined || !isExpired(message, this.clock.now())) return false;
+    if (!isExpired(message, this.clock)) return false;
     if (this.retained.get(message.topicName) === message) {
       const removal = createMessage(message.topicName, Buffer.alloc(0), 0, true, undefined, undefined);
       this.setRetained(removal);
@@ -213,7 +213,7 @@ export class BrokerCore {
     const connection = session.connection;
     const online = connection !== undefined && connection.state === ConnectionState.Connected;
     // Never delivered once expired (a retained message sent on subscribe, say) [MQTT-3.3.2-5].
-    if (message.properties !== undefined && isExpired(message, this.clock.now())) {
+    if (isExpired(message, this.clock)) {
       this.drop(message, session.clientId, 'expired');
       return;
     }
@@ -226,7 +226,7 @@ export class BrokerCore {
       const version = connection.protocolVersion;
       // Identifiers or a shortened expiry make a 5.0 PUBLISH this subscriber's own bytes.
       const properties =
-        version === 5 ? publishProperties(message, subscriptionIdentifiers, this.clock.now()) : undefined;
+        version === 5 ? publishProperties(message, subscriptionIdentifiers, this.clock) : undefined;
       const bytes =
         properties !== message.properties && version === 5
           ? DeliveryEncoder.withPacketId(message, 5, 0, retain, undefined, false, properties)
@@ -320,7 +320,7 @@ export class BrokerCore {
       session.inflight.size < connection.inflightLimit
     ) {
       const queued = this.flow.shift(session)!;
-      if (queued.message.properties !== undefined && isExpired(queued.message, this.clock.now())) {
+      if (isExpired(queued.message, this.clock)) {
         // Expired while queued: onward delivery never started, so it is deleted [MQTT-3.3.2-5].
         this.persistence.deleteDelivery(session, queued);
         this.drop(queued.message, session.clientId, 'expired');
@@ -337,7 +337,7 @@ export class BrokerCore {
   completeDelivery(session: Session, entry: InflightMessage): void {
     session.inflight.delete(entry.packetId);
     this.persistence.deleteDelivery(session, entry);
-    this.flow.progress(session, this.clock.now());
+    this.flow.progress(session);
     this.pump(session);
   }
 

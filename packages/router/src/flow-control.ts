@@ -65,8 +65,9 @@ export class FlowControl {
   }
 
   /** The session acknowledged a delivery: it is not stalled. */
-  progress(session: Session, now: number): void {
-    if (session.heldPublishers !== undefined) session.lastProgressAt = now;
+  progress(session: Session): void {
+    // Only a session holding publishers back keeps time: no clock read per ack otherwise.
+    if (session.heldPublishers !== undefined) session.lastProgressAt = this.options.clock.now();
   }
 
   /** After deliveries left a queue: resumes publishers once it (or the budget) has room. */

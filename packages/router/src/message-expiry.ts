@@ -1,4 +1,5 @@
 import type { Properties } from '@mqtt-adapt/codec';
+import type { Clock } from './clock.js';
 import type { RoutedMessage } from './message.js';
 
 /**
@@ -6,9 +7,11 @@ import type { RoutedMessage } from './message.js';
  * clock starts at the first look: `route` looks at arrival; a message restored from the store
  * starts again at its first use after the restart (the store keeps no arrival time).
  */
-export function isExpired(message: RoutedMessage, now: number): boolean {
+export function isExpired(message: RoutedMessage, clock: Clock): boolean {
   const interval = message.properties?.messageExpiryInterval;
+  // Most messages have no expiry: no clock read for them (this runs per delivery).
   if (interval === undefined) return false;
+  const now = clock.now();
   if (message.expiresAt === 0) message.expiresAt = now + interval * 1000;
   return now > message.expiresAt;
 }
@@ -21,12 +24,12 @@ export function isExpired(message: RoutedMessage, now: number): boolean {
 export function publishProperties(
   message: RoutedMessage,
   subscriptionIdentifiers: number[] | undefined,
-  now: number,
+  clock: Clock,
 ): Properties | undefined {
   let properties = message.properties;
   const interval = properties?.messageExpiryInterval;
   if (interval !== undefined && message.expiresAt !== 0) {
-    const remaining = Math.max(0, Math.ceil((message.expiresAt - now) / 1000));
+    const remaining = Math.max(0, Math.ceil((message.expiresAt - clock.now()) / 1000));
     if (remaining < interval) properties = { ...properties, messageExpiryInterval: remaining };
   }
   if (subscriptionIdentifiers !== undefined) properties = { ...properties, subscriptionIdentifiers };

@@ -78,5 +78,5 @@ function v5Properties(
   entry: QueuedMessage,
 ): Properties | undefined {
   if (connection.protocolVersion !== 5) return undefined;
-  return publishProperties(entry.message, entry.subscriptionIdentifiers, core.clock.now());
+  return publishProperties(entry.message, entry.subscriptionIdentifiers, core.clock);
 }
