@@ -18,15 +18,21 @@ export interface ParsedArgs {
   readonly overrides: readonly ConfigOverride[];
 }
 
+/** `parseArgs` options of every broker flag: the command flags and one per config option. */
+export function brokerFlagOptions(): Record<string, { type: 'string' | 'boolean'; short?: string }> {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { ...commandFlags };
+  for (const spec of configOptions) {
+    options[spec.flag] = spec.short ? { type: 'string', short: spec.short } : { type: 'string' };
+  }
+  return options;
+}
+
 /**
  * Parses CLI flags with `node:util` `parseArgs`. Every problem (unknown flag, missing value,
  * value out of range) throws one `BROKER_CONFIG_INVALID` line naming the flag and the fix.
  */
 export function parseCliArgs(argv: readonly string[]): ParsedArgs {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { ...commandFlags };
-  for (const spec of configOptions) {
-    options[spec.flag] = spec.short ? { type: 'string', short: spec.short } : { type: 'string' };
-  }
+  const options = brokerFlagOptions();
   // strict: false and our own checks of the tokens: parseArgs' own messages are multi-line.
   const { tokens } = parseArgs({
     args: [...argv],

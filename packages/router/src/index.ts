@@ -22,6 +22,8 @@ export type {
   HookResult,
 } from './hooks.js';
 export type { LimitHits } from './limits.js';
+// The host of a `Transport.remoteAddress` (per-address limits in the router and in apps).
+export { hostOf } from './limits.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export { MemoryStore } from './memory-store.js';

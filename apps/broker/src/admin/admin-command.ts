@@ -6,11 +6,10 @@ import pino from 'pino';
 import { isUsableFilter } from '../auth/acl.js';
 import { parseMosquittoAcl, parseMosquittoPasswd } from '../auth/mosquitto-files.js';
 import { hashPassword, hashScheme } from '../auth/password-hash.js';
-import { parseCliArgs } from '../cli-options.js';
+import { brokerFlagOptions, parseCliArgs } from '../cli-options.js';
 import type { BrokerConfig } from '../config.js';
 import { isBrokerAppError } from '../errors.js';
 import { loadConfig } from '../load-config.js';
-import { configOptions } from '../option-table.js';
 import { createStore, storeUnavailable } from '../store-factory.js';
 import { type AdminIo, promptHidden, readPasswordFromStdin } from './read-password.js';
 
@@ -100,13 +99,8 @@ async function openStore(config: BrokerConfig): Promise<Store> {
 }
 
 function parseAdminArgs(argv: readonly string[]): AdminArgs {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
-    ...adminFlags,
-    config: { type: 'string', short: 'c' },
-  };
-  for (const spec of configOptions) {
-    options[spec.flag] = spec.short ? { type: 'string', short: spec.short } : { type: 'string' };
-  }
+  // The broker's own flags (store, config file) go through to its parser untouched.
+  const options = { ...brokerFlagOptions(), ...adminFlags };
   const { tokens } = parseArgs({
     args: [...argv],
     options,

@@ -5,11 +5,18 @@ import type {
   ClientInfo,
   Store,
 } from '@mqtt-adapt/router';
+import { hostOf } from '@mqtt-adapt/router';
 import type { Logger } from 'pino';
 import { Acl, type ClientAcl } from './acl.js';
 import { FailureDelays } from './failure-delays.js';
 import { defaultScryptParams, hashPassword, type ScryptParams, verifyPassword } from './password-hash.js';
 import { VerifiedLogins } from './verified-logins.js';
+
+/** The last client a hook saw and its ACL view. */
+interface ViewMemo {
+  client: ClientInfo | undefined;
+  view: ClientAcl | undefined;
+}
 
 /** 5.0 reason codes the router maps to 3.x return codes 4 and 5. */
 const BAD_USER_NAME_OR_PASSWORD = 0x86;
@@ -48,8 +55,8 @@ export class StoreAuth {
   private timer: NodeJS.Timeout | undefined = undefined;
   private polling = false;
   private readonly clients = new WeakMap<ClientInfo, ClientAcl>();
-  private lastPublisher: { readonly client: ClientInfo; readonly view: ClientAcl } | undefined = undefined;
-  private lastReader: { readonly client: ClientInfo; readonly view: ClientAcl } | undefined = undefined;
+  private readonly publisherMemo: ViewMemo = { client: undefined, view: undefined };
+  private readonly readerMemo: ViewMemo = { client: undefined, view: undefined };
   private readonly delays: FailureDelays;
   private readonly verified = new VerifiedLogins();
   private readonly scrypt: ScryptParams;
@@ -95,11 +102,11 @@ export class StoreAuth {
       authenticate: (request) => this.authenticate(request),
       // No rule at all: everything is allowed, without a per-client lookup per message.
       authorizePublish: (client, topicName) =>
-        this.acl.ruleCount === 0 || this.publisherView(client).mayPublish(topicName),
+        this.acl.ruleCount === 0 || this.memoView(this.publisherMemo, client).mayPublish(topicName),
       authorizeSubscribe: (client, topicFilter) =>
         this.acl.ruleCount === 0 || this.forClient(client).maySubscribe(topicFilter),
       authorizeRead: (client, topicName) =>
-        this.acl.ruleCount === 0 || this.readerView(client).mayRead(topicName),
+        this.acl.ruleCount === 0 || this.memoView(this.readerMemo, client).mayRead(topicName),
     };
   }
 
@@ -182,23 +189,16 @@ export class StoreAuth {
   }
 
   /**
-   * `forClient` behind a one-entry memo per hook: the publishes of one socket chunk come from one
-   * client, and a fan-in's deliveries go to one subscriber, so most calls skip the WeakMap.
+   * `forClient` behind a one-entry memo per hook (`slot`): the publishes of one socket chunk come
+   * from one client, and a fan-in's deliveries go to one subscriber, so most calls skip the
+   * WeakMap.
    */
-  private publisherView(client: ClientInfo): ClientAcl {
-    const last = this.lastPublisher;
-    if (last !== undefined && last.client === client && last.view.acl === this.acl) return last.view;
-    const view = this.forClient(client);
-    this.lastPublisher = { client, view };
-    return view;
-  }
-
-  private readerView(client: ClientInfo): ClientAcl {
-    const last = this.lastReader;
-    if (last !== undefined && last.client === client && last.view.acl === this.acl) return last.view;
-    const view = this.forClient(client);
-    this.lastReader = { client, view };
-    return view;
+  private memoView(slot: ViewMemo, client: ClientInfo): ClientAcl {
+    const view = slot.client === client ? slot.view : undefined;
+    if (view !== undefined && view.acl === this.acl) return view;
+    slot.client = client;
+    slot.view = this.forClient(client);
+    return slot.view;
   }
 
   private async poll(): Promise<void> {
@@ -238,11 +238,4 @@ export class StoreAuth {
     }
     this.version = version;
   }
-}
-
-/** `127.0.0.1:5000` -> `127.0.0.1`, `[::1]:5000` -> `::1`: delays are per host, not per port. */
-function hostOf(remoteAddress: string): string {
-  if (remoteAddress.startsWith('[')) return remoteAddress.slice(1, remoteAddress.indexOf(']'));
-  const colon = remoteAddress.lastIndexOf(':');
-  return colon === -1 ? remoteAddress : remoteAddress.slice(0, colon);
 }
