@@ -20,6 +20,7 @@ import {
   unavailableReason,
   useOursCli,
 } from './lib/brokers.mjs';
+import { probeMqtt5 } from './lib/clients.mjs';
 import { fdLimit, gitRevision, mosquittoVersion, versionOf, workTreeState } from './lib/environment.mjs';
 import { describeKdfCosts, measureKdfCosts } from './lib/kdf-cost.mjs';
 import {
@@ -261,6 +262,21 @@ function entrantsOf(scenario, brokers) {
   return scenario.variants.filter((variant) => brokers.includes(variant.broker));
 }
 
+/**
+ * A 5.0 scenario runs on the brokers that accept a 5.0 CONNECT (asked once, before the
+ * warm-ups); any other is stopped and recorded as n/a with what it answered (Aedes 1.x).
+ */
+async function dropBrokersWithoutMqtt5(scenario, running, record) {
+  for (const [name, broker] of running) {
+    const answer = await probeMqtt5(broker.port);
+    if (answer === undefined) continue;
+    running.delete(name);
+    await broker.stop();
+    record(name, { ok: false, na: true, error: `n/a: no MQTT 5.0 (${answer})` });
+    console.log(`  [${scenario.id}] ${name}: n/a, no MQTT 5.0: ${answer}`);
+  }
+}
+
 async function runScenario(scenario, entrants, options, limits, record) {
   const reps = Math.min(options.reps, scenario.maxReps ?? options.reps);
   const runOne = async (broker, rep, params) => {
@@ -321,6 +337,7 @@ async function runScenario(scenario, entrants, options, limits, record) {
       console.log(`  [${scenario.id}] ${entrant.name}: SKIPPED, cannot start: ${error.message}`);
     }
   }
+  if (scenario.protocolVersion === 5) await dropBrokersWithoutMqtt5(scenario, running, record);
   try {
     const paramsOf = new Map();
     for (const broker of running.values()) paramsOf.set(broker.name, await warmUp(scenario, broker, options));

@@ -1,5 +1,5 @@
 import type { BrokerOptions } from '@mqtt-adapt/router';
-import { type Check, integerIn, mapping, oneOf } from './internal/checks.js';
+import { booleanText, type Check, integerIn, mapping, mqttString, oneOf } from './internal/checks.js';
 
 /** Limits, each mapped one-to-one onto the router's `BrokerOptions`. */
 export interface LimitsConfig {
@@ -59,6 +59,12 @@ export interface LimitsConfig {
    */
   topicAliasMaximum: number;
   /**
+   * Longest Session Expiry Interval granted, in seconds: a 5.0 client asking for more gets this
+   * (told in CONNACK); a 3.x Clean Session 0 session ends this long after its client left.
+   * Default 4294967295 (0xFFFFFFFF): no cap, sessions may never expire.
+   */
+  maxSessionExpirySeconds: number;
+  /**
    * Open MQTT connections, all listeners together (those still before CONNECT included); past
    * it a new connection is closed at once, without CONNACK, counted and logged (warn, once until
    * one is accepted again). Each listener's own `maxConnections` applies too. Default 0: unlimited.
@@ -96,6 +102,45 @@ export interface LimitsConfig {
   maxRetainedBytes: number;
   /** Largest retained payload in bytes; a larger one is delivered but not retained. Default 0: unlimited. */
   maxRetainedPayloadBytes: number;
+  /**
+   * 5.0 Receive Maximum of the broker: QoS 1/2 PUBLISH packets one client may have
+   * unacknowledged by the broker (until PUBACK, or PUBCOMP for QoS 2); advertised in CONNACK
+   * when below 65535, one more gets DISCONNECT 0x93. Default 65535, the protocol's: MQTT.js
+   * ignores a server's Receive Maximum, and acks wait for the store's group commit (1-65535).
+   */
+  receiveMaximum: number;
+  /**
+   * 5.0 Server Keep Alive in seconds: the keepalive every 5.0 client must use, sent in CONNACK
+   * instead of the one it asked for (3.x clients keep theirs); 0 turns keepalive off. Default:
+   * unset (each client's own).
+   */
+  serverKeepAliveSeconds: number | undefined;
+  /**
+   * 5.0 Response Information sent in CONNACK to a client that sets Request Response Information,
+   * e.g. a topic prefix for its responses (`responses/`). Default: unset (none sent).
+   */
+  responseInformation: string | undefined;
+  /**
+   * 5.0 Retain Available. `false` is advertised in CONNACK; then a PUBLISH with RETAIN 1 gets
+   * DISCONNECT 0x9A and a will with RETAIN 1 CONNACK 0x9A (3.x clients: closed). The broker's own
+   * `$SYS` topics are still retained. Default true.
+   */
+  retainAvailable: boolean;
+  /**
+   * 5.0 Wildcard Subscription Available. `false` is advertised in CONNACK; then a 5.0 SUBSCRIBE
+   * with `+` or `#` gets DISCONNECT 0xA2 (3.x: SUBACK 0x80 for that filter). Default true.
+   */
+  wildcardSubscriptionAvailable: boolean;
+  /**
+   * 5.0 Subscription Identifiers Available. `false` is advertised in CONNACK; then a SUBSCRIBE
+   * with a Subscription Identifier gets DISCONNECT 0xA1. Default true.
+   */
+  subscriptionIdentifiersAvailable: boolean;
+  /**
+   * 5.0 Shared Subscription Available. `false` is advertised in CONNACK; then a 5.0 SUBSCRIBE to
+   * `$share/...` gets DISCONNECT 0x9E (3.x: SUBACK 0x80 for that filter). Default true.
+   */
+  sharedSubscriptionAvailable: boolean;
 }
 
 /** MQTT's largest packet: a 4-byte remaining length of 268435455 plus the fixed header. */
@@ -118,6 +163,7 @@ export const defaultLimits: Readonly<LimitsConfig> = Object.freeze({
   stalledSubscriberTimeoutMs: 30_000,
   maxQoS: 2,
   topicAliasMaximum: 10,
+  maxSessionExpirySeconds: 4_294_967_295,
   maxConnections: 0,
   maxConnectRatePerAddress: 0,
   maxPublishRatePerClient: 0,
@@ -126,6 +172,13 @@ export const defaultLimits: Readonly<LimitsConfig> = Object.freeze({
   maxRetainedMessages: 0,
   maxRetainedBytes: 0,
   maxRetainedPayloadBytes: 0,
+  receiveMaximum: 65_535,
+  serverKeepAliveSeconds: undefined,
+  responseInformation: undefined,
+  retainAvailable: true,
+  wildcardSubscriptionAvailable: true,
+  subscriptionIdentifiersAvailable: true,
+  sharedSubscriptionAvailable: true,
 });
 
 /** Checks of the limits, part of the config's `fieldChecks`. */
@@ -141,6 +194,7 @@ export const limitChecks = {
   stalledSubscriberTimeoutMs: integerIn(1, MAX_TIMEOUT_MS, 'a timeout in ms'),
   maxQoS: oneOf([0, 1, 2], 'a QoS'),
   topicAliasMaximum: integerIn(0, 65_535, 'an alias count'),
+  maxSessionExpirySeconds: integerIn(0, 4_294_967_295, 'a number of seconds'),
   maxConnections: integerIn(0, MAX_BUDGET_BYTES, 'a connection count (0 = unlimited)'),
   maxConnectRatePerAddress: integerIn(0, MAX_BUDGET_BYTES, 'a rate per second (0 = off)'),
   maxPublishRatePerClient: integerIn(0, MAX_BUDGET_BYTES, 'a rate per second (0 = off)'),
@@ -149,6 +203,13 @@ export const limitChecks = {
   maxRetainedMessages: integerIn(0, MAX_BUDGET_BYTES, 'a message count (0 = unlimited)'),
   maxRetainedBytes: integerIn(0, MAX_BUDGET_BYTES, 'a size in bytes (0 = unlimited)'),
   maxRetainedPayloadBytes: integerIn(0, MAX_BUDGET_BYTES, 'a size in bytes (0 = unlimited)'),
+  receiveMaximum: integerIn(1, 65_535, 'a message count'),
+  serverKeepAliveSeconds: integerIn(0, 65_535, 'a keepalive in seconds'),
+  responseInformation: mqttString('a response information string'),
+  retainAvailable: booleanText(),
+  wildcardSubscriptionAvailable: booleanText(),
+  subscriptionIdentifiersAvailable: booleanText(),
+  sharedSubscriptionAvailable: booleanText(),
 } as const satisfies Record<keyof LimitsConfig, Check<unknown>>;
 
 /** Validates `limits` of a raw config and fills in defaults. */
@@ -157,9 +218,9 @@ export function resolveLimits(value: unknown): LimitsConfig {
   const entry = mapping(value, 'limits', keys);
   const limits = { ...defaultLimits };
   for (const name of keys) {
-    const check = limitChecks[name] as Check<number>;
+    const check = limitChecks[name] as Check<unknown>;
     if (entry[name] !== undefined)
-      (limits as Record<string, number>)[name] = check(entry[name], `limits.${name}`);
+      (limits as Record<string, unknown>)[name] = check(entry[name], `limits.${name}`);
   }
   return limits;
 }
@@ -178,6 +239,7 @@ export function toBrokerOptions(limits: LimitsConfig): BrokerOptions {
     stalledSubscriberTimeoutMs: limits.stalledSubscriberTimeoutMs,
     maxQoS: limits.maxQoS,
     topicAliasMaximum: limits.topicAliasMaximum,
+    maxSessionExpirySeconds: limits.maxSessionExpirySeconds,
     maxConnections: limits.maxConnections,
     maxConnectRatePerAddress: limits.maxConnectRatePerAddress,
     maxPublishRatePerClient: limits.maxPublishRatePerClient,
@@ -186,5 +248,12 @@ export function toBrokerOptions(limits: LimitsConfig): BrokerOptions {
     maxRetainedMessages: limits.maxRetainedMessages,
     maxRetainedBytes: limits.maxRetainedBytes,
     maxRetainedPayloadBytes: limits.maxRetainedPayloadBytes,
+    receiveMaximum: limits.receiveMaximum,
+    serverKeepAliveSeconds: limits.serverKeepAliveSeconds,
+    responseInformation: limits.responseInformation,
+    retainAvailable: limits.retainAvailable,
+    wildcardSubscriptionAvailable: limits.wildcardSubscriptionAvailable,
+    subscriptionIdentifiersAvailable: limits.subscriptionIdentifiersAvailable,
+    sharedSubscriptionAvailable: limits.sharedSubscriptionAvailable,
   };
 }

@@ -50,6 +50,7 @@ describe('parseCliArgs', () => {
       '--max-queued-bytes=1048576',
       '--stalled-subscriber-timeout-ms=3000',
       '--max-qos=1',
+      '--max-session-expiry=86400',
       '--write-high-water-mark-bytes=4096',
       '--shutdown-timeout-ms=100',
       '--data-dir=/var/lib/mqtt-adapt',
@@ -65,6 +66,7 @@ describe('parseCliArgs', () => {
       'limits.maxQueuedBytes': 1048576,
       'limits.stalledSubscriberTimeoutMs': 3000,
       'limits.maxQoS': 1,
+      'limits.maxSessionExpirySeconds': 86400,
       'listeners[0].writeHighWaterMarkBytes': 4096,
       shutdownTimeoutMs: 100,
       dataDir: '/var/lib/mqtt-adapt',
@@ -83,6 +85,10 @@ describe('parseCliArgs', () => {
     [['--help=yes'], 'config: --help takes no value; drop "=yes"'],
     [['start'], 'config: unexpected argument "start"; options start with --, see --help'],
     [['--max-qos', '3'], 'config: --max-qos = 3 is not a QoS (0, 1, 2)'],
+    [
+      ['--max-session-expiry', '4294967296'],
+      'config: --max-session-expiry = 4294967296 is not a number of seconds (0-4294967295)',
+    ],
     [
       ['--max-queued-bytes', '1k'],
       'config: --max-queued-bytes = "1k" is not a size in bytes (1024-9007199254740991)',
@@ -238,5 +244,77 @@ describe('metrics and $SYS options', () => {
     expect(help).toContain('env MQTT_ADAPT_METRICS_PORT, config metrics.port; default: off');
     expect(help).toContain('env MQTT_ADAPT_METRICS_HOST, config metrics.host; default: 127.0.0.1');
     expect(help).toContain('env MQTT_ADAPT_SYS_INTERVAL, config sysInterval; default: 10');
+  });
+});
+
+describe('MQTT 5.0 CONNACK options', () => {
+  it('map --receive-maximum, --server-keep-alive, --response-information and the four Available flags (and variables) onto limits', () => {
+    const args = parseCliArgs([
+      '--receive-maximum',
+      '20',
+      '--server-keep-alive=60',
+      '--response-information',
+      'responses/',
+      '--retain-available',
+      'false',
+      '--wildcard-subscription-available=false',
+      '--subscription-identifiers-available',
+      'false',
+      '--shared-subscription-available=true',
+    ]);
+    expect(Object.fromEntries(args.overrides.map((o) => [formatPath(o.path), o.value]))).toEqual({
+      'limits.receiveMaximum': 20,
+      'limits.serverKeepAliveSeconds': 60,
+      'limits.responseInformation': 'responses/',
+      'limits.retainAvailable': false,
+      'limits.wildcardSubscriptionAvailable': false,
+      'limits.subscriptionIdentifiersAvailable': false,
+      'limits.sharedSubscriptionAvailable': true,
+    });
+    const env = readEnv({
+      MQTT_ADAPT_RECEIVE_MAXIMUM: '100',
+      MQTT_ADAPT_SERVER_KEEP_ALIVE: '0',
+      MQTT_ADAPT_RETAIN_AVAILABLE: 'true',
+      MQTT_ADAPT_SHARED_SUBSCRIPTION_AVAILABLE: 'false',
+    });
+    expect(Object.fromEntries(env.overrides.map((o) => [formatPath(o.path), o.value]))).toEqual({
+      'limits.receiveMaximum': 100,
+      'limits.serverKeepAliveSeconds': 0,
+      'limits.retainAvailable': true,
+      'limits.sharedSubscriptionAvailable': false,
+    });
+  });
+
+  it.each([
+    [['--receive-maximum', '0'], 'config: --receive-maximum = 0 is not a message count (1-65535)'],
+    [['--receive-maximum', '65536'], 'config: --receive-maximum = 65536 is not a message count (1-65535)'],
+    [
+      ['--server-keep-alive', '65536'],
+      'config: --server-keep-alive = 65536 is not a keepalive in seconds (0-65535)',
+    ],
+    [['--server-keep-alive'], 'config: --server-keep-alive needs a value, e.g. --server-keep-alive 60'],
+    [['--retain-available', 'no'], 'config: --retain-available = "no" is not true or false'],
+    [
+      ['--wildcard-subscription-available', '0'],
+      'config: --wildcard-subscription-available = "0" is not true or false',
+    ],
+    [
+      ['--response-information', ' '],
+      'config: --response-information = "" is not a response information string (a non-empty string without U+0000)',
+    ],
+  ])('rejects %j with one line', (argv, message) => {
+    expect(appErrorOf(() => parseCliArgs(argv)).message).toBe(message);
+  });
+
+  it('shows their defaults in --help', () => {
+    const help = helpText('1.0.0');
+    expect(help).toContain('env MQTT_ADAPT_RECEIVE_MAXIMUM, config limits.receiveMaximum; default: 65535');
+    expect(help).toContain(
+      'env MQTT_ADAPT_SERVER_KEEP_ALIVE, config limits.serverKeepAliveSeconds; default: off',
+    );
+    expect(help).toContain(
+      'env MQTT_ADAPT_RESPONSE_INFORMATION, config limits.responseInformation; default: none',
+    );
+    expect(help).toContain('env MQTT_ADAPT_RETAIN_AVAILABLE, config limits.retainAvailable; default: true');
   });
 });

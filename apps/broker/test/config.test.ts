@@ -28,6 +28,7 @@ describe('resolveConfig', () => {
         stalledSubscriberTimeoutMs: 30000,
         maxQoS: 2,
         topicAliasMaximum: 10,
+        maxSessionExpirySeconds: 4294967295,
         maxConnections: 0,
         maxConnectRatePerAddress: 0,
         maxPublishRatePerClient: 0,
@@ -36,6 +37,13 @@ describe('resolveConfig', () => {
         maxRetainedMessages: 0,
         maxRetainedBytes: 0,
         maxRetainedPayloadBytes: 0,
+        receiveMaximum: 65535,
+        serverKeepAliveSeconds: undefined,
+        responseInformation: undefined,
+        retainAvailable: true,
+        wildcardSubscriptionAvailable: true,
+        subscriptionIdentifiersAvailable: true,
+        sharedSubscriptionAvailable: true,
       },
       log: { level: 'info', format: 'auto' },
       dataDir: './data',
@@ -186,6 +194,7 @@ describe('toBrokerOptions', () => {
       stalledSubscriberTimeoutMs: 30000,
       maxQoS: 2,
       topicAliasMaximum: 10,
+      maxSessionExpirySeconds: 4294967295,
       maxConnections: 0,
       maxConnectRatePerAddress: 0,
       maxPublishRatePerClient: 0,
@@ -194,7 +203,46 @@ describe('toBrokerOptions', () => {
       maxRetainedMessages: 0,
       maxRetainedBytes: 0,
       maxRetainedPayloadBytes: 0,
+      receiveMaximum: 65535,
+      serverKeepAliveSeconds: undefined,
+      responseInformation: undefined,
+      retainAvailable: true,
+      wildcardSubscriptionAvailable: true,
+      subscriptionIdentifiersAvailable: true,
+      sharedSubscriptionAvailable: true,
     });
+  });
+
+  it('maps the 5.0 Receive Maximum, Server Keep Alive, Response Information and Available flags of a config file', () => {
+    const config = resolveConfig({
+      limits: {
+        receiveMaximum: 20,
+        serverKeepAliveSeconds: 30,
+        responseInformation: 'responses/',
+        retainAvailable: false,
+        wildcardSubscriptionAvailable: false,
+        subscriptionIdentifiersAvailable: false,
+        sharedSubscriptionAvailable: false,
+      },
+    });
+    expect(toBrokerOptions(config.limits)).toMatchObject({
+      receiveMaximum: 20,
+      serverKeepAliveSeconds: 30,
+      responseInformation: 'responses/',
+      retainAvailable: false,
+      wildcardSubscriptionAvailable: false,
+      subscriptionIdentifiersAvailable: false,
+      sharedSubscriptionAvailable: false,
+    });
+    expect(() => resolveConfig({ limits: { retainAvailable: 'no' } })).toThrow(
+      'config: limits.retainAvailable = "no" is not true or false',
+    );
+    expect(() => resolveConfig({ limits: { receiveMaximum: 0 } })).toThrow(
+      'config: limits.receiveMaximum = 0 is not a message count (1-65535)',
+    );
+    expect(() => resolveConfig({ limits: { responseInformation: '' } })).toThrow(
+      'config: limits.responseInformation = "" is not a response information string (a non-empty string without U+0000)',
+    );
   });
 
   it('maps the connection, rate, topic and retained limits given in a config one-to-one', () => {

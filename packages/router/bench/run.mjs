@@ -20,24 +20,25 @@ class SinkTransport {
   resume() {}
 }
 
-const connectBytes = (clientId, cleanStart = true) =>
+/** CONNECT at protocol level `version`; a 5.0 one with Topic Alias Maximum `topicAliasMaximum` if given. */
+const connectBytes = (clientId, cleanStart = true, version = 4, topicAliasMaximum = undefined) =>
   encode(
     {
       type: PacketType.Connect,
       protocolName: 'MQTT',
-      protocolVersion: 4,
+      protocolVersion: version,
       cleanStart,
       keepaliveSeconds: 0,
       clientId,
       will: undefined,
       username: undefined,
       password: undefined,
-      properties: undefined,
+      properties: topicAliasMaximum === undefined ? undefined : { topicAliasMaximum },
     },
-    4,
+    version,
   );
 
-const subscribeBytes = (topicFilter, qos) =>
+const subscribeBytes = (topicFilter, qos, version = 4) =>
   encode(
     {
       type: PacketType.Subscribe,
@@ -45,10 +46,10 @@ const subscribeBytes = (topicFilter, qos) =>
       subscriptions: [{ topicFilter, qos, noLocal: false, retainAsPublished: false, retainHandling: 0 }],
       properties: undefined,
     },
-    4,
+    version,
   );
 
-const publishBytes = (qos, packetId, payload) =>
+const publishBytes = (qos, packetId, payload, version = 4) =>
   encode(
     {
       type: PacketType.Publish,
@@ -60,27 +61,33 @@ const publishBytes = (qos, packetId, payload) =>
       payload,
       properties: undefined,
     },
-    4,
+    version,
   );
 
-async function client(broker, clientId, cleanStart) {
+async function client(broker, clientId, cleanStart, version = 4, topicAliasMaximum = undefined) {
   const transport = new SinkTransport();
   const connection = broker.accept(transport);
-  connection.feed(connectBytes(clientId, cleanStart));
+  connection.feed(connectBytes(clientId, cleanStart, version, topicAliasMaximum));
   await new Promise((resolve) => setImmediate(resolve));
   return { transport, connection };
 }
 
-/** 1 publisher -> `subscribers` QoS 0 subscribers; batches of 1000 publishes per feed. */
-async function fanOut(subscribers, messages) {
+/**
+ * 1 publisher -> `subscribers` QoS 0 subscribers; batches of 1000 publishes per feed. Every
+ * client speaks protocol level `version`; with `topicAliasMaximum`, the 5.0 subscribers take
+ * outbound topic aliases.
+ */
+async function fanOut(subscribers, messages, version = 4, topicAliasMaximum = undefined) {
   const broker = new Broker();
   await broker.open();
   for (let i = 0; i < subscribers; i++) {
-    const sub = await client(broker, `sub-${i}`, true);
-    sub.connection.feed(subscribeBytes('site/+/device/#', 0));
+    const sub = await client(broker, `sub-${i}`, true, version, topicAliasMaximum);
+    sub.connection.feed(subscribeBytes('site/+/device/#', 0, version));
   }
-  const pub = await client(broker, 'pub', true);
-  const batch = Buffer.concat(Array.from({ length: 1000 }, () => publishBytes(0, 0, Buffer.alloc(64))));
+  const pub = await client(broker, 'pub', true, version);
+  const batch = Buffer.concat(
+    Array.from({ length: 1000 }, () => publishBytes(0, 0, Buffer.alloc(64), version)),
+  );
   const start = process.hrtime.bigint();
   for (let sent = 0; sent < messages; sent += 1000) pub.connection.feed(batch);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
@@ -124,6 +131,8 @@ function median(values) {
 
 const scenarios = [
   ['fan-out QoS 0, 1 -> 100 (deliveries/s)', () => fanOut(100, 20_000)],
+  ['fan-out QoS 0, 1 -> 100, 5.0 (deliveries/s)', () => fanOut(100, 20_000, 5)],
+  ['fan-out QoS 0, 1 -> 100, 5.0, topic aliases (deliveries/s)', () => fanOut(100, 20_000, 5, 16)],
   ['QoS 1, 1 -> 1 clean session (msgs/s)', () => qos1(100_000, false)],
   ['QoS 1, 1 -> 1 persistent, memory store (msgs/s)', () => qos1(100_000, true)],
 ];

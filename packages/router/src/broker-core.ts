@@ -1,7 +1,7 @@
 import type { QoS } from '@mqtt-adapt/codec';
 import { isValidTopicFilter } from '@mqtt-adapt/topic';
 import type { BrokerStats } from './broker-stats.js';
-import type { Clock } from './clock.js';
+import { type Clock, epochNow } from './clock.js';
 import { type Connection, ConnectionState } from './connection.js';
 import { DelayedWills } from './delayed-wills.js';
 import { DeliveryEncoder } from './delivery-encoder.js';
@@ -16,10 +16,13 @@ import { createMessage, type RoutedMessage } from './message.js';
 import { isExpired, publishProperties } from './message-expiry.js';
 import type { ResolvedBrokerOptions } from './options.js';
 import { sendInflight } from './outbound.js';
+import { encodeWithAlias } from './outbound-topic-aliases.js';
 import { Persistence, restoreSession } from './persistence.js';
 import { RetainedIndex } from './retained-index.js';
 import { type InflightMessage, type QueuedMessage, Session, type SubscriptionOptions } from './session.js';
-import type { StoreSnapshot } from './store.js';
+import { NEVER_EXPIRES, SessionExpiry } from './session-expiry.js';
+import { redistributeShared } from './shared-redelivery.js';
+import type { SessionRecord, StoreSnapshot } from './store.js';
 
 /**
  * The broker's shared state and delivery logic, used by connections and handlers. Not part of
@@ -45,6 +48,7 @@ export class BrokerCore {
   };
   readonly flow: FlowControl;
   readonly wills: DelayedWills;
+  readonly expiry: SessionExpiry;
   readonly limits: Limits;
   /** Bytes of partly received packets, summed over connections. */
   partialPacketBytes = 0;
@@ -58,6 +62,7 @@ export class BrokerCore {
     this.persistence = new Persistence(options.store);
     this.flow = new FlowControl(options, this.logger);
     this.wills = new DelayedWills(this.clock, (will) => this.route(will, undefined));
+    this.expiry = new SessionExpiry(this.clock, (session) => this.expireSession(session));
     this.limits = new Limits(options, this.logger);
     this.subscriptions = new SubscriptionIndex(options.maxTopicLevels);
   }
@@ -66,11 +71,17 @@ export class BrokerCore {
   restore(snapshot: StoreSnapshot): void {
     this.persistence.resume(snapshot);
     const messages = new Map<number, RoutedMessage>();
+    const ended: Session[] = [];
     for (const sessionSnapshot of snapshot.sessions) {
+      const record = sessionSnapshot.session;
+      const expiryInterval = Math.min(
+        record.sessionExpiryInterval ?? NEVER_EXPIRES,
+        this.options.maxSessionExpirySeconds,
+      );
       const session = restoreSession(
         sessionSnapshot,
         messages,
-        (clientId, version) => new Session(clientId, true, version),
+        () => new Session(record.clientId, true, record.protocolVersion, expiryInterval),
       );
       session.client = {
         clientId: session.clientId,
@@ -81,7 +92,12 @@ export class BrokerCore {
       this.sessions.set(session.clientId, session);
       for (const [topicFilter, options] of session.subscriptions)
         this.restoreSubscription(session, topicFilter, options);
+      if (!this.resumeExpiry(session, record)) ended.push(session);
     }
+    // Removed with their queued messages once every message body is restored and counted.
+    for (const session of ended) this.endSession(session);
+    if (ended.length > 0)
+      this.logger.info({ sessions: ended.length }, 'expired sessions removed from the store');
     for (const record of snapshot.retained) {
       // Kept even past the retained limits (lowered since they were stored): new ones wait for room.
       this.setRetained(
@@ -96,6 +112,31 @@ export class BrokerCore {
         ),
       );
     }
+  }
+
+  /**
+   * Restarts the expiry of a restored (offline) session; false when it has ended already: its
+   * interval was 0 (it was online when the broker stopped) or its deadline passed meanwhile.
+   * A session that was online when the broker stopped went offline now; a lowered
+   * `maxSessionExpirySeconds` shortens a stored deadline.
+   */
+  private resumeExpiry(session: Session, record: SessionRecord): boolean {
+    const interval = session.expiryInterval;
+    if (interval === 0) return false;
+    if (interval === NEVER_EXPIRES) return true;
+    const now = epochNow(this.clock);
+    const expiresAt = Math.min(record.expiresAt ?? Number.POSITIVE_INFINITY, now + interval * 1000);
+    if (expiresAt <= now) return false;
+    this.expiry.resume(session, expiresAt);
+    if (expiresAt !== record.expiresAt) this.persistence.saveSession(session);
+    return true;
+  }
+
+  /** An offline session's Session Expiry Interval passed: it ends, with what it held. */
+  private expireSession(session: Session): void {
+    if (session.connection !== undefined || this.sessions.get(session.clientId) !== session) return;
+    this.logger.debug({ clientId: session.clientId }, 'session expired');
+    this.endSession(session);
   }
 
   /**
@@ -152,7 +193,8 @@ export class BrokerCore {
             // Forwarded copies carry RETAIN 0 [MQTT-3.3.1-9] unless 5.0 Retain As Published asks otherwise.
             const retain = delivery.retainAsPublished ? message.retain : false;
             const ids = delivery.subscriptionIdentifiers;
-            this.deliver(delivery.subscriber, message, qos, retain, encoder, source, ids);
+            const shared = delivery.shareGroup === undefined ? undefined : delivery.subscription.topicFilter;
+            this.deliver(delivery.subscriber, message, qos, retain, encoder, source, ids, shared);
           }
         } catch (error) {
           this.deliveryFailed(deliveries[i]!.subscriber, error);
@@ -209,6 +251,7 @@ export class BrokerCore {
     encoder?: DeliveryEncoder,
     source?: Connection,
     subscriptionIdentifiers?: number[],
+    sharedFilter?: string,
   ): void {
     const connection = session.connection;
     const online = connection !== undefined && connection.state === ConnectionState.Connected;
@@ -227,10 +270,23 @@ export class BrokerCore {
       // Identifiers or a shortened expiry make a 5.0 PUBLISH this subscriber's own bytes.
       const properties =
         version === 5 ? publishProperties(message, subscriptionIdentifiers, this.clock) : undefined;
+      const aliases = connection.outboundTopicAliases; // undefined for most: shared bytes
+      const shared = properties === message.properties || version !== 5;
       const bytes =
-        properties !== message.properties && version === 5
-          ? DeliveryEncoder.withPacketId(message, 5, 0, retain, undefined, false, properties)
-          : (encoder ?? new DeliveryEncoder(message)).qos0(version, retain);
+        aliases !== undefined
+          ? encodeWithAlias(
+              aliases,
+              connection.maxOutgoingPacketSize,
+              message,
+              0,
+              retain,
+              undefined,
+              properties,
+              shared ? (encoder ?? new DeliveryEncoder(message)) : undefined,
+            )
+          : !shared
+            ? DeliveryEncoder.withPacketId(message, 5, 0, retain, undefined, false, properties)
+            : (encoder ?? new DeliveryEncoder(message)).qos0(version, retain);
       if (bytes.length > connection.maxOutgoingPacketSize) {
         this.drop(message, session.clientId, 'packet-too-large'); // [MQTT-3.1.2-25]
         return;
@@ -240,7 +296,7 @@ export class BrokerCore {
       return;
     }
     if (!online) {
-      this.queueOffline(session, message, qos, retain, subscriptionIdentifiers);
+      this.queueOffline(session, message, qos, retain, subscriptionIdentifiers, sharedFilter);
       return;
     }
     if (
@@ -250,12 +306,21 @@ export class BrokerCore {
     ) {
       const packetId = session.allocatePacketId();
       const seq = this.persistence.saveDelivery(session, message, qos, retain, packetId);
-      const entry = { message, qos, retain, seq, subscriptionIdentifiers, packetId, released: false };
+      const entry = {
+        message,
+        qos,
+        retain,
+        seq,
+        subscriptionIdentifiers,
+        sharedFilter,
+        packetId,
+        released: false,
+      };
       sendInflight(this, session, connection, entry);
       return;
     }
     const seq = this.persistence.saveDelivery(session, message, qos, retain);
-    this.flow.enqueue(session, { message, qos, retain, seq, subscriptionIdentifiers }, source);
+    this.flow.enqueue(session, { message, qos, retain, seq, subscriptionIdentifiers, sharedFilter }, source);
   }
 
   /** The `authorizeRead` hook's answer for one delivery; a throw denies (logged). */
@@ -277,10 +342,11 @@ export class BrokerCore {
     qos: 1 | 2,
     retain: boolean,
     subscriptionIdentifiers: number[] | undefined,
+    sharedFilter: string | undefined,
   ): void {
     if (session.queue.length >= this.options.maxQueuedMessages) this.dropOldest(session);
     const seq = this.persistence.saveDelivery(session, message, qos, retain);
-    session.queue.push({ message, qos, retain, seq, subscriptionIdentifiers });
+    session.queue.push({ message, qos, retain, seq, subscriptionIdentifiers, sharedFilter });
   }
 
   private dropOldest(session: Session): void {
@@ -360,15 +426,23 @@ export class BrokerCore {
     if (session === undefined || session.connection !== connection) return;
     session.connection = undefined;
     this.flow.sessionOffline(session);
-    // Offline, a persistent session keeps at most maxQueuedMessages: the oldest go first.
-    while (session.persistent && session.queue.length > this.options.maxQueuedMessages)
-      this.dropOldest(session);
+    // Unacknowledged messages of shared subscriptions go to another member of their group.
+    redistributeShared(this, session);
+    const livesOn = session.expiryInterval > 0;
+    // Offline, a session keeps at most maxQueuedMessages: the oldest go first.
+    while (livesOn && session.queue.length > this.options.maxQueuedMessages) this.dropOldest(session);
     const will = session.will;
     session.will = undefined;
-    if (!session.persistent) this.endSession(session);
+    if (livesOn) {
+      this.expiry.start(session);
+      // Its deadline is stored, so it holds across a restart.
+      if (session.expiresAt !== undefined) this.persistence.saveSession(session);
+    } else {
+      this.endSession(session);
+    }
     // A clean DISCONNECT has already discarded the will; any other close publishes it, after
     // its 5.0 Will Delay Interval if the session lives on.
-    if (will !== undefined && session.persistent && session.willDelayMs > 0) {
+    if (will !== undefined && livesOn && session.willDelayMs > 0) {
       this.wills.schedule(session, will, session.willDelayMs);
     } else if (will !== undefined) {
       this.route(will, undefined, connection);
@@ -380,6 +454,7 @@ export class BrokerCore {
 
   /** Removes a session and its subscriptions for good (and from the store). */
   endSession(session: Session): void {
+    this.expiry.cancel(session);
     this.wills.sessionEnded(session);
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     for (const topicFilter of session.subscriptions.keys()) this.subscriptions.remove(topicFilter, session);

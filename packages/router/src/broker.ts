@@ -29,6 +29,13 @@ export const defaultBrokerOptions = {
   maxSubscriptionsPerSession: 10_000,
   maxQoS: 2,
   topicAliasMaximum: 10,
+  receiveMaximum: 65_535,
+  wildcardSubscriptionAvailable: true,
+  subscriptionIdentifiersAvailable: true,
+  sharedSubscriptionAvailable: true,
+  retainAvailable: true,
+  maxOutboundTopicAliases: 16,
+  maxSessionExpirySeconds: 0xffff_ffff,
   maxPendingPacketsBeforeConnack: 64,
   maxConnections: 0,
   maxConnectRatePerAddress: 0,
@@ -74,6 +81,12 @@ function nonNegativeInteger(name: string, value: number, max = Number.MAX_SAFE_I
   return value;
 }
 
+function booleanOption(name: string, value: unknown): void {
+  if (typeof value !== 'boolean') {
+    throw new RouterError('ROUTER_INVALID_OPTION', `${name} = ${String(value)} must be true or false`);
+  }
+}
+
 function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
   const merged = { ...defaultBrokerOptions, ...stripUndefined(options) };
   positiveInteger('maxPacketSize', merged.maxPacketSize, 268_435_460);
@@ -93,6 +106,13 @@ function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
   // A topic of 65535 bytes has at most 32768 levels.
   positiveInteger('maxTopicLevels', merged.maxTopicLevels, 32_768);
   nonNegativeInteger('topicAliasMaximum', merged.topicAliasMaximum, 65_535);
+  positiveInteger('receiveMaximum', merged.receiveMaximum, 65_535);
+  booleanOption('wildcardSubscriptionAvailable', merged.wildcardSubscriptionAvailable);
+  booleanOption('subscriptionIdentifiersAvailable', merged.subscriptionIdentifiersAvailable);
+  booleanOption('sharedSubscriptionAvailable', merged.sharedSubscriptionAvailable);
+  booleanOption('retainAvailable', merged.retainAvailable);
+  nonNegativeInteger('maxOutboundTopicAliases', merged.maxOutboundTopicAliases, 65_535);
+  nonNegativeInteger('maxSessionExpirySeconds', merged.maxSessionExpirySeconds, 0xffff_ffff);
   positiveInteger('maxTopicLength', merged.maxTopicLength, 65_535);
   nonNegativeInteger('maxRetainedMessages', merged.maxRetainedMessages);
   nonNegativeInteger('maxRetainedBytes', merged.maxRetainedBytes);

@@ -10,6 +10,11 @@ export interface Clock {
   now(): number;
   setTimeout(callback: () => void, delayMs: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * Wall-clock milliseconds since the Unix epoch, for deadlines kept across restarts (a stored
+   * session's expiry). `Date.now()` when a clock does not have it.
+   */
+  epochNow?(): number;
 }
 
 export const systemClock: Clock = {
@@ -21,4 +26,10 @@ export const systemClock: Clock = {
     return timer;
   },
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  epochNow: () => Date.now(),
 };
+
+/** `clock.epochNow()`, or `Date.now()` for a clock without it. */
+export function epochNow(clock: Clock): number {
+  return clock.epochNow === undefined ? Date.now() : clock.epochNow();
+}

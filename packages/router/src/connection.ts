@@ -3,6 +3,7 @@ import {
   encode,
   type MalformedPacketError,
   type Packet,
+  PacketType,
   type ProtocolVersion,
   ReasonCode,
 } from '@mqtt-adapt/codec';
@@ -10,10 +11,12 @@ import type { BrokerCore } from './broker-core.js';
 import type { ClientConnection } from './client-connection.js';
 import type { TimerHandle } from './clock.js';
 import { DISCONNECT_REASON_STRINGS, disconnectPacket } from './disconnect-reasons.js';
+import type { AuthExchange } from './handlers/auth.js';
 import { refuseUnsupportedVersion } from './handlers/connect.js';
 import { handlePacket, passesHold } from './handlers/packet.js';
 import type { ClientInfo, DisconnectReason } from './hooks.js';
 import { PublishRateLimiter } from './limits.js';
+import type { OutboundTopicAliases } from './outbound-topic-aliases.js';
 import type { Session } from './session.js';
 import type { Transport } from './transport.js';
 
@@ -42,12 +45,26 @@ export class Connection implements ClientConnection {
   inflightLimit: number;
   /** 5.0: the client did not set Request Problem Information to 0, so Reason Strings may go. */
   problemInformation = true;
+  /**
+   * Inbound QoS 1/2 PUBLISH packets not yet acknowledged by the broker: counted as they arrive
+   * (held or waiting included), given back when their PUBACK, PUBCOMP or PUBREC of 0x80 or
+   * more is written. Past the broker's `receiveMaximum`, a 5.0 client is disconnected (0x93).
+   */
+  inboundUnacknowledged = 0;
   /** The 5.0 client's Maximum Packet Size; deliveries larger than it are discarded. */
   maxOutgoingPacketSize = Number.POSITIVE_INFINITY;
   /** 5.0 inbound Topic Aliases this client set (alias -> topic name); allocated on the first. */
   topicAliases: Map<number, string> | undefined = undefined;
+  /**
+   * 5.0 outbound Topic Aliases the broker sets for this client; undefined when it takes none
+   * (3.x, Topic Alias Maximum 0 or absent, `maxOutboundTopicAliases` 0): its deliveries then
+   * share their bytes with every other subscriber's.
+   */
+  outboundTopicAliases: OutboundTopicAliases | undefined = undefined;
   /** Limits whose first hit on this connection was logged (bits of `Limits`). */
   limitsLogged = 0;
+  /** 5.0 enhanced authentication; allocated only when the CONNECT names an Authentication Method. */
+  auth: AuthExchange | undefined = undefined;
   /** `maxPublishRatePerClient`'s token bucket; undefined while that limit is off. */
   readonly publishRate: PublishRateLimiter | undefined;
   private lastActivity: number;
@@ -216,7 +233,7 @@ export class Connection implements ClientConnection {
   ackDurably(packet: Packet, afterSend?: () => void): void {
     const flushed = this.core.persistence.store.flush();
     if (flushed === undefined && this.acksWaiting === 0) {
-      this.send(packet);
+      this.sendAck(packet);
       afterSend?.();
       return;
     }
@@ -230,7 +247,7 @@ export class Connection implements ClientConnection {
           if (this.acksWaiting === 0) this.ackTail = undefined;
           if (this.state === ConnectionState.Closed) return;
           try {
-            this.send(packet);
+            this.sendAck(packet);
             afterSend?.();
           } catch (error) {
             this.failed(error);
@@ -242,6 +259,43 @@ export class Connection implements ClientConnection {
           this.storeFailed(error);
         },
       );
+  }
+
+  /**
+   * Writes an acknowledgement. One that ends an inbound QoS 1/2 flow (PUBACK, PUBCOMP, PUBREC of
+   * 0x80 or more) gives a Receive Maximum slot back, as the client counts it on receipt
+   * (MQTT 5.0 §4.9). A PUBCOMP of a flow begun on an earlier connection was never counted here
+   * but still frees the client's quota: the count may go below 0 to match, down to
+   * -`receiveMaximum`, so that stray PUBRELs cannot buy unlimited credit.
+   */
+  private sendAck(packet: Packet): void {
+    this.send(packet);
+    if (
+      (packet.type === PacketType.Puback ||
+        packet.type === PacketType.Pubcomp ||
+        (packet.type === PacketType.Pubrec && packet.reasonCode >= 0x80)) &&
+      this.inboundUnacknowledged > -this.core.options.receiveMaximum
+    ) {
+      this.inboundUnacknowledged--;
+    }
+  }
+
+  /**
+   * A QoS 1/2 PUBLISH arrived. Counted at once, before flow control or a pending hook may hold
+   * it: a client that keeps to the Receive Maximum the CONNACK advertised never has more than
+   * that many unacknowledged, since every ack it counts was written before. One more from a
+   * connected 5.0 client is a Protocol Error: DISCONNECT 0x93 (MQTT 5.0 §3.3.4, [MQTT-3.3.4-7]).
+   * False when the connection was closed.
+   */
+  private countInboundPublish(): boolean {
+    const limit = this.core.options.receiveMaximum;
+    if (++this.inboundUnacknowledged <= limit) return true;
+    if (this.protocolVersion !== 5 || this.state !== ConnectionState.Connected) return true;
+    this.violation(
+      `more than Receive Maximum ${limit} QoS 1 and 2 PUBLISH packets unacknowledged`,
+      ReasonCode.ReceiveMaximumExceeded,
+    );
+    return false;
   }
 
   /** The store could not make this client's writes durable: ack nothing, close (0x80 in 5.0). */
@@ -329,6 +383,7 @@ export class Connection implements ClientConnection {
   }
 
   private dispatch(packet: Packet): void {
+    if (packet.type === PacketType.Publish && packet.qos !== 0 && !this.countInboundPublish()) return;
     if (this.pending !== undefined) {
       // Held by flow control: acks and pings still pass, they are what lets queues drain.
       if (!this.waiting && passesHold(packet)) {

@@ -11,13 +11,21 @@ import type { Message } from './message.js';
 /**
  * Encodes one message for delivery. QoS 0 bytes are encoded once per protocol family and
  * RETAIN flag and shared by every subscriber of one publish; QoS 1/2 carry a per-subscriber
- * packet id and are encoded per delivery.
+ * packet id and are encoded per delivery. A connection with outbound Topic Aliases gets bytes
+ * of its own (outbound-topic-aliases.ts); the last aliased QoS 0 packet is kept for the next.
  */
 export class DeliveryEncoder {
   private v4: Buffer | undefined = undefined;
   private v4Retain: Buffer | undefined = undefined;
   private v5: Buffer | undefined = undefined;
   private v5Retain: Buffer | undefined = undefined;
+  /**
+   * The last 5.0 QoS 0 packet with a Topic Alias, and its key (alias, topic name sent or not,
+   * RETAIN): subscribers whose tables gave the topic the same alias (clients that subscribed
+   * alike get the same numbers) share it too.
+   */
+  private aliasedKey = 0;
+  private aliased: Buffer | undefined = undefined;
 
   constructor(private readonly message: Message) {}
 
@@ -37,6 +45,50 @@ export class DeliveryEncoder {
     }
     this.v4 ??= DeliveryEncoder.withPacketId(this.message, 4, 0, false, undefined, false);
     return this.v4;
+  }
+
+  /** 5.0 QoS 0 bytes with Topic Alias `alias`, and the topic name or an empty one. */
+  qos0Aliased(retain: boolean, alias: number, withTopicName: boolean): Buffer {
+    const key = alias * 4 + (withTopicName ? 2 : 0) + (retain ? 1 : 0);
+    if (this.aliasedKey !== key || this.aliased === undefined) {
+      this.aliased = DeliveryEncoder.withTopicAlias(
+        this.message,
+        0,
+        retain,
+        undefined,
+        this.message.properties,
+        alias,
+        withTopicName,
+      );
+      this.aliasedKey = key;
+    }
+    return this.aliased;
+  }
+
+  /**
+   * One 5.0 PUBLISH of `message` with Topic Alias `alias` added to `properties`, and its topic
+   * name (which sets the alias on the client) or an empty one (which uses it).
+   */
+  static withTopicAlias(
+    message: Message,
+    qos: QoS,
+    retain: boolean,
+    packetId: number | undefined,
+    properties: Properties | undefined,
+    alias: number,
+    withTopicName: boolean,
+  ): Buffer {
+    const packet: PublishPacket = {
+      type: PacketType.Publish,
+      dup: false,
+      qos,
+      retain,
+      topicName: withTopicName ? message.topicName : '',
+      packetId,
+      payload: message.payload,
+      properties: { ...properties, topicAlias: alias },
+    };
+    return encode(packet, 5);
   }
 
   /**

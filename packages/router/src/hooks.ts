@@ -31,9 +31,63 @@ export type AuthenticateResult = boolean | number;
 /** A hook may answer at once or with a promise; a throw or rejection refuses (and is logged). */
 export type HookResult<T> = T | Promise<T>;
 
+/** What an enhanced authentication method knows when an exchange starts (MQTT 5.0 §4.12). */
+export interface EnhancedAuthRequest {
+  readonly clientId: string;
+  /** The CONNECT's User Name (`Transport.identity` when the transport set one); in a re-authentication, the connection's. */
+  readonly username: string | undefined;
+  /** The CONNECT's Password; `undefined` in a re-authentication. */
+  readonly password: Buffer | undefined;
+  readonly remoteAddress: string;
+  readonly identity: string | undefined;
+  /** The Authentication Method, as the client named it. */
+  readonly authenticationMethod: string;
+  /** The client's first Authentication Data (of the CONNECT, or of the AUTH 0x19). */
+  readonly authenticationData: Buffer | undefined;
+  /** `true` when a connected client asked to re-authenticate (AUTH 0x19, MQTT 5.0 §4.12.1). */
+  readonly reauthenticate: boolean;
+}
+
+/**
+ * One answer of an enhanced authentication method:
+ * - `continue`: send `data` in AUTH 0x18 and wait for the client's next AUTH; `state` is handed
+ *   back to `step` with it.
+ * - `success`: the client is authenticated. CONNACK 0x00 (a re-authentication: AUTH 0x00) carries
+ *   the Authentication Method and `data`, if any. `username`, when given, becomes the
+ *   connection's user name (the transport's identity, when it has one, stays it); a
+ *   re-authentication that names another user than the connection's fails with 0x87.
+ * - `failure`: CONNACK with `reasonCode` (0x80 or above, e.g. 0x86 bad user name or password,
+ *   0x87 not authorized) and close; a re-authentication gets DISCONNECT (0x87 when `reasonCode`
+ *   is not a DISCONNECT reason code). `reason` goes out as the Reason String.
+ */
+export type EnhancedAuthAnswer<S = unknown> =
+  | { readonly result: 'continue'; readonly data: Buffer | undefined; readonly state: S }
+  | { readonly result: 'success'; readonly data?: Buffer | undefined; readonly username?: string | undefined }
+  | { readonly result: 'failure'; readonly reasonCode: number; readonly reason?: string | undefined };
+
+/**
+ * A challenge/response authentication method such as SCRAM or Kerberos (MQTT 5.0 §4.12),
+ * offered under its Authentication Method name in `BrokerHooks.authMethods`. The router runs
+ * the AUTH packets; the method only computes answers. Each call may answer at once or with a
+ * promise, within `authenticateTimeoutMs`; a throw, rejection or timeout refuses the client
+ * (CONNACK 0x88 server unavailable; in a re-authentication, DISCONNECT 0x80) and is logged.
+ */
+export interface EnhancedAuthMethod<S = unknown> {
+  /** Starts an exchange: at CONNECT, or at a connected client's AUTH 0x19. */
+  start(request: EnhancedAuthRequest): HookResult<EnhancedAuthAnswer<S>>;
+  /** The client's next Authentication Data (its AUTH 0x18), after a `continue` answer with `state`. */
+  step(state: S, data: Buffer | undefined, request: EnhancedAuthRequest): HookResult<EnhancedAuthAnswer<S>>;
+}
+
 export interface BrokerHooks {
   /** Runs once per CONNECT before CONNACK. Default: accept everyone. */
   authenticate?(request: AuthenticateRequest): HookResult<AuthenticateResult>;
+  /**
+   * 5.0 enhanced authentication methods by Authentication Method name (e.g. `SCRAM-SHA-256`). A
+   * CONNECT naming one of them is authenticated by it instead of `authenticate`; one naming
+   * another gets CONNACK 0x8C. Default: none.
+   */
+  authMethods?: Readonly<Record<string, EnhancedAuthMethod>>;
   /** Runs per inbound PUBLISH. `false` drops it (3.x still acks it; 5.0 acks with 0x87). */
   authorizePublish?(client: ClientInfo, topicName: string, qos: QoS, retain: boolean): HookResult<boolean>;
   /**

@@ -19,6 +19,9 @@ export type {
   ClientInfo,
   DisconnectReason,
   DropReason,
+  EnhancedAuthAnswer,
+  EnhancedAuthMethod,
+  EnhancedAuthRequest,
   HookResult,
 } from './hooks.js';
 export type { LimitHits } from './limits.js';

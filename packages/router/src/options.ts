@@ -106,6 +106,14 @@ export interface BrokerOptions {
    */
   topicAliasMaximum?: number;
   /**
+   * 5.0 outbound Topic Aliases per client at most: a client whose CONNECT sets Topic Alias
+   * Maximum gets the topic name of a delivery once with an alias, then the alias alone; past
+   * the smaller of both maximums the least recently used alias is reassigned. Each holds a topic
+   * name for the connection's life, and such a client's deliveries are encoded for it alone
+   * (not shared with other subscribers). 0: never any. Default 16.
+   */
+  maxOutboundTopicAliases?: number;
+  /**
    * 5.0 Server Keep Alive: when set, the keepalive every 5.0 client must use, sent in CONNACK in
    * place of the one it asked for (3.x clients keep theirs). Default: unset (the client's own).
    */
@@ -115,6 +123,41 @@ export interface BrokerOptions {
    * (a topic prefix for its responses, e.g. `responses/`). Default: unset (none sent).
    */
   responseInformation?: string;
+  /**
+   * 5.0 Receive Maximum of the broker: QoS 1 and 2 PUBLISH packets one client may have
+   * unacknowledged by the broker (QoS 1 until its PUBACK, QoS 2 until its PUBCOMP or a PUBREC
+   * of 0x80 or more), advertised in CONNACK when below 65535. One more gets DISCONNECT 0x93.
+   * Default 65535, the protocol's (nothing advertised): MQTT.js, for one, ignores a server's
+   * Receive Maximum, and acks wait for the store's group commit. 1-65535.
+   */
+  receiveMaximum?: number;
+  /**
+   * 5.0 Wildcard Subscription Available. `false` is advertised in CONNACK; a 5.0 SUBSCRIBE
+   * with `+` or `#` then gets DISCONNECT 0xA2, a 3.x filter SUBACK 0x80. Default true.
+   */
+  wildcardSubscriptionAvailable?: boolean;
+  /**
+   * 5.0 Subscription Identifiers Available. `false` is advertised in CONNACK; a SUBSCRIBE with
+   * a Subscription Identifier then gets DISCONNECT 0xA1. Default true.
+   */
+  subscriptionIdentifiersAvailable?: boolean;
+  /**
+   * 5.0 Shared Subscription Available. `false` is advertised in CONNACK; a 5.0 SUBSCRIBE to
+   * `$share/...` then gets DISCONNECT 0x9E, a 3.x filter SUBACK 0x80. Default true.
+   */
+  sharedSubscriptionAvailable?: boolean;
+  /**
+   * 5.0 Retain Available. `false` is advertised in CONNACK; a PUBLISH with RETAIN 1 then gets
+   * DISCONNECT 0x9A (3.x: closed), a will with RETAIN 1 CONNACK 0x9A (3.x: closed). The
+   * application's own `Broker.publish` (`$SYS`) may still retain. Default true.
+   */
+  retainAvailable?: boolean;
+  /**
+   * Longest Session Expiry Interval granted, in seconds: a 5.0 client asking for more gets this
+   * (told in CONNACK), and a 3.x Clean Session 0 session, which would never expire, ends this
+   * long after its client went away. Default 0xFFFFFFFF: no cap (sessions may never expire).
+   */
+  maxSessionExpirySeconds?: number;
   /** Highest QoS granted to subscriptions. Default 2. */
   maxQoS?: 0 | 1 | 2;
   /** Packets decoded while CONNECT (authentication) is pending before the connection is paused. Default 64. */

@@ -3,11 +3,13 @@ import type { BrokerCore } from './broker-core.js';
 import type { Connection } from './connection.js';
 import { DeliveryEncoder } from './delivery-encoder.js';
 import { publishProperties } from './message-expiry.js';
+import { encodeWithAlias } from './outbound-topic-aliases.js';
 import type { InflightMessage, QueuedMessage, Session } from './session.js';
 
 /*
  * Writing QoS 1/2 deliveries to a client: the first send into the in-flight window, and the
- * re-send of the window on reconnect. Both respect the 5.0 client's Maximum Packet Size.
+ * re-send of the window on reconnect. Both respect the 5.0 client's Maximum Packet Size; the
+ * first send uses the connection's outbound Topic Aliases, if any.
  */
 
 /** Sends a QoS 1/2 delivery into the in-flight window (it awaits its PUBACK/PUBREC there). */
@@ -17,15 +19,29 @@ export function sendInflight(
   connection: Connection,
   entry: InflightMessage,
 ): void {
-  const bytes = DeliveryEncoder.withPacketId(
-    entry.message,
-    connection.protocolVersion,
-    entry.qos,
-    entry.retain,
-    entry.packetId,
-    false,
-    v5Properties(core, connection, entry),
-  );
+  const properties = v5Properties(core, connection, entry);
+  const aliases = connection.outboundTopicAliases;
+  const bytes =
+    aliases === undefined
+      ? DeliveryEncoder.withPacketId(
+          entry.message,
+          connection.protocolVersion,
+          entry.qos,
+          entry.retain,
+          entry.packetId,
+          false,
+          properties,
+        )
+      : encodeWithAlias(
+          aliases,
+          connection.maxOutgoingPacketSize,
+          entry.message,
+          entry.qos,
+          entry.retain,
+          entry.packetId,
+          properties,
+          undefined,
+        );
   if (bytes.length > connection.maxOutgoingPacketSize) {
     // Larger than the client's Maximum Packet Size: discarded as if sent and acknowledged
     // [MQTT-3.1.2-25]; the session goes on.
@@ -38,7 +54,11 @@ export function sendInflight(
   core.counters.messagesSent++;
 }
 
-/** Re-sends the in-flight window on reconnect, in order, with DUP (PUBREL for released QoS 2). */
+/**
+ * Re-sends the in-flight window on reconnect, in order, with DUP (PUBREL for released QoS 2),
+ * each with its full topic name and no Topic Alias: the aliases of the connection it was first
+ * sent on are gone [MQTT-3.3.2-7].
+ */
 export function resendInflight(core: BrokerCore, session: Session, connection: Connection): void {
   for (const entry of session.inflight.values()) {
     if (entry.released) {

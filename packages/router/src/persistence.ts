@@ -2,7 +2,8 @@ import { forwardedProperties } from './forwarded-properties.js';
 import type { RoutedMessage } from './message.js';
 import { createMessage } from './message.js';
 import type { InflightMessage, QueuedMessage, Session, SubscriptionOptions } from './session.js';
-import type { SessionSnapshot, Store, StoreSnapshot } from './store.js';
+import { NEVER_EXPIRES } from './session-expiry.js';
+import type { SessionRecord, SessionSnapshot, Store, StoreSnapshot } from './store.js';
 
 /**
  * What the router writes to its `Store`, in one place. Only persistent sessions are stored;
@@ -24,7 +25,8 @@ export class Persistence {
     this.store.saveSession({
       clientId: session.clientId,
       protocolVersion: session.protocolVersion,
-      sessionExpiryInterval: undefined,
+      sessionExpiryInterval: session.expiryInterval === NEVER_EXPIRES ? undefined : session.expiryInterval,
+      expiresAt: session.expiresAt,
       username: session.client?.username,
     });
   }
@@ -125,9 +127,9 @@ export class Persistence {
 export function restoreSession(
   snapshot: SessionSnapshot,
   messages: Map<number, RoutedMessage>,
-  createSession: (clientId: string, protocolVersion: 3 | 4 | 5) => Session,
+  createSession: (record: SessionRecord) => Session,
 ): Session {
-  const session = createSession(snapshot.session.clientId, snapshot.session.protocolVersion);
+  const session = createSession(snapshot.session);
   for (const { topicFilter, options } of snapshot.subscriptions)
     session.subscriptions.set(topicFilter, options);
   for (const delivery of snapshot.deliveries) {
@@ -153,6 +155,7 @@ export function restoreSession(
       retain: delivery.retain,
       seq: delivery.seq,
       subscriptionIdentifiers: undefined,
+      sharedFilter: undefined,
     };
     if (delivery.packetId !== undefined) {
       session.inflight.set(delivery.packetId, {

@@ -1,4 +1,5 @@
 import type { QoS, RetainHandling } from '@mqtt-adapt/codec';
+import type { TimerHandle } from './clock.js';
 import type { Connection } from './connection.js';
 import type { DelayedWill } from './delayed-wills.js';
 import type { ClientInfo } from './hooks.js';
@@ -29,6 +30,12 @@ export interface QueuedMessage {
    * `undefined` when none carried one. Not stored: a restart forgets them.
    */
   readonly subscriptionIdentifiers: number[] | undefined;
+  /**
+   * The `$share/{group}/{filter}` this message came through, so that it can go to another
+   * member if this one leaves (see `redistributeShared`); `undefined` for other subscriptions.
+   * Not stored: after a restart the message stays with its session.
+   */
+  readonly sharedFilter: string | undefined;
 }
 
 /** An outbound QoS 1/2 message waiting for its acknowledgement. */
@@ -39,8 +46,9 @@ export interface InflightMessage extends QueuedMessage {
 }
 
 /**
- * The state of one client id that outlives its connection when persistent (Clean Session 0).
- * The same model serves 3.1, 3.1.1 and 5.0; version differences live in the handlers.
+ * The state of one client id, which outlives its connection for its Session Expiry Interval
+ * (3.x Clean Session 0: forever). The same model serves 3.1, 3.1.1 and 5.0; version
+ * differences live in the handlers.
  */
 export class Session {
   readonly subscriptions = new Map<string, SubscriptionOptions>();
@@ -69,13 +77,24 @@ export class Session {
   lastProgressAt = 0;
   /** An offline drop was logged since the session was last online (logged once per session). */
   offlineDropLogged = false;
+  /** Offline with a finite expiry: when the session ends (epoch ms, see `SessionExpiry`). */
+  expiresAt: number | undefined = undefined;
+  expiryTimer: TimerHandle | undefined = undefined;
   private nextPacketId = 1;
 
   constructor(
     readonly clientId: string,
-    /** False for Clean Session 1: the session ends with its connection and is never stored. */
-    public persistent: boolean,
+    /**
+     * Stored in the `Store`: the session was created with an expiry above 0. It stays stored
+     * when a later connection sets the expiry to 0 (it then ends when that connection closes).
+     */
+    readonly persistent: boolean,
     public protocolVersion: 3 | 4 | 5,
+    /**
+     * Seconds the session outlives its connection (MQTT 5.0 §3.1.2.11.2): 0 ends it when the
+     * connection closes, `NEVER_EXPIRES` keeps it. 3.x: Clean Session 0 is never, 1 is 0.
+     */
+    public expiryInterval: number,
   ) {}
 
   /** Next free packet id, skipping ids still in flight. Caller ensures the window is not full. */

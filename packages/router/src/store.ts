@@ -11,7 +11,9 @@ import type { SubscriptionOptions } from './session.js';
  * CONNACK) only after the flush that covers its writes. A store that keeps nothing across
  * restarts (`durable: false`) may return `undefined` from `flush()`: acks then go out at once.
  *
- * Only persistent sessions (Clean Session 0, or 5.0 with a session expiry) are stored.
+ * Only persistent sessions (Clean Session 0, or 5.0 with a Session Expiry Interval above 0) are
+ * stored. Stores keep `expiresAt` as given and never remove expired sessions themselves: the
+ * router does, when it restores them or when their time comes.
  *
  * Rules every store follows (the contract suite checks them):
  * - Writes of one batch apply in call order (a delivery saved then deleted ends deleted; a
@@ -106,8 +108,18 @@ export interface Store {
 export interface SessionRecord {
   readonly clientId: string;
   readonly protocolVersion: 3 | 4 | 5;
-  /** Seconds after disconnect before the session ends; `undefined` = never (3.1.1 Clean Session 0). */
+  /**
+   * Seconds after disconnect before the session ends; `undefined` = never (3.1.1 Clean Session 0,
+   * 5.0 0xFFFFFFFF). 0: the session ends when its connection closes, so a stored one was online
+   * when the broker stopped and is removed at the next start.
+   */
   readonly sessionExpiryInterval: number | undefined;
+  /**
+   * While the session is offline with a finite expiry: when it ends, in milliseconds since the
+   * Unix epoch (wall clock, so it holds across restarts). `undefined` while it is online or
+   * never expires.
+   */
+  readonly expiresAt: number | undefined;
   /**
    * User name of the session's last connection (`undefined`: it connected without one), so that
    * deliveries to a persistent session restored after a restart are authorized for that user.

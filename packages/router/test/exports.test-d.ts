@@ -7,6 +7,9 @@ import {
   type BrokerStats,
   type ClientConnection,
   type Clock,
+  type EnhancedAuthAnswer,
+  type EnhancedAuthMethod,
+  type EnhancedAuthRequest,
   isRouterError,
   isStoreError,
   type Logger,
@@ -33,6 +36,9 @@ expectTypeOf(broker.stats).toEqualTypeOf<BrokerStats>();
 expectTypeOf(broker.store).toEqualTypeOf<Store>();
 expectTypeOf<Transport['write']>().returns.toEqualTypeOf<boolean>();
 expectTypeOf<BrokerHooks['authenticate']>().not.toBeAny();
+expectTypeOf<NonNullable<BrokerHooks['authMethods']>[string]>().toEqualTypeOf<EnhancedAuthMethod>();
+expectTypeOf<EnhancedAuthMethod<number>['start']>().parameter(0).toEqualTypeOf<EnhancedAuthRequest>();
+expectTypeOf<Extract<EnhancedAuthAnswer<number>, { result: 'continue' }>['state']>().toEqualTypeOf<number>();
 expectTypeOf<Message['payload']>().toEqualTypeOf<Buffer>();
 expectTypeOf<Store['flush']>().returns.toEqualTypeOf<Promise<void> | undefined>();
 expectTypeOf<Awaited<ReturnType<Store['open']>>>().toEqualTypeOf<StoreSnapshot>();

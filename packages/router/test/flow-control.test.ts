@@ -179,7 +179,12 @@ describe('a stalled subscriber cannot hold publishers back forever', () => {
       maxQueuedMessages: 10,
       stalledSubscriberTimeoutMs: 5000,
     });
-    const sub = connect(broker, { clientId: 'sub', cleanStart: !persistent, version: 5 });
+    const sub = connect(broker, {
+      clientId: 'sub',
+      cleanStart: !persistent,
+      version: 5,
+      properties: persistent ? { sessionExpiryInterval: 3600 } : undefined,
+    });
     subscribe(sub, 't', 1);
     const pub = connect(broker, { clientId: 'pub' });
     pub.connection.feed(pipelined('t', 30, 1));
@@ -219,7 +224,14 @@ describe('a stalled subscriber cannot hold publishers back forever', () => {
     // 30 published: 2 were in flight (kept for re-sending), 10 of the other 28 kept.
     expect(broker.stats.messagesDropped).toBe(18);
     const back = openClient(broker, 5);
-    back.send(connectPacket({ clientId: 'sub', cleanStart: false, version: 5 }));
+    back.send(
+      connectPacket({
+        clientId: 'sub',
+        cleanStart: false,
+        version: 5,
+        properties: { sessionExpiryInterval: 3600 },
+      }),
+    );
     const got = publishes(back.take());
     expect(got.map((p) => p.payload.toString())).toEqual(['0', '1']);
     expect(got.every((p) => p.dup)).toBe(true);

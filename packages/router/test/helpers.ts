@@ -3,6 +3,7 @@ import {
   encode,
   type Packet,
   PacketType,
+  type Properties,
   type ProtocolVersion,
   type PublishPacket,
   type QoS,
@@ -47,6 +48,8 @@ export interface ConnectOptions {
   username?: string;
   password?: Buffer;
   version?: ProtocolVersion;
+  /** 5.0 CONNECT properties (Session Expiry Interval, Receive Maximum, ...). */
+  properties?: Properties;
 }
 
 export function connectPacket(options: ConnectOptions = {}): ConnectPacket {
@@ -61,7 +64,7 @@ export function connectPacket(options: ConnectOptions = {}): ConnectPacket {
     will: options.will,
     username: options.username,
     password: options.password,
-    properties: undefined,
+    properties: options.properties,
   };
 }
 

@@ -41,7 +41,12 @@ describe('5.0 Message Expiry Interval (§3.3.2.3.3)', () => {
 
   it('never delivered once expired: queued behind the window, or waiting for an offline session [MQTT-3.3.2-5]', async () => {
     const { broker, clock } = await createBroker({ maxInflightMessages: 1 });
-    const sub = connect(broker, { clientId: 'sub', version: 5, cleanStart: false });
+    const sub = connect(broker, {
+      clientId: 'sub',
+      version: 5,
+      cleanStart: false,
+      properties: { sessionExpiryInterval: 3600 },
+    });
     subscribe(sub, 't', 1);
     const pub = connect(broker, { clientId: 'pub', version: 5 });
     pub.send(expiring('t', 'kept', 3600, { packetId: 1 }));
@@ -60,7 +65,14 @@ describe('5.0 Message Expiry Interval (§3.3.2.3.3)', () => {
     pub.send(publishPacket('t', 'no expiry', 1, { packetId: 5 }));
     clock.advance(11_000);
     const back = openClient(broker, 5);
-    back.send(connectPacket({ clientId: 'sub', version: 5, cleanStart: false }));
+    back.send(
+      connectPacket({
+        clientId: 'sub',
+        version: 5,
+        cleanStart: false,
+        properties: { sessionExpiryInterval: 3600 },
+      }),
+    );
     expect(publishes(back.take()).map((p) => p.payload.toString())).toEqual(['no expiry']);
   });
 

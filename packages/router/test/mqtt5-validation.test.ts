@@ -24,7 +24,12 @@ describe('5.0 Payload Format Indicator (§3.3.2.3.2)', () => {
       properties: { payloadFormatIndicator: 1 },
     });
     expect(pub.take()).toEqual([
-      { type: PacketType.Puback, packetId: 1, reasonCode: 0x99, properties: undefined },
+      {
+        type: PacketType.Puback,
+        packetId: 1,
+        reasonCode: 0x99,
+        properties: { reasonString: 'payload is not the UTF-8 it claims' },
+      },
     ]);
     pub.send({
       ...publishPacket('t', 'héllo', 1, { packetId: 2 }),

@@ -15,7 +15,15 @@ async function setup() {
   const watcher = connect(broker, { clientId: 'watcher', version: 5 });
   subscribe(watcher, 'wills/#', 0);
   const dev = openClient(broker, 5);
-  dev.send(connectPacket({ clientId: 'dev', version: 5, cleanStart: false, will: delayedWill(10) }));
+  dev.send(
+    connectPacket({
+      clientId: 'dev',
+      version: 5,
+      cleanStart: false,
+      will: delayedWill(10),
+      properties: { sessionExpiryInterval: 3600 },
+    }),
+  );
   dev.take();
   dev.connection.transportClosed(new Error('reset'));
   return { broker, clock, watcher };
@@ -36,7 +44,14 @@ describe('5.0 Will Delay Interval (§3.1.3.2.2)', () => {
     const { broker, clock, watcher } = await setup();
     clock.advance(5_000);
     const back = openClient(broker, 5);
-    back.send(connectPacket({ clientId: 'dev', version: 5, cleanStart: false }));
+    back.send(
+      connectPacket({
+        clientId: 'dev',
+        version: 5,
+        cleanStart: false,
+        properties: { sessionExpiryInterval: 3600 },
+      }),
+    );
     expect(back.take()[0]).toMatchObject({ type: PacketType.Connack, sessionPresent: true });
     clock.advance(60_000);
     expect(publishes(watcher.take())).toEqual([]);

@@ -56,6 +56,7 @@ const session = (clientId: string) => ({
   clientId,
   protocolVersion: 4 as const,
   sessionExpiryInterval: undefined,
+  expiresAt: undefined,
   username: undefined,
 });
 const options = {

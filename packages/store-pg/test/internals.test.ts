@@ -109,6 +109,7 @@ describe('batch coalescing', () => {
       clientId: 'c',
       protocolVersion: 4,
       sessionExpiryInterval: undefined,
+      expiresAt: undefined,
       username: undefined,
     });
     batch.saveSubscription('c', 'f', options);
@@ -128,7 +129,7 @@ describe('batch coalescing', () => {
     batch.updateDelivery('c', 3, 7, false);
     const statements = planBatch(batch, sql, keyOf);
     expect(statements.map((s) => [s.name, s.values])).toEqual([
-      ['mqa_sessions_upsert', [['c'], [4], [null], [null]]],
+      ['mqa_sessions_upsert', [['c'], [4], [null], [null], [null]]],
       ['mqa_subscriptions_delete', [['c'], ['f']]],
       ['mqa_subscriptions_upsert', [['c'], ['f'], [2], [false], [false], [0], [null]]],
       ['mqa_deliveries_delete', [['c'], [3]]],
@@ -143,11 +144,17 @@ describe('batch coalescing', () => {
     batch.saveSubscription('c', 'old', options);
     batch.addInboundQos2('c', 1);
     batch.deleteSession('c');
-    batch.saveSession({ clientId: 'c', protocolVersion: 5, sessionExpiryInterval: 0, username: undefined });
+    batch.saveSession({
+      clientId: 'c',
+      protocolVersion: 5,
+      sessionExpiryInterval: 0,
+      expiresAt: undefined,
+      username: undefined,
+    });
     batch.addInboundQos2('c', 2);
     expect(planBatch(batch, sql, keyOf).map((s) => [s.name, s.values])).toEqual([
       ['mqa_sessions_delete', [['c']]],
-      ['mqa_sessions_upsert', [['c'], [5], [0], [null]]],
+      ['mqa_sessions_upsert', [['c'], [5], [0], [null], [null]]],
       ['mqa_inbound_insert', [['c'], [2]]],
     ]);
   });

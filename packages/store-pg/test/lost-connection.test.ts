@@ -45,7 +45,13 @@ function writeBatch(store: PgStore, round: number, deliveries: number): void {
     retain: false,
     properties: undefined,
   });
-  store.saveSession({ clientId, protocolVersion: 5, sessionExpiryInterval: 60, username: undefined });
+  store.saveSession({
+    clientId,
+    protocolVersion: 5,
+    sessionExpiryInterval: 60,
+    expiresAt: undefined,
+    username: undefined,
+  });
   for (let seq = 1; seq <= deliveries; seq++) {
     store.saveDelivery(clientId, {
       seq,

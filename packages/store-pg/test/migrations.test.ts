@@ -42,6 +42,7 @@ function codeOf(error: unknown): unknown {
 const allVersions = [
   { version: 1, name: 'initial' },
   { version: 2, name: 'auth records' },
+  { version: 3, name: 'session expiry' },
 ];
 
 async function versions(name: string): Promise<Array<{ version: number; name: string }>> {
@@ -76,7 +77,13 @@ describe('migrations', () => {
     const name = schema();
     const first = store(name);
     await first.open();
-    first.saveSession({ clientId: 'c', protocolVersion: 5, sessionExpiryInterval: 10, username: undefined });
+    first.saveSession({
+      clientId: 'c',
+      protocolVersion: 5,
+      sessionExpiryInterval: 10,
+      expiresAt: undefined,
+      username: undefined,
+    });
     await first.close();
     for (let i = 0; i < 3; i++) {
       const again = store(name);
@@ -140,7 +147,16 @@ INSERT INTO acl_rules (id, username, topic_filter, access) VALUES
     const snapshot = await first.open();
     expect(await versions(name)).toEqual(allVersions);
     expect(snapshot.sessions.map((s) => [s.session, s.subscriptions.length])).toEqual([
-      [{ clientId: 'old', protocolVersion: 4, sessionExpiryInterval: undefined, username: undefined }, 1],
+      [
+        {
+          clientId: 'old',
+          protocolVersion: 4,
+          sessionExpiryInterval: undefined,
+          username: undefined,
+          expiresAt: undefined,
+        },
+        1,
+      ],
     ]);
     expect(await first.listUsers()).toEqual([]);
     const rule = { subject: 'all', username: undefined, permission: 'allow' } as const;
@@ -154,7 +170,13 @@ INSERT INTO acl_rules (id, username, topic_filter, access) VALUES
     // The migrated schema takes the new records; a rule added now goes after the converted ones.
     await first.saveUser({ username: 'alice', passwordHash: '$7$101$c2FsdA==$aGFzaA==' });
     await first.saveAclRule({ ...rule, id: 'n', topicFilter: 'new/#', action: 'all' });
-    first.saveSession({ clientId: 'old', protocolVersion: 5, sessionExpiryInterval: 60, username: 'alice' });
+    first.saveSession({
+      clientId: 'old',
+      protocolVersion: 5,
+      sessionExpiryInterval: 60,
+      expiresAt: undefined,
+      username: 'alice',
+    });
     await first.close();
     const second = store(name);
     const after = await second.open();
@@ -241,6 +263,7 @@ describe('connection errors', () => {
         clientId: 'c',
         protocolVersion: 4,
         sessionExpiryInterval: undefined,
+        expiresAt: undefined,
         username: undefined,
       }),
     ).toThrow('postgres store is not open; call open() first');

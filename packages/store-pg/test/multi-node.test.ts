@@ -31,6 +31,7 @@ const session = (clientId: string) => ({
   clientId,
   protocolVersion: 5 as const,
   sessionExpiryInterval: 60,
+  expiresAt: undefined,
   username: undefined,
 });
 const delivery = (seq: number, messageId: number) => ({

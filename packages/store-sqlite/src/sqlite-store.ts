@@ -148,6 +148,7 @@ export class SqliteStore implements Store {
         session.protocolVersion,
         session.sessionExpiryInterval ?? null,
         session.username ?? null,
+        session.expiresAt ?? null,
       );
   }
 

@@ -34,7 +34,7 @@ const write = (id) => {
     properties: { userProperties: [['n', String(id)]] } });
   store.saveDelivery('c', { seq: id, messageId: id, qos: 1, retain: false, packetId: undefined, released: false });
 };
-store.saveSession({ clientId: 'c', protocolVersion: 5, sessionExpiryInterval: 3600, username: 'alice' });
+store.saveSession({ clientId: 'c', protocolVersion: 5, sessionExpiryInterval: 3600, expiresAt: undefined, username: 'alice' });
 store.saveSubscription('c', 'crash/#', { qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0,
   subscriptionIdentifier: undefined });
 for (let id = 1; id <= 300; id++) write(id);

@@ -43,7 +43,13 @@ describe('group commit', () => {
   it('commits N writes of one turn in one transaction, visible only once committed', async () => {
     const store = await open();
     const other = observer(store);
-    store.saveSession({ clientId: 'c', protocolVersion: 5, sessionExpiryInterval: 10, username: undefined });
+    store.saveSession({
+      clientId: 'c',
+      protocolVersion: 5,
+      sessionExpiryInterval: 10,
+      expiresAt: undefined,
+      username: undefined,
+    });
     for (let i = 1; i <= 200; i++) {
       store.saveMessage(message(i));
       store.saveDelivery('c', {
@@ -83,6 +89,7 @@ describe('group commit', () => {
       clientId: 'a',
       protocolVersion: 4,
       sessionExpiryInterval: undefined,
+      expiresAt: undefined,
       username: undefined,
     });
     const first = store.flush();
@@ -90,6 +97,7 @@ describe('group commit', () => {
       clientId: 'b',
       protocolVersion: 4,
       sessionExpiryInterval: undefined,
+      expiresAt: undefined,
       username: undefined,
     });
     expect(store.flush()).toBe(first);
@@ -99,6 +107,7 @@ describe('group commit', () => {
       clientId: 'c',
       protocolVersion: 4,
       sessionExpiryInterval: undefined,
+      expiresAt: undefined,
       username: undefined,
     });
     const second = store.flush();
@@ -114,6 +123,7 @@ describe('group commit', () => {
       clientId: 'a',
       protocolVersion: 4,
       sessionExpiryInterval: undefined,
+      expiresAt: undefined,
       username: undefined,
     });
     await nextTurn();
@@ -121,6 +131,7 @@ describe('group commit', () => {
       clientId: 'b',
       protocolVersion: 4,
       sessionExpiryInterval: undefined,
+      expiresAt: undefined,
       username: undefined,
     });
     await nextTurn();
@@ -129,6 +140,7 @@ describe('group commit', () => {
       clientId: 'c',
       protocolVersion: 4,
       sessionExpiryInterval: undefined,
+      expiresAt: undefined,
       username: undefined,
     });
     await store.flush();
@@ -151,6 +163,7 @@ describe('group commit', () => {
       clientId: 'lost',
       protocolVersion: 4,
       sessionExpiryInterval: undefined,
+      expiresAt: undefined,
       username: undefined,
     });
     // A user write joins the batch (with its auth_version increment) and shares its fate.
@@ -183,6 +196,7 @@ describe('group commit', () => {
       clientId: 'next',
       protocolVersion: 4,
       sessionExpiryInterval: undefined,
+      expiresAt: undefined,
       username: undefined,
     });
     await store.flush();
@@ -197,6 +211,7 @@ describe('group commit', () => {
       clientId: 'c',
       protocolVersion: 4,
       sessionExpiryInterval: undefined,
+      expiresAt: undefined,
       username: undefined,
     });
     await nextTurn();
@@ -220,6 +235,7 @@ describe('group commit', () => {
         clientId: 'c',
         protocolVersion: 4,
         sessionExpiryInterval: undefined,
+        expiresAt: undefined,
         username: undefined,
       });
       store.deleteSession('c');
@@ -240,6 +256,7 @@ describe('group commit', () => {
       clientId: 'c',
       protocolVersion: 4,
       sessionExpiryInterval: undefined,
+      expiresAt: undefined,
       username: undefined,
     });
     await store.close();

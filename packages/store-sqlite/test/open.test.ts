@@ -85,7 +85,16 @@ describe('migrations', () => {
     const snapshot = await store.open();
     expect(rawDb(store).pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(snapshot.sessions.map((s) => [s.session, s.subscriptions.length])).toEqual([
-      [{ clientId: 'old', protocolVersion: 4, sessionExpiryInterval: undefined, username: undefined }, 1],
+      [
+        {
+          clientId: 'old',
+          protocolVersion: 4,
+          sessionExpiryInterval: undefined,
+          username: undefined,
+          expiresAt: undefined,
+        },
+        1,
+      ],
     ]);
     expect(await store.listUsers()).toEqual([]);
     const rule = { subject: 'all', username: undefined, permission: 'allow' } as const;
@@ -101,7 +110,13 @@ describe('migrations', () => {
     // The migrated file takes the new records.
     await store.saveUser({ username: 'alice', passwordHash: '$7$101$c2FsdA==$aGFzaA==' });
     await store.saveAclRule({ ...rule, id: 'n', topicFilter: 'new/#', action: 'all' });
-    store.saveSession({ clientId: 'old', protocolVersion: 5, sessionExpiryInterval: 60, username: 'alice' });
+    store.saveSession({
+      clientId: 'old',
+      protocolVersion: 5,
+      sessionExpiryInterval: 60,
+      expiresAt: undefined,
+      username: 'alice',
+    });
     await store.close();
     const reopened = track(new SqliteStore({ path }));
     const after = await reopened.open();
@@ -134,6 +149,7 @@ describe('migrations', () => {
       clientId: 'c',
       protocolVersion: 4,
       sessionExpiryInterval: undefined,
+      expiresAt: undefined,
       username: undefined,
     });
     await first.close();

@@ -11,6 +11,7 @@ store.saveSession({
   clientId: 'sensor-1',
   protocolVersion: 5,
   sessionExpiryInterval: 3600,
+  expiresAt: undefined,
   username: undefined,
 });
 store.saveRetained({

@@ -24,6 +24,8 @@ export class BenchClient {
   accounted = 0;
   /** Code of the last socket error, if any. */
   socketError = undefined;
+  /** Bytes received from the broker (every packet, CONNACK included). */
+  bytesReceived = 0;
   /** Called with (buf, payloadStart) for every QoS 1 or 2 PUBLISH received (set by a scenario). */
   onQosPayload = undefined;
   /** The acknowledgements owed for the current chunk, 4 bytes each, written once it is read. */
@@ -32,10 +34,11 @@ export class BenchClient {
   #waiting = undefined;
   #closed = false;
 
-  constructor(socket, name, { peekBytes = 0 } = {}) {
+  constructor(socket, name, { peekBytes = 0, protocolVersion = 4 } = {}) {
     this.socket = socket;
     this.name = name;
-    this.reader = new MqttReader(this, { peekBytes });
+    this.protocolVersion = protocolVersion;
+    this.reader = new MqttReader(this, { peekBytes, protocolVersion });
     socket.on('data', (chunk) => this.#onData(chunk));
     socket.on('error', (error) => {
       this.socketError = error.code ?? error.message;
@@ -56,6 +59,7 @@ export class BenchClient {
   }
 
   #onData(chunk) {
+    this.bytesReceived += chunk.length;
     try {
       this.reader.feed(chunk);
     } catch (error) {
@@ -111,6 +115,7 @@ export class BenchClient {
       return;
     }
     if (type === PacketType.Connack) {
+      // 3.1.1 return code and 5.0 reason code are both the second byte.
       const returnCode = buf[bodyStart + 1];
       if (returnCode === 0) this.#settle(undefined);
       else this.#settle(new Error(`${this.name}: CONNACK return code ${returnCode}`));
@@ -146,7 +151,7 @@ export class BenchClient {
 
   async subscribe(topicFilter, qos) {
     const acked = this.#expectAck('SUBACK');
-    this.socket.write(subscribePacket(1, topicFilter, qos));
+    this.socket.write(subscribePacket(1, topicFilter, qos, this.protocolVersion));
     await acked;
   }
 
@@ -163,7 +168,8 @@ export class BenchClient {
 
 /**
  * TCP connect, CONNECT (clean session unless `cleanSession` is false; with `credentials`,
- * { username, password }, if given), wait for CONNACK.
+ * { username, password }, if given), wait for CONNACK. With `v5` ({ topicAliasMaximum }), the
+ * client speaks MQTT 5.0 (see packets.mjs connectPacket).
  */
 export async function openClient(
   port,
@@ -172,23 +178,30 @@ export async function openClient(
   peekBytes = 0,
   cleanSession = true,
   credentials = undefined,
+  v5 = undefined,
 ) {
   const socket = netConnect({ host: HOST, port, noDelay: true });
-  const client = new BenchClient(socket, clientId, { peekBytes });
+  const protocolVersion = v5 === undefined ? 4 : 5;
+  const client = new BenchClient(socket, clientId, { peekBytes, protocolVersion });
   const connected = client.connected();
-  socket.write(connectPacket(clientId, keepaliveSeconds, cleanSession, credentials));
+  socket.write(connectPacket(clientId, keepaliveSeconds, cleanSession, credentials, v5));
   await connected;
   return client;
 }
 
-/** Opens `count` clients with at most `concurrency` handshakes in flight. */
-export async function openClients(port, count, prefix, { concurrency = 100, keepaliveSeconds = 0 } = {}) {
+/** Opens `count` clients with at most `concurrency` handshakes in flight (5.0 with `v5`). */
+export async function openClients(
+  port,
+  count,
+  prefix,
+  { concurrency = 100, keepaliveSeconds = 0, v5 = undefined } = {},
+) {
   const clients = new Array(count);
   let next = 0;
   const worker = async () => {
     while (next < count) {
       const index = next++;
-      clients[index] = await openClient(port, `${prefix}-${index}`, keepaliveSeconds);
+      clients[index] = await openClient(port, `${prefix}-${index}`, keepaliveSeconds, 0, true, undefined, v5);
     }
   };
   const workers = [];
@@ -217,4 +230,36 @@ export async function closeAll(clients, timeoutMs = 5000) {
     new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
   ]);
   clearTimeout(timer);
+}
+
+/**
+ * Whether the broker on `port` speaks MQTT 5.0: sends a 5.0 CONNECT and reads the answer.
+ * Resolves undefined when it accepts (CONNACK, reason code 0), else with what it did instead
+ * (`CONNACK return code 1`, `closed the connection`, ...), for the n/a cells of the 5.0 scenarios.
+ */
+export function probeMqtt5(port, timeoutMs = 3000) {
+  return new Promise((resolve) => {
+    const socket = netConnect({ host: HOST, port, noDelay: true });
+    let head = Buffer.alloc(0);
+    let settled = false;
+    const settle = (answer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => settle(`no answer to a 5.0 CONNECT within ${timeoutMs} ms`), timeoutMs);
+    socket.on('data', (chunk) => {
+      head = Buffer.concat([head, chunk]);
+      if (head.length < 4) return;
+      if (head[0] >> 4 !== PacketType.Connack)
+        settle(`answered a 5.0 CONNECT with packet type ${head[0] >> 4}`);
+      else if (head[3] === 0) settle(undefined);
+      else settle(`answered a 5.0 CONNECT with CONNACK return code ${head[3]}`);
+    });
+    socket.on('error', (error) => settle(`socket error ${error.code ?? error.message}`));
+    socket.on('close', () => settle('closed the connection on a 5.0 CONNECT'));
+    socket.write(connectPacket(`bench-probe-${process.pid}`, 0, true, undefined, {}));
+  });
 }

@@ -1,7 +1,8 @@
 // A tiny streaming MQTT reader for the load generator. It parses only fixed headers
 // (type nibble + remaining-length varint) and skips bodies by arithmetic, so counting a
 // PUBLISH costs a few byte reads. Two exceptions, both bounded and small:
-//  - QoS 1/2 PUBLISH: the topic length and packet id (needed for the PUBACK / PUBREC) are read;
+//  - QoS 1/2 PUBLISH: the topic length and packet id (needed for the PUBACK / PUBREC) are read,
+//    and in 5.0 the property length, to find the payload;
 //  - other packet types (CONNACK, SUBACK, PUBACK, PUBREC, PUBREL, ...) are handed over whole,
 //    as a view.
 // Only a header split across chunks is carried over (a copy of at most the split bytes of one
@@ -24,12 +25,16 @@ export class MqttReader {
    *   the first `peekBytes` bytes of its payload available in `buf` (fewer if the payload is
    *   shorter); `onControl` for every packet that is not a PUBLISH.
    * @param options.peekBytes payload bytes of a QoS > 0 PUBLISH to make available (default 0).
+   * @param options.protocolVersion 4 (3.1.1, default) or 5: a 5.0 PUBLISH has a property
+   *   section between its packet id and its payload.
    */
   #peekBytes;
+  #v5;
 
-  constructor(owner, { peekBytes = 0 } = {}) {
+  constructor(owner, { peekBytes = 0, protocolVersion = 4 } = {}) {
     this.#owner = owner;
     this.#peekBytes = peekBytes;
+    this.#v5 = protocolVersion === 5;
   }
 
   // One byte loop over the chunk; longer than 50 lines because splitting it would put a call
@@ -78,11 +83,19 @@ export class MqttReader {
             return;
           }
           const idAt = p + 2 + buf.readUInt16BE(p);
-          if (Math.min(idAt + 2 + this.#peekBytes, end) > n) {
+          let payloadAt = idAt + 2;
+          if (this.#v5) {
+            payloadAt = propertiesEnd(buf, payloadAt, n);
+            if (payloadAt === -1) {
+              this.#pending = Buffer.from(buf.subarray(start));
+              return;
+            }
+          }
+          if (Math.min(payloadAt + this.#peekBytes, end) > n) {
             this.#pending = Buffer.from(buf.subarray(start));
             return;
           }
-          this.#owner.onQosPublish(buf.readUInt16BE(idAt), qos, buf, idAt + 2);
+          this.#owner.onQosPublish(buf.readUInt16BE(idAt), qos, buf, payloadAt);
         }
         this.publishes++;
       } else {
@@ -99,4 +112,21 @@ export class MqttReader {
       i = end;
     }
   }
+}
+
+/**
+ * Where a 5.0 property section starting at `at` ends (its length varint read from `buf` before
+ * `limit`), or -1 when the varint is not all there yet.
+ */
+function propertiesEnd(buf, at, limit) {
+  let length = 0;
+  let multiplier = 1;
+  for (let k = 0; k < MAX_VARINT_BYTES; k++) {
+    if (at >= limit) return -1;
+    const byte = buf[at++];
+    length += (byte & 0x7f) * multiplier;
+    if ((byte & 0x80) === 0) return at + length;
+    multiplier *= 128;
+  }
+  throw new Error(`malformed property length at byte ${at} from broker`);
 }

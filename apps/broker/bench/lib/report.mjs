@@ -71,10 +71,18 @@ export function summarize(runs, pick) {
     generatorUtil: median(generatorUtil),
     maxLoss: losses.length > 0 ? Math.max(...losses) : null,
     ends: [...new Set(ok.map((run) => run.result.end).filter(Boolean))],
+    // Not applicable (a 5.0 scenario on a broker without MQTT 5.0): shown as n/a, not as failed.
+    na: runs.length > 0 && runs.every((run) => run.na === true),
   };
 }
 
+/** `format(value)`, or n/a for a broker the scenario does not apply to. */
+function valueCell(summary, value, format) {
+  return summary?.na ? 'n/a' : format(value);
+}
+
 function cpuCell(summary) {
+  if (summary?.na) return 'n/a';
   if (summary === undefined || summary.value === null) return '—';
   return `b ${formatPercent(summary.brokerUtil)} / g ${formatPercent(summary.generatorUtil)}`;
 }
@@ -106,15 +114,17 @@ export function mainTable(rows) {
   const body = rows.map((row) => {
     const v = (name) => row.brokers[name]?.value ?? null;
     const format = row.format === 'percent' ? formatShare : formatNumber;
-    const ratio = (over, under) => (row.noRatio ? '' : formatRatio(over, under));
+    const cell = (name) => valueCell(row.brokers[name], v(name), format);
+    const ratio = (under) =>
+      row.noRatio ? '' : valueCell(row.brokers[under], null, () => formatRatio(v('ours'), v(under)));
     return [
       row.label,
       row.unit,
-      format(v('ours')),
-      format(v('aedes')),
-      format(v('mosquitto')),
-      ratio(v('ours'), v('aedes')),
-      ratio(v('ours'), v('mosquitto')),
+      cell('ours'),
+      cell('aedes'),
+      cell('mosquitto'),
+      ratio('aedes'),
+      ratio('mosquitto'),
       cpuCell(row.brokers.ours),
       cpuCell(row.brokers.aedes),
       cpuCell(row.brokers.mosquitto),
@@ -133,14 +143,16 @@ export function efficiencyTable(rows) {
   for (const row of rows) {
     if (row.derived || !row.perCpuUnit) continue;
     const v = (name) => row.brokers[name]?.perBrokerCpuSecond ?? null;
+    const cell = (name) => valueCell(row.brokers[name], v(name), formatNumber);
+    const ratio = (under) => valueCell(row.brokers[under], null, () => formatRatio(v('ours'), v(under)));
     body.push([
       row.label,
       row.perCpuUnit,
-      formatNumber(v('ours')),
-      formatNumber(v('aedes')),
-      formatNumber(v('mosquitto')),
-      formatRatio(v('ours'), v('aedes')),
-      formatRatio(v('ours'), v('mosquitto')),
+      cell('ours'),
+      cell('aedes'),
+      cell('mosquitto'),
+      ratio('aedes'),
+      ratio('mosquitto'),
     ]);
   }
   return table(header, body);
@@ -165,7 +177,7 @@ export function detailTable(rows) {
       body.push([
         row.label,
         name,
-        s.values.map(formatNumber).join(', ') + (s.failed > 0 ? ` (+${s.failed} failed)` : ''),
+        s.na ? 'n/a' : s.values.map(formatNumber).join(', ') + (s.failed > 0 ? ` (+${s.failed} failed)` : ''),
         formatNumber(s.windowSeconds),
         formatNumber(s.brokerCpuSeconds),
         formatNumber(s.generatorCpuSeconds),
@@ -196,6 +208,10 @@ export function warnings(rows) {
     const isRate = row.unit === 'msgs/s' || row.unit === 'cycles/s';
     for (const [name, s] of Object.entries(row.brokers)) {
       const where = `${row.label} / ${name}`;
+      if (s.na) {
+        out.push(`${where}: ${firstLines(s.failures[0])}`);
+        continue;
+      }
       if (s.failed > 0)
         out.push(`${where}: ${s.failed} of ${s.runs} runs failed: ${firstLines(s.failures[0])}`);
       const gen = s.generatorUtil;

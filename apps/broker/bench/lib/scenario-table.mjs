@@ -6,6 +6,16 @@ import { ACL_RULE_COUNT, BENCH_USER } from './auth-setup.mjs';
 const OURS_AUTH_FLAGS = ['--allow-anonymous', 'false', '--auth-failure-delay-ms', '0'];
 const OURS_ANONYMOUS_FLAGS = ['--allow-anonymous', 'true'];
 
+/**
+ * Scenarios 11 and 12: User Properties on every PUBLISH (3 pairs, 87 bytes of properties), which
+ * a broker decodes and forwards to the subscriber.
+ */
+const USER_PROPERTIES = [
+  ['source', 'bench-publisher'],
+  ['unit', 'celsius'],
+  ['trace-id', '4bf92f3577b34da6a3ce929d0e0e4736'],
+];
+
 export const SCENARIOS = [
   {
     id: 'fan-in',
@@ -245,6 +255,98 @@ export const SCENARIOS = [
       },
     ],
   },
+  {
+    id: 'mqtt5-qos0',
+    fn: 'fanIn',
+    // Every client speaks 5.0: run.mjs first checks that the broker accepts a 5.0 CONNECT and
+    // shows one that does not as n/a (Aedes 1.x).
+    protocolVersion: 5,
+    scale: (p, count) => ({
+      ...p,
+      messagesPerPublisher: roundUp(count / p.publishers, p.batch, 10_000, 2_000_000),
+    }),
+    count: (p) => p.messagesPerPublisher * p.publishers,
+    params: (quick) => ({
+      protocolVersion: 5,
+      userProperties: USER_PROPERTIES,
+      publishers: 8,
+      messagesPerPublisher: quick ? 10_000 : 30_000,
+      payloadBytes: 64,
+      batch: 100,
+      window: 1000,
+      timeoutMs: 60_000,
+    }),
+    rows: [
+      {
+        label: '11 fan-in QoS 0, MQTT 5.0, 3 user properties (8 pub -> 1 sub, 64 B)',
+        unit: 'msgs/s',
+        perCpuUnit: 'msgs/CPU-s',
+        pick: (r) => r.value,
+      },
+    ],
+  },
+  {
+    id: 'mqtt5-qos1',
+    fn: 'qos1',
+    protocolVersion: 5,
+    scale: (p, count) => ({ ...p, messagesPerPublisher: roundUp(count / p.publishers, 100, 2500, 65_535) }),
+    count: (p) => p.messagesPerPublisher * p.publishers,
+    params: (quick) => ({
+      protocolVersion: 5,
+      userProperties: USER_PROPERTIES,
+      publishers: 8,
+      messagesPerPublisher: quick ? 2500 : 10_000,
+      payloadBytes: 64,
+      window: 64,
+      timeoutMs: 60_000,
+    }),
+    rows: [
+      {
+        label: '12 QoS 1 end to end, MQTT 5.0, 3 user properties (8 pub x 64 in flight -> 1 sub)',
+        unit: 'msgs/s',
+        perCpuUnit: 'msgs/CPU-s',
+        pick: (r) => r.value,
+      },
+    ],
+  },
+  {
+    id: 'mqtt5-alias-bytes',
+    fn: 'aliasBytes',
+    protocolVersion: 5,
+    // Bytes per message do not depend on speed: fixed counts, no sizing.
+    count: (p) => p.messages,
+    params: (quick) => ({
+      messages: quick ? 1000 : 5000,
+      topicLength: 120,
+      payloadBytes: 64,
+      topicAliasMaximum: 16,
+      batch: 50,
+      window: 1000,
+      timeoutMs: 60_000,
+    }),
+    rows: [
+      {
+        label:
+          '13 bytes per PUBLISH received, 5.0 subscriber with Topic Alias Maximum 16 (topic 120 chars, 64 B)',
+        unit: 'B/msg, lower=better',
+        pick: (r) => r.aliasedPerMessage,
+      },
+      {
+        label: '13 ... the same, subscriber with Topic Alias Maximum 0 (absent)',
+        unit: 'B/msg, lower=better',
+        pick: (r) => r.plainPerMessage,
+        derived: true,
+      },
+      {
+        label: '13 ... with aliases / without',
+        unit: 'share',
+        pick: (r) => r.share,
+        derived: true,
+        format: 'percent',
+        noRatio: true,
+      },
+    ],
+  },
 ];
 
 /**
@@ -316,4 +418,7 @@ export const SCENARIO_ALIASES = {
   8: 'qos2-flood',
   9: 'cycles-auth',
   10: 'fan-in-acl',
+  11: 'mqtt5-qos0',
+  12: 'mqtt5-qos1',
+  13: 'mqtt5-alias-bytes',
 };

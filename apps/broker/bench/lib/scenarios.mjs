@@ -18,11 +18,13 @@ import {
 import {
   connectPacket,
   DISCONNECT,
+  NO_PROPERTIES,
   payloadOf,
   publishPacket,
   publishRing,
   qos1PublishRing,
   repeatPacket,
+  userPropertiesSection,
 } from './packets.mjs';
 import { rssBytesOf } from './proc.mjs';
 
@@ -35,6 +37,17 @@ let runSerial = 0;
 function tagOf(name) {
   runSerial++;
   return `${name}-${process.pid}-${runSerial}`;
+}
+
+/**
+ * The protocol of a scenario's clients from its params: 3.1.1 (`v5` undefined, `properties`
+ * undefined), or with `protocolVersion: 5` 5.0 clients (no Topic Alias Maximum) whose PUBLISH
+ * packets carry `userProperties` ([[name, value], ...]) or no properties.
+ */
+function protocolOf(params) {
+  if (params.protocolVersion !== 5) return { v5: undefined, properties: undefined };
+  const pairs = params.userProperties ?? [];
+  return { v5: {}, properties: pairs.length > 0 ? userPropertiesSection(pairs) : NO_PROPERTIES };
 }
 
 function deliveryResult(window, outcome, expected, unit, extra = {}) {
@@ -86,15 +99,16 @@ async function runQos0(pubs, subs, batchBytes, batchCount, batches, creditLimit,
   return deliveryResult(window, outcome, expected, 'msgs/s', { disconnected, credit: credit.limit, stalls });
 }
 
-/** 1. N publishers -> 1 subscriber, QoS 0. */
+/** 1. N publishers -> 1 subscriber, QoS 0 (11: in 5.0, with user properties). */
 export async function fanIn({ port, brokerPid, params }) {
   const { publishers, messagesPerPublisher, payloadBytes, batch, window, timeoutMs } = params;
+  const { v5, properties } = protocolOf(params);
   const tag = tagOf('fi');
-  const sub = await openClient(port, `${tag}-sub`);
+  const sub = await openClient(port, `${tag}-sub`, 0, 0, true, undefined, v5);
   await sub.subscribe(TOPIC, 0);
-  const pubs = await openClients(port, publishers, `${tag}-pub`, { concurrency: publishers });
+  const pubs = await openClients(port, publishers, `${tag}-pub`, { concurrency: publishers, v5 });
   const batches = Math.ceil(messagesPerPublisher / batch);
-  const batchBytes = repeatPacket(publishPacket(TOPIC, payloadOf(payloadBytes), 0), batch);
+  const batchBytes = repeatPacket(publishPacket(TOPIC, payloadOf(payloadBytes), 0, 0, properties), batch);
   return runQos0(pubs, [sub], batchBytes, batch, batches, window * publishers, brokerPid, timeoutMs);
 }
 
@@ -110,7 +124,7 @@ export async function fanOut({ port, brokerPid, params }) {
   return runQos0([pub], subs, batchBytes, batch, batches, window, brokerPid, timeoutMs);
 }
 
-/** 3. N publishers (bounded in-flight window) -> 1 subscriber, QoS 1 end to end. */
+/** 3. N publishers (bounded in-flight window) -> 1 subscriber, QoS 1 end to end (12: in 5.0). */
 export function qos1({ port, brokerPid, params }) {
   return qos1EndToEnd(port, brokerPid, params, { tag: tagOf('q1'), topic: TOPIC, persistent: false });
 }
@@ -136,11 +150,12 @@ export async function qos1Persistent({ port, brokerPid, params }) {
 
 async function qos1EndToEnd(port, brokerPid, params, { tag, topic, persistent }) {
   const { publishers, messagesPerPublisher, payloadBytes, window: inflight, timeoutMs } = params;
-  const sub = await openClient(port, `${tag}-sub`, 0, 4, !persistent);
+  const { v5, properties } = protocolOf(params);
+  const sub = await openClient(port, `${tag}-sub`, 0, 4, !persistent, undefined, v5);
   await sub.subscribe(topic, 1);
-  const pubs = await openClients(port, publishers, `${tag}-pub`, { concurrency: publishers });
+  const pubs = await openClients(port, publishers, `${tag}-pub`, { concurrency: publishers, v5 });
   const payload = payloadOf(payloadBytes);
-  const rings = pubs.map((_, i) => qos1PublishRing(topic, payload, i, messagesPerPublisher));
+  const rings = pubs.map((_, i) => qos1PublishRing(topic, payload, i, messagesPerPublisher, properties));
   const expected = messagesPerPublisher * publishers;
   const seen = new Uint32Array(publishers);
   sub.onQosPayload = (buf, at) => {
@@ -380,6 +395,55 @@ export async function idleMemory({ port, brokerPid, params }) {
   };
 }
 
+/**
+ * 13. Bytes on the wire with and without outbound Topic Aliases: 1 publisher sends `messages`
+ * QoS 0 PUBLISH packets on one topic of `topicLength` characters to 2 subscribers of that
+ * topic, both 5.0: one whose CONNECT sets Topic Alias Maximum `topicAliasMaximum`, one without
+ * (absent = 0: the broker may send it no alias). Counts the bytes each received while the
+ * messages arrived; the value is bytes per PUBLISH received by the one that allows aliases.
+ */
+export async function aliasBytes({ port, brokerPid, params }) {
+  const { messages, payloadBytes, topicLength, topicAliasMaximum, batch, window, timeoutMs } = params;
+  const tag = tagOf('ab');
+  const topic = longTopic(`bench/a/${tag}`, topicLength);
+  const plain = await openClient(port, `${tag}-plain`, 0, 0, true, undefined, { topicAliasMaximum: 0 });
+  const aliased = await openClient(port, `${tag}-alias`, 0, 0, true, undefined, { topicAliasMaximum });
+  await plain.subscribe(topic, 0);
+  await aliased.subscribe(topic, 0);
+  const pub = await openClient(port, `${tag}-pub`, 0, 0, true, undefined, {});
+  const batches = Math.ceil(messages / batch);
+  const batchBytes = repeatPacket(publishPacket(topic, payloadOf(payloadBytes), 0, 0, NO_PROPERTIES), batch);
+  const subs = [plain, aliased];
+  const before = subs.map((sub) => sub.bytesReceived);
+  const result = await runQos0([pub], subs, batchBytes, batch, batches, window, brokerPid, timeoutMs);
+  const [plainBytes, aliasedBytes] = subs.map((sub, i) => sub.bytesReceived - before[i]);
+  const perMessage = (bytes, sub) => (sub.received > 0 ? bytes / sub.received : null);
+  const plainPerMessage = perMessage(plainBytes, plain);
+  const aliasedPerMessage = perMessage(aliasedBytes, aliased);
+  return {
+    ...result,
+    unit: 'B/msg',
+    value: aliasedPerMessage,
+    topicLength: topic.length,
+    // The PUBLISH as the publisher sent it (what a subscriber gets without an alias).
+    publishedBytesPerMessage: batchBytes.length / batch,
+    aliasedBytes,
+    plainBytes,
+    aliasedReceived: aliased.received,
+    plainReceived: plain.received,
+    aliasedPerMessage,
+    plainPerMessage,
+    share: aliasedPerMessage !== null && plainPerMessage ? aliasedPerMessage / plainPerMessage : null,
+  };
+}
+
+/** `prefix` followed by `/level-N` levels up to exactly `length` characters. */
+function longTopic(prefix, length) {
+  let topic = prefix;
+  for (let level = 0; topic.length < length; level++) topic += `/level-${level}`;
+  return topic.slice(0, Math.max(length, prefix.length));
+}
+
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -400,4 +464,5 @@ export const scenarioFunctions = {
   qos1Flood,
   qos2Flood,
   connectCyclesAuth,
+  aliasBytes,
 };

@@ -5,7 +5,7 @@ import type { AclRule, Store } from '@mqtt-adapt/router';
 import pino from 'pino';
 import { isUsableFilter } from '../auth/acl.js';
 import { parseMosquittoAcl, parseMosquittoPasswd } from '../auth/mosquitto-files.js';
-import { hashPassword, hashScheme } from '../auth/password-hash.js';
+import { HASH_SCHEMES, hashScheme, hashWith, type NewHashScheme } from '../auth/password-hash.js';
 import { brokerFlagOptions, parseCliArgs } from '../cli-options.js';
 import type { BrokerConfig } from '../config.js';
 import { isBrokerAppError } from '../errors.js';
@@ -33,6 +33,7 @@ const adminFlags = {
   'mosquitto-acl': { type: 'string' },
   user: { type: 'string' },
   anonymous: { type: 'boolean' },
+  hash: { type: 'string' },
 } as const;
 
 interface AdminArgs {
@@ -42,6 +43,8 @@ interface AdminArgs {
   readonly mosquittoAcl: string | undefined;
   readonly user: string | undefined;
   readonly anonymous: boolean;
+  /** `user add|passwd --hash`: the scheme of the new hash. */
+  readonly hash: NewHashScheme;
   /** The broker flags, for the store the broker uses. */
   readonly configArgv: string[];
 }
@@ -130,8 +133,17 @@ function parseAdminArgs(argv: readonly string[]): AdminArgs {
     mosquittoAcl: text('mosquitto-acl'),
     user: text('user'),
     anonymous: values.get('anonymous') === true,
+    hash: hashSchemeOf(text('hash')),
     configArgv,
   };
+}
+
+function hashSchemeOf(value: string | undefined): NewHashScheme {
+  if (value === undefined) return 'scrypt';
+  if (!(HASH_SCHEMES as readonly string[]).includes(value)) {
+    throw usage(`--hash ${value} is not a hash scheme; use --hash scrypt (default) or --hash scram-sha-256`);
+  }
+  return value as NewHashScheme;
 }
 
 async function dispatch(args: AdminArgs, store: Store, io: AdminIo): Promise<void> {
@@ -198,7 +210,7 @@ async function addUser(
     throw failure(`user "${name}" exists; use: mqtt-adapt user passwd ${name}`);
   if (replace && existing === undefined) throw failure(`no user "${name}"; use: mqtt-adapt user add ${name}`);
   const password = await readPassword(io, args.passwordStdin);
-  await store.saveUser({ username: name, passwordHash: await hashPassword(password) });
+  await store.saveUser({ username: name, passwordHash: await hashWith(args.hash, password) });
   say(io, `${replace ? 'changed the password of' : 'added'} user "${name}"`);
 }
 

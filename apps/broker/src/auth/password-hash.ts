@@ -1,5 +1,6 @@
 import { createHash, pbkdf2, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
+import { deriveScramCredentials, type ScramCredentials } from './scram.js';
 
 const scryptAsync = promisify(scrypt) as (
   password: Buffer,
@@ -26,6 +27,13 @@ export const defaultScryptParams: ScryptParams = Object.freeze({ logN: 15, r: 8,
 const SALT_BYTES = 16;
 const KEY_BYTES = 32;
 
+/** PBKDF2 rounds of new SCRAM-SHA-256 credentials: RFC 7677's minimum, which clients also pay. */
+export const defaultScramIterations = 4096;
+
+/** The hash schemes `user add --hash` can create. */
+export const HASH_SCHEMES = ['scrypt', 'scram-sha-256'] as const;
+export type NewHashScheme = (typeof HASH_SCHEMES)[number];
+
 /** Result of checking a password against a stored hash. */
 export interface PasswordCheck {
   readonly valid: boolean;
@@ -45,8 +53,48 @@ export async function hashPassword(
 }
 
 /**
+ * New SCRAM-SHA-256 credentials (RFC 5802 §3) as `$scram-sha-256$i=4096$<salt>$<StoredKey>:<ServerKey>`
+ * (base64 with padding, as SCRAM sends the salt): the user can log in with SCRAM-SHA-256
+ * enhanced authentication and with a plain CONNECT password alike.
+ */
+export async function hashScramPassword(
+  password: Buffer,
+  iterations = defaultScramIterations,
+  salt: Buffer = randomBytes(SALT_BYTES),
+): Promise<string> {
+  if (!Number.isInteger(iterations) || iterations < defaultScramIterations || iterations > 10_000_000) {
+    throw new RangeError(
+      `scram iterations ${iterations} are out of range ${defaultScramIterations}-10000000`,
+    );
+  }
+  const credentials = await deriveScramCredentials(password, salt, iterations);
+  return `$scram-sha-256$i=${iterations}$${salt.toString('base64')}$${credentials.storedKey.toString('base64')}:${credentials.serverKey.toString('base64')}`;
+}
+
+/** The SCRAM-SHA-256 credentials of a stored hash; `undefined` for other schemes or a damaged one. */
+export function scramCredentials(stored: string): ScramCredentials | undefined {
+  const parts = stored.split('$');
+  // ['', 'scram-sha-256', 'i=4096', salt, 'storedKey:serverKey']
+  if (parts.length !== 5 || parts[1] !== 'scram-sha-256' || !parts[2]!.startsWith('i=')) return undefined;
+  const iterations = Number(parts[2]!.slice(2));
+  if (!Number.isInteger(iterations) || iterations < 1 || iterations > 10_000_000) return undefined;
+  const salt = Buffer.from(parts[3]!, 'base64');
+  const [stored64, server64, ...rest] = parts[4]!.split(':');
+  const storedKey = Buffer.from(stored64 ?? '', 'base64');
+  const serverKey = Buffer.from(server64 ?? '', 'base64');
+  if (salt.length === 0 || storedKey.length !== 32 || serverKey.length !== 32 || rest.length > 0)
+    return undefined;
+  return { iterations, salt, storedKey, serverKey };
+}
+
+/** A new hash of `scheme` (`user add --hash`). */
+export function hashWith(scheme: NewHashScheme, password: Buffer): Promise<string> {
+  return scheme === 'scram-sha-256' ? hashScramPassword(password) : hashPassword(password);
+}
+
+/**
  * Checks `password` against a stored hash, in constant time for a given hash. Understands our
- * scrypt PHC strings and Mosquitto's `mosquitto_passwd` formats (`$7$` PBKDF2-SHA512 and the
+ * scrypt and SCRAM-SHA-256 strings and Mosquitto's `mosquitto_passwd` formats (`$7$` PBKDF2-SHA512 and the
  * older `$6$` salted SHA-512), so imported users log in as they are and are rehashed then. An
  * unknown or damaged format never matches.
  */
@@ -60,6 +108,8 @@ export async function verifyPassword(
   switch (parts[1]) {
     case 'scrypt':
       return verifyScrypt(parts, password, params);
+    case 'scram-sha-256':
+      return verifyScram(stored, password);
     case '7':
       return verifyMosquittoPbkdf2(parts, password);
     case '6':
@@ -72,9 +122,10 @@ export async function verifyPassword(
 /** The scheme of a stored hash, for `user list` and import checks; `undefined` when unknown. */
 export function hashScheme(
   stored: string,
-): 'scrypt' | 'mosquitto-pbkdf2-sha512' | 'mosquitto-sha512' | undefined {
+): 'scrypt' | 'scram-sha-256' | 'mosquitto-pbkdf2-sha512' | 'mosquitto-sha512' | undefined {
   const scheme = stored.split('$')[1];
   if (scheme === 'scrypt') return 'scrypt';
+  if (scheme === 'scram-sha-256') return 'scram-sha-256';
   if (scheme === '7') return 'mosquitto-pbkdf2-sha512';
   if (scheme === '6') return 'mosquitto-sha512';
   return undefined;
@@ -92,6 +143,17 @@ async function verifyScrypt(parts: string[], password: Buffer, params: ScryptPar
   const valid = timingSafeEqual(key, expected);
   const weaker = stored.logN < params.logN || stored.r < params.r || stored.p < params.p;
   return { valid, needsRehash: valid && weaker };
+}
+
+/**
+ * A plain password against SCRAM credentials: SaltedPassword, then StoredKey, compared. Never
+ * a rehash: the user chose SCRAM, and a scrypt hash could not serve it.
+ */
+async function verifyScram(stored: string, password: Buffer): Promise<PasswordCheck> {
+  const credentials = scramCredentials(stored);
+  if (credentials === undefined) return { valid: false, needsRehash: false };
+  const derived = await deriveScramCredentials(password, credentials.salt, credentials.iterations);
+  return { valid: timingSafeEqual(derived.storedKey, credentials.storedKey), needsRehash: false };
 }
 
 async function verifyMosquittoPbkdf2(parts: string[], password: Buffer): Promise<PasswordCheck> {

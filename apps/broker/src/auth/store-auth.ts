@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { Acl, type ClientAcl } from './acl.js';
 import { FailureDelays } from './failure-delays.js';
 import { defaultScryptParams, hashPassword, type ScryptParams, verifyPassword } from './password-hash.js';
+import { SCRAM_SHA_256, ScramSha256Method } from './scram-method.js';
 import { VerifiedLogins } from './verified-logins.js';
 
 /** The last client a hook saw and its ACL view. */
@@ -60,6 +61,8 @@ export class StoreAuth {
   private readonly delays: FailureDelays;
   private readonly verified = new VerifiedLogins();
   private readonly scrypt: ScryptParams;
+  /** 5.0 enhanced authentication by SCRAM-SHA-256 against the same users, delays and counters. */
+  private readonly scram: ScramSha256Method;
   /** A hash to check unknown users against, so their answer takes as long as a known user's. */
   private decoyHash: Promise<string> | undefined = undefined;
 
@@ -69,6 +72,18 @@ export class StoreAuth {
   ) {
     this.delays = new FailureDelays(options.failureDelayMs, options.maxFailureDelayMs);
     this.scrypt = options.scrypt ?? defaultScryptParams;
+    this.scram = new ScramSha256Method({
+      getUser: (username) => this.store.getUser(username),
+      waitTurn: (remoteAddress) => this.delays.wait(hostOf(remoteAddress)),
+      settled: (request, username, succeeded) => {
+        const who = {
+          clientId: request.clientId,
+          username: username ?? request.username,
+          remoteAddress: request.remoteAddress,
+        };
+        this.settled(who, hostOf(request.remoteAddress), succeeded ? true : BAD_USER_NAME_OR_PASSWORD);
+      },
+    });
   }
 
   /** Loads users and rules (call after the store is open) and starts watching for changes. */
@@ -94,12 +109,19 @@ export class StoreAuth {
     return this.options.allowAnonymous ?? this.userCount === 0;
   }
 
-  /** The router hooks. `authorizeRead` answers from the compiled ACL, synchronously. */
+  /**
+   * The router hooks. `authorizeRead` answers from the compiled ACL, synchronously;
+   * `authMethods` offers SCRAM-SHA-256 to 5.0 clients.
+   */
   hooks(): Required<
-    Pick<BrokerHooks, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeRead'>
+    Pick<
+      BrokerHooks,
+      'authenticate' | 'authMethods' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeRead'
+    >
   > {
     return {
       authenticate: (request) => this.authenticate(request),
+      authMethods: { [SCRAM_SHA_256]: this.scram },
       // No rule at all: everything is allowed, without a per-client lookup per message.
       authorizePublish: (client, topicName) =>
         this.acl.ruleCount === 0 || this.memoView(this.publisherMemo, client).mayPublish(topicName),
@@ -133,7 +155,7 @@ export class StoreAuth {
   }
 
   private settled(
-    request: AuthenticateRequest,
+    request: Pick<AuthenticateRequest, 'clientId' | 'username' | 'remoteAddress'>,
     address: string,
     result: AuthenticateResult,
   ): AuthenticateResult {

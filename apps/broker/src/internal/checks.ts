@@ -46,6 +46,28 @@ export function booleanValue(): Check<boolean> {
   };
 }
 
+/** `true` or `false`: a boolean in a config file, the words from a flag or a variable. */
+export function booleanText(): Check<boolean> {
+  return (value, key) => {
+    if (value === true || value === 'true') return true;
+    if (value === false || value === 'false') return false;
+    throw configError(`${key} = ${show(value)} is not true or false`);
+  };
+}
+
+/** A non-empty MQTT UTF-8 string: no U+0000, at most 65535 bytes. */
+export function mqttString(what: string): Check<string> {
+  return (value, key) => {
+    if (typeof value !== 'string' || value === '' || value.includes('\u0000')) {
+      throw configError(`${key} = ${show(value)} is not ${what} (a non-empty string without U+0000)`);
+    }
+    if (Buffer.byteLength(value, 'utf8') > 65_535) {
+      throw configError(`${key} = ${show(value)} is not ${what} (at most 65535 UTF-8 bytes)`);
+    }
+    return value;
+  };
+}
+
 export function nonEmptyString(what: string): Check<string> {
   return (value, key) => {
     if (typeof value !== 'string' || value.trim() === '') {

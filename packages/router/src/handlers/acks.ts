@@ -1,4 +1,5 @@
 import { type AckPacket, PacketType, ReasonCode } from '@mqtt-adapt/codec';
+import { withReasonString } from '../ack-reasons.js';
 import { type Connection, ConnectionState } from '../connection.js';
 
 /**
@@ -29,12 +30,7 @@ export function handleAck(connection: Connection, packet: AckPacket): void {
         entry.released = true;
         core.persistence.updateDelivery(session, entry);
       }
-      connection.send({
-        type: PacketType.Pubrel,
-        packetId,
-        reasonCode: known || connection.protocolVersion !== 5 ? 0 : ReasonCode.PacketIdentifierNotFound,
-        properties: undefined,
-      });
+      connection.send(answer(connection, PacketType.Pubrel, packetId, known));
       return;
     }
     case PacketType.Pubcomp: {
@@ -46,13 +42,26 @@ export function handleAck(connection: Connection, packet: AckPacket): void {
       const known = session.inboundQos2.delete(packetId);
       if (known) core.persistence.deleteInboundQos2(session, packetId);
       // PUBCOMP only once the id's removal is durable: a stale id would swallow a new message.
-      connection.ackDurably({
-        type: PacketType.Pubcomp,
-        packetId,
-        reasonCode: known || connection.protocolVersion !== 5 ? 0 : ReasonCode.PacketIdentifierNotFound,
-        properties: undefined,
-      });
+      connection.ackDurably(answer(connection, PacketType.Pubcomp, packetId, known));
       return;
     }
   }
+}
+
+/** PUBREL / PUBCOMP: 5.0 says 0x92 for an id it does not know, and why in a Reason String. */
+function answer(
+  connection: Connection,
+  type: typeof PacketType.Pubrel | typeof PacketType.Pubcomp,
+  packetId: number,
+  known: boolean,
+): AckPacket {
+  if (known || connection.protocolVersion !== 5)
+    return { type, packetId, reasonCode: 0, properties: undefined };
+  const packet: AckPacket = {
+    type,
+    packetId,
+    reasonCode: ReasonCode.PacketIdentifierNotFound,
+    properties: undefined,
+  };
+  return withReasonString(connection, packet, `packet identifier ${packetId} not found`);
 }

@@ -10,10 +10,14 @@ import {
 } from '@mqtt-adapt/codec';
 import { type Connection, ConnectionState } from '../connection.js';
 import { forwardedProperties } from '../forwarded-properties.js';
-import type { AuthenticateResult } from '../hooks.js';
+import type { AuthenticateResult, DisconnectReason } from '../hooks.js';
 import { createMessage } from '../message.js';
 import { resendInflight } from '../outbound.js';
+import { OutboundTopicAliases } from '../outbound-topic-aliases.js';
 import { Session } from '../session.js';
+import { grantedSessionExpiry } from '../session-expiry.js';
+import { findAuthMethod, startAuthentication } from './auth.js';
+import { addCapabilityProperties } from './capabilities.js';
 import { topicNameRefusal } from './topic-limits.js';
 
 /** A 4-byte Remaining Length of 268,435,455 plus the fixed header: no Maximum Packet Size to advertise. */
@@ -39,20 +43,35 @@ function toV3ReturnCode(reasonCode: number): number {
 }
 
 /** Sends a refusing CONNACK (session present 0 [MQTT-3.2.2-4]) and closes [MQTT-3.2.2-5]. */
-export function refuseConnect(connection: Connection, reasonCode: number, why: string): void {
+export function refuseConnect(
+  connection: Connection,
+  reasonCode: number,
+  why: string,
+  reason: DisconnectReason = 'not-authorized',
+): void {
   const version = connection.protocolVersion;
-  connection.send({
+  const connack = {
     type: PacketType.Connack,
     sessionPresent: false,
     reasonCode: version === 5 ? reasonCode : toV3ReturnCode(reasonCode),
-    // 5.0: say why, unless the client asked for no problem information.
-    properties: version === 5 && connection.problemInformation ? { reasonString: why } : undefined,
-  });
+    properties: undefined,
+  } as const;
+  // 5.0: say why, unless the client asked for no problem information or it would make the
+  // CONNACK larger than the client's Maximum Packet Size [MQTT-3.2.2-19].
+  const explained =
+    version === 5 && connection.problemInformation
+      ? encode({ ...connack, properties: { reasonString: why } }, 5)
+      : undefined;
+  connection.write(
+    explained !== undefined && explained.length <= connection.maxOutgoingPacketSize
+      ? explained
+      : encode(connack, version),
+  );
   connection.core.logger.debug(
     { remoteAddress: connection.transport.remoteAddress, reasonCode, why },
     'connect refused',
   );
-  connection.close('not-authorized');
+  connection.close(reason);
 }
 
 /** Protocol level not 3, 4 or 5: CONNACK 0x01 in the 3.1.1 format, then close [MQTT-3.1.2-2]. */
@@ -76,6 +95,8 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): Pr
   connection.protocolVersion = packet.protocolVersion;
   connection.problemInformation = packet.properties?.requestProblemInformation !== 0;
   connection.state = ConnectionState.Connecting;
+  // Bounds everything sent from now on, a refusing CONNACK included [MQTT-3.1.2-24].
+  connection.maxOutgoingPacketSize = packet.properties?.maximumPacketSize ?? Number.POSITIVE_INFINITY;
   const accepted = connection.transport.protocolVersions;
   if (accepted !== undefined && !accepted.includes(packet.protocolVersion as 3 | 4 | 5)) {
     refuseConnect(
@@ -120,9 +141,20 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): Pr
     );
     return undefined;
   }
+  if (packet.will?.retain === true && !core.options.retainAvailable) {
+    // A retained will while Retain Available is 0 is refused [MQTT-3.2.2-13] (3.x: closed).
+    if (packet.protocolVersion === 5) {
+      refuseConnect(connection, ReasonCode.RetainNotSupported, 'will: retain is not available');
+    } else {
+      connection.violation('will with RETAIN 1 while retain is not available');
+    }
+    return undefined;
+  }
   const method = packet.properties?.authenticationMethod;
-  if (method !== undefined) {
-    // No enhanced authentication method is offered yet: any is unknown [MQTT-4.12.0-1].
+  // Enhanced authentication by one of `hooks.authMethods` (handlers/auth.ts); any other method
+  // is unknown [MQTT-4.12.0-1].
+  const authMethod = method === undefined ? undefined : findAuthMethod(core.hooks, method);
+  if (method !== undefined && authMethod === undefined) {
     refuseConnect(
       connection,
       ReasonCode.BadAuthenticationMethod,
@@ -135,6 +167,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): Pr
     refuseConnect(connection, ReasonCode.PayloadFormatInvalid, 'will payload is not the UTF-8 it claims');
     return undefined;
   }
+  if (authMethod !== undefined) return startAuthentication(connection, packet, clientId, method!, authMethod);
   const authenticate = core.hooks.authenticate;
   if (authenticate === undefined) return accept(connection, packet, clientId);
   let result: AuthenticateResult | Promise<AuthenticateResult>;
@@ -158,7 +191,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): Pr
 }
 
 /** The hook's answer, or a rejection once `timeoutMs` passed without one (a hung backend). */
-function withTimeout<T>(connection: Connection, work: Promise<T>, timeoutMs: number): Promise<T> {
+export function withTimeout<T>(connection: Connection, work: Promise<T>, timeoutMs: number): Promise<T> {
   const clock = connection.core.clock;
   return new Promise<T>((resolve, reject) => {
     const timer = clock.setTimeout(
@@ -199,6 +232,15 @@ function settleAuthentication(
   return undefined;
 }
 
+/** `accept` for a CONNECT that an enhanced authentication method let in (handlers/auth.ts). */
+export function acceptAuthenticated(
+  connection: Connection,
+  packet: ConnectPacket,
+  clientId: string,
+): Promise<void> | undefined {
+  return accept(connection, packet, clientId);
+}
+
 /**
  * Takes over or creates the session, and once the store has it durably [ARCHITECTURE: a
  * session after CONNACK], sends CONNACK and re-sends what the session owes.
@@ -223,14 +265,25 @@ function accept(connection: Connection, packet: ConnectPacket, clientId: string)
   if (session !== undefined) core.wills.cancel(session);
   const sessionPresent = session !== undefined;
   const version = packet.protocolVersion as 3 | 4 | 5;
+  const expiryInterval = grantedSessionExpiry(
+    version,
+    packet.cleanStart,
+    packet.properties?.sessionExpiryInterval,
+    core.options.maxSessionExpirySeconds,
+  );
   if (session === undefined) {
-    session = new Session(clientId, !packet.cleanStart, version);
+    session = new Session(clientId, expiryInterval > 0, version, expiryInterval);
     core.sessions.set(clientId, session);
   }
-  // Read before this connection overwrites them: a changed user or level is stored again.
+  // Read before this connection overwrites them: a changed record is stored again.
   const previousUsername = session.client?.username;
   const previousVersion = session.protocolVersion;
+  const previousInterval = session.expiryInterval;
+  const wasExpiring = session.expiresAt !== undefined;
   session.protocolVersion = version;
+  // Online, a session does not expire; this connection's interval applies from its close on.
+  core.expiry.cancel(session);
+  session.expiryInterval = expiryInterval;
   const will = packet.will;
   session.will = undefined;
   session.willDelayMs = 0;
@@ -253,7 +306,13 @@ function accept(connection: Connection, packet: ConnectPacket, clientId: string)
   };
   connection.session = session;
   session.client = connection.client;
-  if (!sessionPresent || previousUsername !== connection.client.username || previousVersion !== version) {
+  if (
+    !sessionPresent ||
+    wasExpiring ||
+    previousUsername !== connection.client.username ||
+    previousVersion !== version ||
+    previousInterval !== expiryInterval
+  ) {
     core.persistence.saveSession(session);
   }
   const flushed = core.persistence.store.flush();
@@ -279,18 +338,40 @@ function finishConnect(
 ): void {
   if (connection.state === ConnectionState.Closed) return;
   const core = connection.core;
-  // A 5.0 client's Receive Maximum caps what the broker leaves unacknowledged with it [MQTT-3.3.4-7].
+  // A 5.0 client's Receive Maximum caps what the broker leaves unacknowledged with it [MQTT-3.3.4-9].
   const receiveMaximum = packet.properties?.receiveMaximum ?? 65_535;
   connection.inflightLimit = Math.min(core.options.maxInflightMessages, receiveMaximum);
-  connection.maxOutgoingPacketSize = packet.properties?.maximumPacketSize ?? Number.POSITIVE_INFINITY;
+  // Aliases are per connection [MQTT-3.3.2-7], only up to the client's maximum [MQTT-3.1.2-26/27].
+  connection.outboundTopicAliases = OutboundTopicAliases.forClient(
+    packet.properties?.topicAliasMaximum,
+    core.options.maxOutboundTopicAliases,
+  );
   core.sessionConnected(session, connection);
   connection.state = ConnectionState.Connected;
-  connection.send({
-    type: PacketType.Connack,
-    sessionPresent,
-    reasonCode: 0,
-    properties: packet.protocolVersion === 5 ? connackProperties(connection, session, packet) : undefined,
-  });
+  const connack = encode(
+    {
+      type: PacketType.Connack,
+      sessionPresent,
+      reasonCode: 0,
+      properties: packet.protocolVersion === 5 ? connackProperties(connection, session, packet) : undefined,
+    },
+    connection.protocolVersion,
+  );
+  if (connack.length > connection.maxOutgoingPacketSize) {
+    // What the CONNACK must say does not fit the client's Maximum Packet Size [MQTT-3.1.2-24]:
+    // closed without it, as Mosquitto does; the session goes on as after any close.
+    core.logger.debug(
+      {
+        clientId: session.clientId,
+        bytes: connack.length,
+        maximumPacketSize: connection.maxOutgoingPacketSize,
+      },
+      'CONNACK larger than the client accepts; connection closed',
+    );
+    connection.close('protocol-error');
+    return;
+  }
+  connection.write(connack);
   // 5.0: the broker's Server Keep Alive, when set, is the one the client must use [MQTT-3.2.2-21].
   const serverKeepAlive = core.options.serverKeepAliveSeconds;
   connection.startKeepalive(
@@ -319,6 +400,11 @@ function connackProperties(
     properties.assignedClientIdentifier = session.clientId;
     any = true;
   }
+  // Granted less than asked (maxSessionExpirySeconds): the client is told (MQTT 5.0 §3.2.2.3.2).
+  if (session.expiryInterval !== (packet.properties?.sessionExpiryInterval ?? 0)) {
+    properties.sessionExpiryInterval = session.expiryInterval;
+    any = true;
+  }
   if (options.topicAliasMaximum > 0) {
     properties.topicAliasMaximum = options.topicAliasMaximum;
     any = true;
@@ -331,12 +417,19 @@ function connackProperties(
     properties.maximumQoS = options.maxQoS;
     any = true;
   }
+  // Receive Maximum and the Available flags that are off (handlers/capabilities.ts).
+  if (addCapabilityProperties(options, properties)) any = true;
   if (options.serverKeepAliveSeconds !== undefined) {
     properties.serverKeepAlive = options.serverKeepAliveSeconds;
     any = true;
   }
   if (options.responseInformation !== undefined && packet.properties?.requestResponseInformation === 1) {
     properties.responseInformation = options.responseInformation;
+    any = true;
+  }
+  // Enhanced authentication: its method and final data [MQTT-4.12.0-5]; none without [MQTT-4.12.0-6].
+  if (connection.auth !== undefined) {
+    connection.auth.takeConnackProperties(properties);
     any = true;
   }
   return any ? properties : undefined;

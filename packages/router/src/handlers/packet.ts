@@ -1,7 +1,9 @@
 import { encode, type Packet, PacketType } from '@mqtt-adapt/codec';
 import { type Connection, ConnectionState } from '../connection.js';
 import { handleAck } from './acks.js';
+import { handleAuth, handlePacketBeforeConnack } from './auth.js';
 import { handleConnect } from './connect.js';
+import { handleDisconnect } from './disconnect.js';
 import { handlePublish } from './publish.js';
 import { handleSubscribe } from './subscribe.js';
 import { handleUnsubscribe } from './unsubscribe.js';
@@ -18,6 +20,8 @@ export function handlePacket(connection: Connection, packet: Packet): Promise<vo
     }
     return handleConnect(connection, packet);
   }
+  // Only while an enhanced authentication exchange waits for the client's AUTH.
+  if (connection.state === ConnectionState.Connecting) return handlePacketBeforeConnack(connection, packet);
   switch (packet.type) {
     case PacketType.Publish:
       return handlePublish(connection, packet);
@@ -36,15 +40,10 @@ export function handlePacket(connection: Connection, packet: Packet): Promise<vo
       connection.write(PINGRESP);
       return undefined;
     case PacketType.Disconnect:
-      // A clean DISCONNECT discards the will [MQTT-3.1.2-10]; 5.0 reason 0x04 asks to send it.
-      if (
-        connection.session !== undefined &&
-        !(connection.protocolVersion === 5 && packet.reasonCode === 0x04)
-      ) {
-        connection.session.will = undefined;
-      }
-      connection.close('client-disconnect');
+      handleDisconnect(connection, packet);
       return undefined;
+    case PacketType.Auth:
+      return handleAuth(connection, packet);
     default:
       connection.violation(`packet type ${packet.type} is not sent by clients`);
       return undefined;

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
-import { PacketType, type PublishPacket, ReasonCode } from '@mqtt-adapt/codec';
+import { type AckPacket, PacketType, type PublishPacket, ReasonCode } from '@mqtt-adapt/codec';
+import { withReasonString } from '../ack-reasons.js';
 import { type Connection, ConnectionState } from '../connection.js';
 import { forwardedProperties } from '../forwarded-properties.js';
 import { createMessage, type RoutedMessage } from '../message.js';
@@ -34,7 +35,8 @@ export function handlePublish(connection: Connection, packet: PublishPacket): Pr
       'payload is not the UTF-8 it claims',
     );
     if (packet.qos === 0) connection.violation('payload is not UTF-8', ReasonCode.PayloadFormatInvalid);
-    else acknowledge(connection, packet, ReasonCode.PayloadFormatInvalid);
+    else
+      acknowledge(connection, packet, ReasonCode.PayloadFormatInvalid, 'payload is not the UTF-8 it claims');
     return undefined;
   }
   if (packet.qos === 2 && session.inboundQos2.has(packet.packetId!)) {
@@ -54,7 +56,12 @@ export function handlePublish(connection: Connection, packet: PublishPacket): Pr
     // Topics starting with '$' belong to the server ($SYS): dropped, logged, still acknowledged.
     connection.core.logger.debug({ clientId: session.clientId, topicName }, 'publish to $ topic dropped');
     connection.core.drop(message, session.clientId, 'dollar-topic');
-    acknowledge(connection, packet, ReasonCode.NotAuthorized);
+    acknowledge(
+      connection,
+      packet,
+      ReasonCode.NotAuthorized,
+      'clients may not publish to topics starting with $',
+    );
     return undefined;
   }
   const authorize = connection.core.hooks.authorizePublish;
@@ -83,12 +90,18 @@ export function handlePublish(connection: Connection, packet: PublishPacket): Pr
 }
 
 /**
- * A Subscription Identifier from a client is a Protocol Error [MQTT-3.3.4-6]; a QoS above the
- * Maximum QoS the CONNACK advertised is 0x9B [MQTT-3.2.2-11]. False when the client was closed.
+ * A Subscription Identifier from a client is a Protocol Error [MQTT-3.3.4-6]; RETAIN 1 while
+ * retain is not available is 0x9A [MQTT-3.2.2-14]; a QoS above the Maximum QoS the CONNACK
+ * advertised is 0x9B [MQTT-3.2.2-11]. False when the client was closed.
  */
 function checkClientPublish(connection: Connection, packet: PublishPacket): boolean {
   if (packet.properties?.subscriptionIdentifiers !== undefined) {
     connection.violation('subscription identifier in a PUBLISH from a client', ReasonCode.ProtocolError);
+    return false;
+  }
+  if (packet.retain && !connection.core.options.retainAvailable) {
+    // Retain Available 0 was advertised [MQTT-3.2.2-14]; 3.x clients, never told, are closed too.
+    connection.violation('PUBLISH with RETAIN 1 while Retain Available is 0', ReasonCode.RetainNotSupported);
     return false;
   }
   const maxQoS = connection.core.options.maxQoS;
@@ -119,7 +132,7 @@ function settle(
   );
   connection.core.drop(message, message.publisherId!, 'not-authorized');
   // 3.x has no negative PUBACK: the message is acknowledged and discarded, as Mosquitto does.
-  acknowledge(connection, packet, ReasonCode.NotAuthorized);
+  acknowledge(connection, packet, ReasonCode.NotAuthorized, 'not authorized to publish to this topic');
 }
 
 function accept(connection: Connection, packet: PublishPacket, message: RoutedMessage): void {
@@ -133,13 +146,17 @@ function accept(connection: Connection, packet: PublishPacket, message: RoutedMe
   acknowledge(connection, packet, matched === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success);
 }
 
-/** PUBACK / PUBREC once what the message made the store write is durable. */
-function acknowledge(connection: Connection, packet: PublishPacket, reasonCode: number): void {
+/**
+ * PUBACK / PUBREC once what the message made the store write is durable; a refusal (5.0, 0x80
+ * or more) says why in a Reason String when the client allows it (`withReasonString`).
+ */
+function acknowledge(connection: Connection, packet: PublishPacket, reasonCode: number, why?: string): void {
   if (packet.qos === 0) return;
-  connection.ackDurably({
+  const ack: AckPacket = {
     type: packet.qos === 1 ? PacketType.Puback : PacketType.Pubrec,
     packetId: packet.packetId!,
     reasonCode: connection.protocolVersion === 5 ? reasonCode : 0,
     properties: undefined,
-  });
+  };
+  connection.ackDurably(why === undefined ? ack : withReasonString(connection, ack, why));
 }

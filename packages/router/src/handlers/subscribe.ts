@@ -1,10 +1,22 @@
-import { PacketType, type QoS, ReasonCode, type SubscribePacket, type Subscription } from '@mqtt-adapt/codec';
+import {
+  PacketType,
+  type QoS,
+  ReasonCode,
+  type SubackPacket,
+  type SubscribePacket,
+  type Subscription,
+} from '@mqtt-adapt/codec';
+import { SubackRefusals, withReasonString } from '../ack-reasons.js';
 import { type Connection, ConnectionState } from '../connection.js';
 import type { SubscriptionOptions } from '../session.js';
+import { checkSubscribeCapabilities, unavailableFilter } from './capabilities.js';
 import { isTopicFilterAllowed } from './topic-limits.js';
 
-/** The hook's answer for one filter, or `invalid` when the filter itself is not valid. */
-type Verdict = boolean | QoS | 'invalid';
+/**
+ * The hook's answer for one filter; `invalid` when the filter itself is not valid, `unavailable`
+ * when it asks for a kind of subscription that is switched off (3.x only).
+ */
+type Verdict = boolean | QoS | 'invalid' | 'unavailable';
 
 /**
  * SUBSCRIBE: one return code per filter, in order [MQTT-3.8.4-5]; an invalid or refused
@@ -19,12 +31,20 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
       return undefined;
     }
   }
+  // Asking a 5.0 broker for what its CONNACK said is not available: DISCONNECT (0xA1, 0x9E, 0xA2).
+  if (!checkSubscribeCapabilities(connection, packet)) return undefined;
+  const options = connection.core.options;
   const authorize = connection.core.hooks.authorizeSubscribe;
   const verdicts: Array<Verdict | Promise<Verdict>> = [];
   let async = false;
   for (const subscription of packet.subscriptions) {
     if (!isTopicFilterAllowed(connection, subscription.topicFilter)) {
       verdicts.push('invalid');
+      continue;
+    }
+    if (unavailableFilter(options, subscription.topicFilter) !== undefined) {
+      // Only a 3.x client gets here (5.0 was disconnected above): SUBACK 0x80 for this filter.
+      verdicts.push('unavailable');
       continue;
     }
     if (authorize === undefined) {
@@ -54,7 +74,7 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
 }
 
 function grantedQos(connection: Connection, subscription: Subscription, verdict: Verdict): QoS | undefined {
-  if (verdict === false || verdict === 'invalid') return undefined;
+  if (verdict === false || verdict === 'invalid' || verdict === 'unavailable') return undefined;
   let qos = subscription.qos;
   if (qos > connection.core.options.maxQoS) qos = connection.core.options.maxQoS;
   if (verdict !== true && verdict < qos) qos = verdict;
@@ -68,17 +88,21 @@ function apply(connection: Connection, packet: SubscribePacket, verdicts: Verdic
   const reasonCodes: number[] = [];
   const granted: Array<{ subscription: Subscription; qos: QoS; isNew: boolean }> = [];
   const subscriptionIdentifier = packet.properties?.subscriptionIdentifiers?.[0];
+  let refusals: SubackRefusals | undefined;
   packet.subscriptions.forEach((subscription, index) => {
     const verdict = verdicts[index] as Verdict;
     const qos = grantedQos(connection, subscription, verdict);
     if (qos === undefined) {
+      const invalid = verdict === 'invalid';
       reasonCodes.push(
         connection.protocolVersion !== 5
           ? 0x80
-          : verdict === 'invalid'
+          : invalid
             ? ReasonCode.TopicFilterInvalid
             : ReasonCode.NotAuthorized,
       );
+      refusals ??= new SubackRefusals();
+      refusals.add(index, invalid ? 'topic filter invalid' : 'not authorized');
       return;
     }
     const isNew = !session.subscriptions.has(subscription.topicFilter);
@@ -88,6 +112,8 @@ function apply(connection: Connection, packet: SubscribePacket, verdicts: Verdic
         'subscription refused: maxSubscriptionsPerSession reached',
       );
       reasonCodes.push(connection.protocolVersion === 5 ? ReasonCode.QuotaExceeded : 0x80);
+      refusals ??= new SubackRefusals();
+      refusals.add(index, `maxSubscriptionsPerSession ${core.options.maxSubscriptionsPerSession} reached`);
       return;
     }
     const options: SubscriptionOptions = {
@@ -103,9 +129,15 @@ function apply(connection: Connection, packet: SubscribePacket, verdicts: Verdic
     reasonCodes.push(qos);
     granted.push({ subscription, qos, isNew });
   });
+  const suback: SubackPacket = {
+    type: PacketType.Suback,
+    packetId: packet.packetId,
+    reasonCodes,
+    properties: undefined,
+  };
   // Retained messages follow the SUBACK, so they wait for it.
   connection.ackDurably(
-    { type: PacketType.Suback, packetId: packet.packetId, reasonCodes, properties: undefined },
+    refusals === undefined ? suback : withReasonString(connection, suback, refusals.toString()),
     () => {
       for (const { subscription, qos, isNew } of granted) {
         core.events.emit('subscribed', connection.client!, subscription.topicFilter, qos);

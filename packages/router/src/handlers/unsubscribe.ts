@@ -1,7 +1,10 @@
 import { PacketType, ReasonCode, type UnsubscribePacket } from '@mqtt-adapt/codec';
 import { type Connection, ConnectionState } from '../connection.js';
 
-/** UNSUBSCRIBE: removes each filter it names; UNSUBACK even when none existed [MQTT-3.10.4-5]. */
+/**
+ * UNSUBSCRIBE: removes each filter it names; UNSUBACK even when none existed [MQTT-3.10.4-5],
+ * in 5.0 with 0x00 or 0x11 No subscription existed per filter, in order [MQTT-3.11.3-1].
+ */
 export function handleUnsubscribe(connection: Connection, packet: UnsubscribePacket): void {
   if (connection.state !== ConnectionState.Connected) return;
   const core = connection.core;
@@ -18,7 +21,8 @@ export function handleUnsubscribe(connection: Connection, packet: UnsubscribePac
       reasonCodes.push(existed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
     }
   }
-  connection.send({
+  // After the store has the removals, behind earlier acks (a SUBACK still waiting for its flush).
+  connection.ackDurably({
     type: PacketType.Unsuback,
     packetId: packet.packetId,
     reasonCodes,

@@ -34,6 +34,14 @@ export class RingQueue<T> {
     return this.count === 0 ? undefined : this.items[this.head];
   }
 
+  /** Removes every item `remove` says yes to, keeping the others in order. */
+  removeWhere(remove: (item: T) => boolean): void {
+    const kept: T[] = [];
+    for (const item of this) if (!remove(item)) kept.push(item);
+    this.clear();
+    for (const item of kept) this.push(item);
+  }
+
   clear(): void {
     this.items = new Array<T | undefined>(4);
     this.head = 0;

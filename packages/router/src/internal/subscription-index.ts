@@ -52,6 +52,20 @@ export class SubscriptionIndex {
     return this.merger;
   }
 
+  /**
+   * The online member of the share group `sharedFilter` (`$share/{group}/{filter}`) that the
+   * group's policy picks for `topicName`, or `undefined` when none is online.
+   */
+  sharedMember(
+    topicName: string,
+    sharedFilter: string,
+  ): Subscription<Session, SubscriptionOptions> | undefined {
+    for (const subscription of this.trie.match(topicName, [])) {
+      if (subscription.topicFilter === sharedFilter) return subscription;
+    }
+    return undefined;
+  }
+
   release(merger: DeliveryMerger<Session, SubscriptionOptions>): void {
     if (merger !== this.merger) return;
     this.busy = false;

@@ -6,11 +6,20 @@ interface FakeTimer {
   callback: () => void;
 }
 
-/** A clock that moves only when told: `advance(ms)` fires due timers in order. */
+/**
+ * A clock that moves only when told: `advance(ms)` fires due timers in order. Its wall clock
+ * (`epochNow`) starts at `epochStart` and moves with it.
+ */
 export class FakeClock implements Clock {
   private current = 0;
   private nextId = 1;
   private timers: FakeTimer[] = [];
+
+  constructor(private readonly epochStart = Date.UTC(2026, 0, 1)) {}
+
+  epochNow(): number {
+    return this.epochStart + this.current;
+  }
 
   now(): number {
     return this.current;

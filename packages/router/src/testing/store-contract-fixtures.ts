@@ -17,6 +17,7 @@ export function sessionRecord(clientId: string, overrides: Partial<SessionRecord
     clientId,
     protocolVersion: 4,
     sessionExpiryInterval: undefined,
+    expiresAt: undefined,
     username: undefined,
     ...overrides,
   };

@@ -33,6 +33,12 @@ export function describeSessionsContract(run: ContractRun): void {
         sessionRecord('v5-zero', { protocolVersion: 5, sessionExpiryInterval: 0 }),
         sessionRecord('v5-hour', { protocolVersion: 5, sessionExpiryInterval: 3600 }),
         sessionRecord('v5-max', { protocolVersion: 5, sessionExpiryInterval: 4294967295 }),
+        // Offline with a deadline: epoch milliseconds, far above 2^32.
+        sessionRecord('v5-offline', {
+          protocolVersion: 5,
+          sessionExpiryInterval: 4294967294,
+          expiresAt: Date.UTC(2026, 11, 5, 6, 7, 8, 9) + 4294967294 * 1000,
+        }),
         sessionRecord('client/with/slashes+#'),
         sessionRecord(`it's "quoted" \\ %_`),
         sessionRecord('客户端-🙂'),
@@ -74,6 +80,29 @@ export function describeSessionsContract(run: ContractRun): void {
           inboundQos2: [5],
         }),
       );
+    });
+
+    it('expiresAt is set, replaced and cleared with the record, and survives restarts', async () => {
+      const store = run.store;
+      const offline = sessionRecord('c', {
+        protocolVersion: 5,
+        sessionExpiryInterval: 60,
+        expiresAt: 1_800_000_000_123,
+      });
+      store.saveSession(offline);
+      store.saveSubscription('c', 'a', subscriptionOptions());
+      let { snapshot, store: reopened } = await run.restart(store);
+      expect(sessionOf(snapshot, 'c').session).toEqual(offline);
+      // Back online: the deadline is cleared, the subscription stays.
+      const online = { ...offline, expiresAt: undefined };
+      reopened.saveSession(online);
+      ({ snapshot, store: reopened } = await run.restart(reopened));
+      expect(sessionOf(snapshot, 'c').session).toEqual(online);
+      expect(sessionOf(snapshot, 'c').subscriptions.map((s) => s.topicFilter)).toEqual(['a']);
+      const later = { ...offline, expiresAt: 1_800_000_060_456 };
+      reopened.saveSession(later);
+      ({ snapshot } = await run.restart(reopened));
+      expect(sessionOf(snapshot, 'c').session).toEqual(later);
     });
 
     it('username round-trips (undefined included), is replaced with the record and survives restarts', async () => {

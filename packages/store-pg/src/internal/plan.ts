@@ -25,7 +25,7 @@ export function planBatch(batch: Batch, sql: Sql, keyOf: (messageId: number) => 
   const out: Statement[] = [];
   const rows: ClientRows = {
     resets: [],
-    sessions: columns(4),
+    sessions: columns(5),
     subDeletes: columns(2),
     subUpserts: columns(7),
     deliveryDeletes: columns(2),
@@ -80,6 +80,7 @@ function addClient(
       record.protocolVersion,
       record.sessionExpiryInterval ?? null,
       record.username ?? null,
+      record.expiresAt ?? null,
     );
   }
   for (const topicFilter of writes.subscriptionDeletes ?? []) push(rows.subDeletes, clientId, topicFilter);

@@ -103,6 +103,7 @@ function sessionsFrom(
         protocolVersion: row.protocol_version as 3 | 4 | 5,
         sessionExpiryInterval: nullable(row.session_expiry_interval as number | null),
         username: nullable(row.username as string | null),
+        expiresAt: nullable(row.expires_at as number | null),
       },
       subscriptions: [],
       deliveries: [],

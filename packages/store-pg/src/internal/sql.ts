@@ -9,13 +9,14 @@ export function buildSql(schema: string) {
   const hasSession = `EXISTS (SELECT 1 FROM ${t('sessions')} s WHERE s.client_id = u.client_id)`;
   return {
     sessionsDelete: `DELETE FROM ${t('sessions')} WHERE client_id = ANY($1::text[])`,
-    sessionsUpsert: `INSERT INTO ${t('sessions')} (client_id, protocol_version, session_expiry_interval, username)
-SELECT u.client_id, u.protocol_version, u.session_expiry_interval, u.username
-FROM unnest($1::text[], $2::int2[], $3::int8[], $4::text[]) WITH ORDINALITY
-  AS u(client_id, protocol_version, session_expiry_interval, username, n)
+    sessionsUpsert: `INSERT INTO ${t('sessions')} (client_id, protocol_version, session_expiry_interval, username, expires_at)
+SELECT u.client_id, u.protocol_version, u.session_expiry_interval, u.username, u.expires_at
+FROM unnest($1::text[], $2::int2[], $3::int8[], $4::text[], $5::int8[]) WITH ORDINALITY
+  AS u(client_id, protocol_version, session_expiry_interval, username, expires_at, n)
 ORDER BY u.n
 ON CONFLICT (client_id) DO UPDATE SET protocol_version = EXCLUDED.protocol_version,
-  session_expiry_interval = EXCLUDED.session_expiry_interval, username = EXCLUDED.username`,
+  session_expiry_interval = EXCLUDED.session_expiry_interval, username = EXCLUDED.username,
+  expires_at = EXCLUDED.expires_at`,
 
     messagesDelete: `DELETE FROM ${t('messages')} m USING unnest($1::int8[], $2::int8[]) AS u(epoch, id)
 WHERE m.epoch = u.epoch AND m.id = u.id`,
@@ -95,7 +96,7 @@ WHERE topic_name NOT LIKE '$%' ORDER BY topic_name`,
 
     nextEpoch: `SELECT nextval('"${schema}".store_epochs') AS epoch,
   current_setting('synchronous_commit') AS synchronous_commit`,
-    snapshotSessions: `SELECT client_id, protocol_version, session_expiry_interval, username FROM ${t('sessions')}
+    snapshotSessions: `SELECT client_id, protocol_version, session_expiry_interval, username, expires_at FROM ${t('sessions')}
 ORDER BY position`,
     snapshotSubscriptions: `SELECT client_id, topic_filter, qos, no_local, retain_as_published, retain_handling,
   subscription_identifier FROM ${t('subscriptions')} ORDER BY position`,

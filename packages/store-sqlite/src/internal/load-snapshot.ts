@@ -15,6 +15,7 @@ interface SessionRow {
   protocol_version: 3 | 4 | 5;
   session_expiry_interval: number | null;
   username: string | null;
+  expires_at: number | null;
 }
 
 interface SubscriptionRow {
@@ -73,7 +74,7 @@ export function loadSnapshot(db: Database.Database, logger: Logger): StoreSnapsh
 function loadSessions(db: Database.Database): Sessions {
   const sessions: Sessions = new Map();
   const rows = db
-    .prepare(`SELECT client_id, protocol_version, session_expiry_interval, username FROM sessions
+    .prepare(`SELECT client_id, protocol_version, session_expiry_interval, username, expires_at FROM sessions
        ORDER BY rowid`)
     .all() as SessionRow[];
   for (const row of rows) {
@@ -83,6 +84,7 @@ function loadSessions(db: Database.Database): Sessions {
         protocolVersion: row.protocol_version,
         sessionExpiryInterval: row.session_expiry_interval ?? undefined,
         username: row.username ?? undefined,
+        expiresAt: row.expires_at ?? undefined,
       },
       subscriptions: [],
       deliveries: [],

@@ -41,12 +41,14 @@ export function prepareStatements(db: Database.Database): Statements {
   return {
     saveSession: write(
       'saveSession',
-      4,
-      `INSERT INTO sessions (client_id, protocol_version, session_expiry_interval, username) VALUES (?, ?, ?, ?)
+      5,
+      `INSERT INTO sessions (client_id, protocol_version, session_expiry_interval, username, expires_at)
+       VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (client_id) DO UPDATE SET
          protocol_version = excluded.protocol_version,
          session_expiry_interval = excluded.session_expiry_interval,
-         username = excluded.username`,
+         username = excluded.username,
+         expires_at = excluded.expires_at`,
     ),
     deleteSession: write('deleteSession', 1, 'DELETE FROM sessions WHERE client_id = ?'),
     // `SELECT ... FROM sessions WHERE client_id = ?`: a write for a client without a session is
