@@ -1,3 +1,4 @@
+import { filterLevelsMatch, parseSharedFilter } from '@mqtt-adapt/topic';
 import { forwardedProperties } from './forwarded-properties.js';
 import type { RoutedMessage } from './message.js';
 import { createMessage } from './message.js';
@@ -132,6 +133,7 @@ export function restoreSession(
   const session = createSession(snapshot.session);
   for (const { topicFilter, options } of snapshot.subscriptions)
     session.subscriptions.set(topicFilter, options);
+  const identifiersOf = restoredIdentifiers(session);
   for (const delivery of snapshot.deliveries) {
     const stored = delivery.message;
     let message = messages.get(stored.id);
@@ -154,7 +156,7 @@ export function restoreSession(
       qos: delivery.qos,
       retain: delivery.retain,
       seq: delivery.seq,
-      subscriptionIdentifiers: undefined,
+      subscriptionIdentifiers: identifiersOf(message.topicName),
       sharedFilter: undefined,
     };
     if (delivery.packetId !== undefined) {
@@ -170,4 +172,27 @@ export function restoreSession(
   }
   for (const packetId of snapshot.inboundQos2) session.inboundQos2.add(packetId);
   return session;
+}
+
+/**
+ * The store keeps no Subscription Identifiers per delivery: a restored delivery gets those of the
+ * session's subscriptions that match its topic now [MQTT-3.3.4-3], which are the ones it matched
+ * unless the client resubscribed with other identifiers. One answer per topic.
+ */
+function restoredIdentifiers(session: Session): (topicName: string) => number[] | undefined {
+  const withIds: Array<{ levels: string[]; id: number }> = [];
+  for (const [topicFilter, options] of session.subscriptions) {
+    if (options.subscriptionIdentifier === undefined) continue;
+    const filter = parseSharedFilter(topicFilter)?.topicFilter ?? topicFilter;
+    withIds.push({ levels: filter.split('/'), id: options.subscriptionIdentifier });
+  }
+  if (withIds.length === 0) return () => undefined;
+  const byTopic = new Map<string, number[] | undefined>();
+  return (topicName) => {
+    if (byTopic.has(topicName)) return byTopic.get(topicName);
+    const ids = withIds.filter((s) => filterLevelsMatch(s.levels, topicName)).map((s) => s.id);
+    const result = ids.length === 0 ? undefined : ids;
+    byTopic.set(topicName, result);
+    return result;
+  };
 }

@@ -27,7 +27,8 @@ export interface QueuedMessage {
   readonly seq: number;
   /**
    * 5.0 Subscription Identifiers of the subscriptions that matched (sent with the PUBLISH);
-   * `undefined` when none carried one. Not stored: a restart forgets them.
+   * `undefined` when none carried one. Not stored: after a restart they are those of the
+   * session's subscriptions that match the topic then (see `restoreSession`).
    */
   readonly subscriptionIdentifiers: number[] | undefined;
   /**

@@ -1,6 +1,17 @@
 import { type Packet, PacketType, type PublishPacket, type QoS } from '@mqtt-adapt/codec';
 import { describe, expect, it } from 'vitest';
-import { ack, connect, createBroker, publishes, publishPacket, type TestClient } from './helpers.js';
+import { Broker, MemoryStore } from '../src/index.js';
+import { FakeClock } from '../src/testing/index.js';
+import {
+  ack,
+  connect,
+  connectPacket,
+  createBroker,
+  openClient,
+  publishes,
+  publishPacket,
+  type TestClient,
+} from './helpers.js';
 
 function subscribeWithId(
   client: TestClient,
@@ -54,5 +65,40 @@ describe('5.0 Subscription Identifiers in delivered PUBLISH [MQTT-3.3.4-3]', () 
     const [queued] = publishes(sub.take());
     expect(queued?.payload.toString()).toBe('queued');
     expect(ids(queued)).toEqual([42]);
+  });
+});
+
+describe('Subscription Identifiers of deliveries restored from the store', () => {
+  it('a message queued for an offline session still carries the matching identifiers after a restart', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const first = new Broker({ store, clock });
+    await first.open();
+    const persistent = {
+      clientId: 'sub',
+      version: 5,
+      cleanStart: false,
+      properties: { sessionExpiryInterval: 600 },
+    } as const;
+    const sub = connect(first, persistent);
+    subscribeWithId(sub, 'a/#', 1, 5, 1);
+    subscribeWithId(sub, 'a/+', 1, 7, 2);
+    subscribeWithId(sub, 'z/#', 1, 11, 3);
+    sub.connection.transportClosed(undefined);
+    const pub = connect(first, { clientId: 'pub' });
+    pub.send(publishPacket('a/b', 'queued', 1));
+    await first.close();
+
+    const second = new Broker({ store, clock });
+    await second.open();
+    const back = openClient(second, 5);
+    back.send(connectPacket(persistent));
+    const [message] = publishes(back.take());
+    expect(message?.payload.toString()).toBe('queued');
+    expect(
+      ids(message)
+        ?.slice()
+        .sort((x, y) => x - y),
+    ).toEqual([5, 7]);
   });
 });
