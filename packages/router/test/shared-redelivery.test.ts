@@ -12,6 +12,14 @@ import {
   type TestClient,
 } from './helpers.js';
 
+/** Member `a` with a session that outlives its connection. */
+const persistentA = {
+  clientId: 'a',
+  version: 5,
+  cleanStart: false,
+  properties: { sessionExpiryInterval: 60 },
+} as const;
+
 /** Two members of `$share/g/jobs/#`; `a` takes the first message, as round robin starts with it. */
 async function group(options = {}) {
   const { broker, clock } = await createBroker({ maxInflightMessages: 2, ...options });
@@ -62,26 +70,14 @@ describe('shared subscriptions: a member that leaves hands its unacknowledged me
 
   it('a persistent member keeps its messages when no other member is online', async () => {
     const { broker } = await createBroker();
-    const a = connect(broker, {
-      clientId: 'a',
-      version: 5,
-      cleanStart: false,
-      properties: { sessionExpiryInterval: 60 },
-    });
+    const a = connect(broker, persistentA);
     subscribe(a, '$share/g/jobs/#', 1);
     const pub = connect(broker, { clientId: 'pub', version: 5 });
     pub.send(publishPacket('jobs/x', 'only', 1));
     expect(payloads(publishes(a.take()))).toEqual(['only']);
     a.connection.transportClosed(new Error('reset'));
     const back = openClient(broker, 5);
-    back.send(
-      connectPacket({
-        clientId: 'a',
-        version: 5,
-        cleanStart: false,
-        properties: { sessionExpiryInterval: 60 },
-      }),
-    );
+    back.send(connectPacket(persistentA));
     // The re-sent PUBLISH follows the CONNACK.
     const [again] = publishes(back.take());
     expect(again).toMatchObject({ dup: true });
@@ -90,12 +86,7 @@ describe('shared subscriptions: a member that leaves hands its unacknowledged me
 
   it('a QoS 2 message whose PUBREC came stays with its member (only PUBREL is owed)', async () => {
     const { broker } = await createBroker();
-    const a = connect(broker, {
-      clientId: 'a',
-      version: 5,
-      cleanStart: false,
-      properties: { sessionExpiryInterval: 60 },
-    });
+    const a = connect(broker, persistentA);
     subscribe(a, '$share/g/jobs/#', 2);
     const b = connect(broker, { clientId: 'b', version: 5 });
     subscribe(b, '$share/g/other/#', 2);
@@ -112,12 +103,7 @@ describe('shared subscriptions: a member that leaves hands its unacknowledged me
 
   it('non-shared messages of a leaving session stay with it', async () => {
     const { broker } = await createBroker();
-    const a = connect(broker, {
-      clientId: 'a',
-      version: 5,
-      cleanStart: false,
-      properties: { sessionExpiryInterval: 60 },
-    });
+    const a = connect(broker, persistentA);
     subscribe(a, 'jobs/#', 1);
     const b = connect(broker, { clientId: 'b', version: 5 });
     subscribe(b, '$share/g/jobs/#', 1);
