@@ -1,12 +1,11 @@
 import type { QoS } from '@mqtt-adapt/codec';
-import { isValidTopicFilter } from '@mqtt-adapt/topic';
+import { restoreBroker } from './broker-restore.js';
 import type { BrokerStats } from './broker-stats.js';
-import { type Clock, epochNow } from './clock.js';
+import type { Clock } from './clock.js';
 import { type Connection, ConnectionState } from './connection.js';
 import { DelayedWills } from './delayed-wills.js';
 import { DeliveryEncoder } from './delivery-encoder.js';
 import { FlowControl } from './flow-control.js';
-import { forwardedProperties } from './forwarded-properties.js';
 import type { BrokerHooks, DisconnectReason, DropReason } from './hooks.js';
 import { EventHub } from './internal/event-hub.js';
 import { SubscriptionIndex } from './internal/subscription-index.js';
@@ -17,12 +16,12 @@ import { isExpired, publishProperties } from './message-expiry.js';
 import type { ResolvedBrokerOptions } from './options.js';
 import { sendInflight } from './outbound.js';
 import { encodeWithAlias } from './outbound-topic-aliases.js';
-import { Persistence, restoreSession } from './persistence.js';
+import { Persistence } from './persistence.js';
 import { RetainedIndex } from './retained-index.js';
-import { type InflightMessage, type QueuedMessage, Session, type SubscriptionOptions } from './session.js';
-import { NEVER_EXPIRES, SessionExpiry } from './session-expiry.js';
+import type { InflightMessage, QueuedMessage, Session } from './session.js';
+import { SessionExpiry } from './session-expiry.js';
 import { redistributeShared } from './shared-redelivery.js';
-import type { SessionRecord, StoreSnapshot } from './store.js';
+import type { StoreSnapshot } from './store.js';
 
 /**
  * The broker's shared state and delivery logic, used by connections and handlers. Not part of
@@ -69,67 +68,7 @@ export class BrokerCore {
 
   /** Rebuilds sessions (offline), subscriptions and retained messages from the store. */
   restore(snapshot: StoreSnapshot): void {
-    this.persistence.resume(snapshot);
-    const messages = new Map<number, RoutedMessage>();
-    const ended: Session[] = [];
-    for (const sessionSnapshot of snapshot.sessions) {
-      const record = sessionSnapshot.session;
-      const expiryInterval = Math.min(
-        record.sessionExpiryInterval ?? NEVER_EXPIRES,
-        this.options.maxSessionExpirySeconds,
-      );
-      const session = restoreSession(
-        sessionSnapshot,
-        messages,
-        () => new Session(record.clientId, true, record.protocolVersion, expiryInterval),
-      );
-      session.client = {
-        clientId: session.clientId,
-        username: sessionSnapshot.session.username,
-        remoteAddress: '',
-        protocolVersion: session.protocolVersion,
-      };
-      this.sessions.set(session.clientId, session);
-      for (const [topicFilter, options] of session.subscriptions)
-        this.restoreSubscription(session, topicFilter, options);
-      if (!this.resumeExpiry(session, record)) ended.push(session);
-    }
-    // Removed with their queued messages once every message body is restored and counted.
-    for (const session of ended) this.endSession(session);
-    if (ended.length > 0)
-      this.logger.info({ sessions: ended.length }, 'expired sessions removed from the store');
-    for (const record of snapshot.retained) {
-      // Kept even past the retained limits (lowered since they were stored): new ones wait for room.
-      this.setRetained(
-        // Stores written before properties were filtered may hold will-only ones: filter again.
-        createMessage(
-          record.topicName,
-          record.payload,
-          record.qos,
-          true,
-          forwardedProperties(record.properties),
-          undefined,
-        ),
-      );
-    }
-  }
-
-  /**
-   * Restarts the expiry of a restored (offline) session; false when it has ended already: its
-   * interval was 0 (it was online when the broker stopped) or its deadline passed meanwhile.
-   * A session that was online when the broker stopped went offline now; a lowered
-   * `maxSessionExpirySeconds` shortens a stored deadline.
-   */
-  private resumeExpiry(session: Session, record: SessionRecord): boolean {
-    const interval = session.expiryInterval;
-    if (interval === 0) return false;
-    if (interval === NEVER_EXPIRES) return true;
-    const now = epochNow(this.clock);
-    const expiresAt = Math.min(record.expiresAt ?? Number.POSITIVE_INFINITY, now + interval * 1000);
-    if (expiresAt <= now) return false;
-    this.expiry.resume(session, expiresAt);
-    if (expiresAt !== record.expiresAt) this.persistence.saveSession(session);
-    return true;
+    restoreBroker(this, snapshot);
   }
 
   /** An offline session's Session Expiry Interval passed: it ends, with what it held. */
@@ -139,25 +78,8 @@ export class BrokerCore {
     this.endSession(session);
   }
 
-  /**
-   * A stored subscription deeper than `maxTopicLevels` (lowered since it was stored) cannot
-   * enter the trie: it is dropped, from the store too, with a warning, rather than failing open().
-   */
-  private restoreSubscription(session: Session, topicFilter: string, options: SubscriptionOptions): void {
-    if (isValidTopicFilter(topicFilter, this.options.maxTopicLevels)) {
-      this.subscriptions.add(topicFilter, session, options);
-      return;
-    }
-    session.subscriptions.delete(topicFilter);
-    this.persistence.deleteSubscription(session, topicFilter);
-    this.logger.warn(
-      { clientId: session.clientId, topicFilter, maxTopicLevels: this.options.maxTopicLevels },
-      'stored subscription has more levels than maxTopicLevels; dropped',
-    );
-  }
-
   /** Stores, replaces or deletes a retained message, keeping `limits.retainedBytes` up to date. */
-  private setRetained(message: RoutedMessage): void {
+  setRetained(message: RoutedMessage): void {
     const previous = this.retained.set(message);
     this.limits.retainedBytes +=
       message.payload.length - (previous === undefined ? 0 : previous.payload.length);
@@ -482,5 +404,4 @@ export class BrokerCore {
   }
 }
 
-export type { QueuedMessage };
-export { Session };
+export type { QueuedMessage, Session };
