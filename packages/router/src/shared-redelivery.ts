@@ -4,17 +4,18 @@ import type { QueuedMessage, Session } from './session.js';
 
 /**
  * MQTT 5.0 §4.8.2: a shared-subscription member whose connection closed with messages of that
- * subscription still unacknowledged (in flight, or queued behind its window) has them sent to
- * another online member of the same share group, chosen by the group's policy, instead of
- * waiting for it to come back (the spec's "MAY ... as soon as it loses its connection").
- * A QoS 2 message whose PUBREC came stays: the client has it, only PUBREL is owed. Without
- * another member online a message stays where it is, as for any persistent session.
+ * subscription still unacknowledged has them sent to another online member of the same share
+ * group, chosen by the group's policy, instead of waiting for it to come back (the spec's "MAY
+ * ... as soon as it loses its connection"): QoS 1 messages in flight, and messages of any QoS
+ * queued behind its window (never sent). A QoS 2 message already sent stays: its delivery is
+ * completed with that client when it reconnects, and never goes to another [MQTT-4.8.2-4],
+ * [MQTT-4.8.2-5]. Without another member online a message stays where it is.
  * Returns how many messages moved.
  */
 export function redistributeShared(core: BrokerCore, session: Session): number {
   const moving: QueuedMessage[] = [];
   for (const entry of session.inflight.values()) {
-    if (entry.sharedFilter !== undefined && !entry.released) moving.push(entry);
+    if (entry.sharedFilter !== undefined && entry.qos === 1) moving.push(entry);
   }
   let queued = 0;
   for (const entry of session.queue) {

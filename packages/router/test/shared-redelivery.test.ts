@@ -84,20 +84,32 @@ describe('shared subscriptions: a member that leaves hands its unacknowledged me
     expect(again?.payload.toString()).toBe('only');
   });
 
-  it('a QoS 2 message whose PUBREC came stays with its member (only PUBREL is owed)', async () => {
+  it('[MQTT-4.8.2-4] [MQTT-4.8.2-5] a QoS 2 message already sent stays with its member, PUBREC or not', async () => {
     const { broker } = await createBroker();
     const a = connect(broker, persistentA);
     subscribe(a, '$share/g/jobs/#', 2);
     const b = connect(broker, { clientId: 'b', version: 5 });
-    subscribe(b, '$share/g/other/#', 2);
+    subscribe(b, '$share/g/jobs/#', 2);
     const pub = connect(broker, { clientId: 'pub', version: 5 });
-    pub.send(publishPacket('jobs/x', 'twice?', 2));
-    const [p] = publishes(a.take());
-    a.send(ack(PacketType.Pubrec, p!.packetId!));
+    // Round robin: a gets the 1st and 3rd, b the 2nd.
+    for (let i = 1; i <= 3; i++) pub.send(publishPacket('jobs/x', `q2-${i}`, 2, { packetId: i }));
+    const [first, third] = publishes(a.take());
+    expect([first?.payload.toString(), third?.payload.toString()]).toEqual(['q2-1', 'q2-3']);
+    a.send(ack(PacketType.Pubrec, first!.packetId!)); // the 1st is received, the 3rd is not
+    a.take();
+    b.take();
     a.connection.transportClosed(new Error('reset'));
-    const joined = connect(broker, { clientId: 'c', version: 5 });
-    subscribe(joined, '$share/g/jobs/#', 2);
-    expect(publishes(joined.take())).toEqual([]);
+    expect(publishes(b.take())).toEqual([]);
+    const back = openClient(broker, 5);
+    back.send(connectPacket(persistentA));
+    const resent = back.take();
+    // The PUBREL of the 1st and the PUBLISH (DUP) of the 3rd go to a again [MQTT-4.4.0-1].
+    expect(resent.map((packet) => packet.type)).toEqual([
+      PacketType.Connack,
+      PacketType.Pubrel,
+      PacketType.Publish,
+    ]);
+    expect(publishes(resent)[0]).toMatchObject({ dup: true, packetId: third!.packetId });
     expect(broker.stats.messagesDropped).toBe(0);
   });
 

@@ -1,6 +1,7 @@
 import {
   type AuthPacket,
   type ConnectPacket,
+  encode,
   type Packet,
   PacketType,
   type Properties,
@@ -206,11 +207,7 @@ function settle(
       exchange.state = answer.state;
       exchange.phase = Phase.AwaitingClient;
       // Every AUTH carries the method [MQTT-4.12.0-5]; more data asked for with 0x18 [MQTT-4.12.0-2].
-      connection.send({
-        type: PacketType.Auth,
-        reasonCode: ReasonCode.ContinueAuthentication,
-        properties: authProperties(exchange.method, answer.data),
-      });
+      sendAuth(connection, ReasonCode.ContinueAuthentication, authProperties(exchange.method, answer.data));
       return undefined;
     case 'success':
       return succeeded(connection, exchange, answer.data, answer.username);
@@ -245,11 +242,7 @@ function succeeded(
       refuse(connection, exchange, ReasonCode.NotAuthorized, 're-authenticated as another user');
       return undefined;
     }
-    connection.send({
-      type: PacketType.Auth,
-      reasonCode: 0,
-      properties: authProperties(exchange.method, data),
-    });
+    if (!sendAuth(connection, 0, authProperties(exchange.method, data))) return undefined;
     connection.core.logger.debug({ clientId, method: exchange.method }, 're-authenticated');
     return undefined;
   }
@@ -322,3 +315,21 @@ function hex(code: number): string {
 const DISCONNECT_REASON_CODES: ReadonlySet<number> = new Set([
   0x80, 0x83, 0x87, 0x89, 0x8b, 0x97, 0x98, 0x9c, 0x9d, 0x9f, 0xa0,
 ]);
+
+/**
+ * Sends an AUTH unless it is larger than the client's Maximum Packet Size [MQTT-3.1.2-24]: the
+ * method's data cannot be left out, so the connection is closed instead. False when it was.
+ */
+function sendAuth(connection: Connection, reasonCode: number, properties: Properties): boolean {
+  const bytes = encode({ type: PacketType.Auth, reasonCode, properties }, 5);
+  if (bytes.length > connection.maxOutgoingPacketSize) {
+    connection.core.logger.debug(
+      { bytes: bytes.length, maximumPacketSize: connection.maxOutgoingPacketSize },
+      'AUTH larger than the client accepts; connection closed',
+    );
+    connection.close('protocol-error');
+    return false;
+  }
+  connection.write(bytes);
+  return true;
+}
