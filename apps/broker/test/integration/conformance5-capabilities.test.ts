@@ -10,6 +10,7 @@ import {
   disconnectPacket,
   PacketType,
   type PublishPacket,
+  publishes,
   publishPacket,
   subscription,
   uid,
@@ -42,10 +43,6 @@ afterEach(() => {
 afterAll(async () => {
   await Promise.all([broker?.stop(), noRetain?.stop()]);
 });
-
-function publishes(packets: Packet[]): PublishPacket[] {
-  return packets.filter((p): p is PublishPacket => p.type === PacketType.Publish);
-}
 
 /** What the broker sends `client` within `ms`, PUBLISH packets only. */
 async function publishesWithin(client: Client5, ms: number): Promise<PublishPacket[]> {

@@ -1,48 +1,30 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, targetOf } from './conformance-harness.js';
+import { describe, expect, it } from 'vitest';
 import {
   ALLOWED_CODES,
   type Client5,
-  Clients5,
   type Connect5Options,
   connectPacket,
   disconnectPacket,
   expectDisconnect,
-  type Packet,
   PacketType,
-  type PublishPacket,
   packet,
   props,
+  publishes,
   publishPacket,
   rawPublish,
   str,
   subscription,
   u16,
   uid,
+  useBroker,
   varint,
 } from './conformance5-harness.js';
-import type { TestBroker } from './helpers.js';
 
 // MQTT 5.0 data representation, malformed packets, DISCONNECT and error handling (§1.5, §2,
 // §3.14, §4.13) against the built broker (in-memory store): what the broker refuses, what it
 // sends before it closes, and that only the offending connection is closed.
 
-let broker: TestBroker;
-const clients = new Clients5(() => targetOf(broker));
-
-beforeAll(async () => {
-  broker = await startBroker(['--store', 'memory']);
-});
-
-afterEach(() => clients.closeAll());
-
-afterAll(async () => {
-  await broker?.stop();
-});
-
-function publishes(packets: Packet[]): PublishPacket[] {
-  return packets.filter((p): p is PublishPacket => p.type === PacketType.Publish);
-}
+const clients = useBroker();
 
 async function connected(properties: Connect5Options['properties'] = undefined) {
   return clients.connect({ clientId: uid('e'), properties });

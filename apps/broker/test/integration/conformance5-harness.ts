@@ -14,6 +14,9 @@ import {
   type UnsubackPacket,
   type Will,
 } from '@mqtt-adapt/codec';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { startBroker, targetOf } from './conformance-harness.js';
+import type { TestBroker } from './helpers.js';
 import { type Frame, packet, RawClient, str, type Target, u16, varint } from './mqtt-wire.js';
 
 /*
@@ -403,3 +406,25 @@ export function uid(prefix = 'c5'): string {
 
 export type { ConnackPacket, DisconnectPacket, Packet, Properties, PublishPacket, Subscription };
 export { PacketType };
+
+/**
+ * One broker (in-memory store, plus `args`) for a whole test file: started before its tests,
+ * stopped after them, with the clients of each test closed after it.
+ */
+export function useBroker(args: readonly string[] = []): Clients5 {
+  let broker: TestBroker | undefined;
+  const clients = new Clients5(() => targetOf(broker!));
+  beforeAll(async () => {
+    broker = await startBroker(['--store', 'memory', ...args]);
+  });
+  afterEach(() => clients.closeAll());
+  afterAll(async () => {
+    await broker?.stop();
+  });
+  return clients;
+}
+
+/** The PUBLISH packets among `packets`. */
+export function publishes(packets: Packet[]): PublishPacket[] {
+  return packets.filter((p): p is PublishPacket => p.type === PacketType.Publish);
+}

@@ -1,17 +1,16 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, startBroker, targetOf } from './conformance-harness.js';
+import { describe, expect, it } from 'vitest';
+import { sleep } from './conformance-harness.js';
 import {
   ALLOWED_CODES,
   ack,
   type Client5,
-  Clients5,
   expectDisconnect,
-  type Packet,
   PacketType,
   type Properties,
   type PublishPacket,
   pingreq,
   props,
+  publishes,
   publishPacket,
   rawPublish,
   str,
@@ -19,24 +18,13 @@ import {
   subscription,
   u16,
   uid,
+  useBroker,
 } from './conformance5-harness.js';
-import type { TestBroker } from './helpers.js';
 
 // MQTT 5.0 PUBLISH, its acknowledgements and the QoS flows (§2.2, §3.3 … §3.7, §4.3, §4.5, §4.6,
 // §4.9) against the built broker (defaults, in-memory store), over raw sockets.
 
-let broker: TestBroker;
-const clients = new Clients5(() => targetOf(broker));
-
-beforeAll(async () => {
-  broker = await startBroker(['--store', 'memory']);
-});
-
-afterEach(() => clients.closeAll());
-
-afterAll(async () => {
-  await broker?.stop();
-});
+const clients = useBroker();
 
 async function subscriberTo(topic: string, qos: 0 | 1 | 2 = 2, properties: Properties = {}) {
   return clients.subscriber({ clientId: uid('sub'), properties }, [subscription(topic, { qos })]);
@@ -44,10 +32,6 @@ async function subscriberTo(topic: string, qos: 0 | 1 | 2 = 2, properties: Prope
 
 async function publisher() {
   return clients.connect({ clientId: uid('pub') });
-}
-
-function publishes(packets: Packet[]): PublishPacket[] {
-  return packets.filter((p): p is PublishPacket => p.type === PacketType.Publish);
 }
 
 /** A QoS 1 publish answered by PUBACK; returns the PUBACK's reason code. */

@@ -1,40 +1,24 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, startBroker, targetOf } from './conformance-harness.js';
+import { describe, expect, it } from 'vitest';
+import { sleep } from './conformance-harness.js';
 import {
   ack,
   type Client5,
-  Clients5,
   type Connect5Options,
   disconnectPacket,
-  type Packet,
   PacketType,
   type PublishPacket,
+  publishes,
   publishPacket,
   subscription,
   uid,
+  useBroker,
 } from './conformance5-harness.js';
-import type { TestBroker } from './helpers.js';
 
 // MQTT 5.0 session state across connections: resumption, re-delivery, message expiry while
 // queued, wills with a delay, the client's Maximum Packet Size (§3.1.2, §3.1.3, §3.3.2.3.3,
 // §4.1, §4.3, §4.4) against the built broker (in-memory store).
 
-let broker: TestBroker;
-const clients = new Clients5(() => targetOf(broker));
-
-beforeAll(async () => {
-  broker = await startBroker(['--store', 'memory']);
-});
-
-afterEach(() => clients.closeAll());
-
-afterAll(async () => {
-  await broker?.stop();
-});
-
-function publishes(packets: Packet[]): PublishPacket[] {
-  return packets.filter((p): p is PublishPacket => p.type === PacketType.Publish);
-}
+const clients = useBroker();
 
 function persistent(clientId: string, extra: Connect5Options['properties'] = {}): Connect5Options {
   return { clientId, cleanStart: false, properties: { sessionExpiryInterval: 60, ...extra } };

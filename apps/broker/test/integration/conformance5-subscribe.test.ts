@@ -6,11 +6,11 @@ import {
   type Client5,
   Clients5,
   expectDisconnect,
-  type Packet,
   PacketType,
   type PublishPacket,
   packet,
   props,
+  publishes,
   publishPacket,
   type Subscription,
   str,
@@ -38,10 +38,6 @@ afterEach(() => clients.closeAll());
 afterAll(async () => {
   await broker?.stop();
 });
-
-function publishes(packets: Packet[]): PublishPacket[] {
-  return packets.filter((p): p is PublishPacket => p.type === PacketType.Publish);
-}
 
 async function connected() {
   return clients.connect({ clientId: uid('s') });
