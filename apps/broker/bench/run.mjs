@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// `pnpm bench` for apps/broker: our broker side by side with Aedes and Mosquitto, same load,
-// one run. See bench/README.md. Usage:
-//   node apps/broker/bench/run.mjs [--quick] [--only fan-in,qos1] [--brokers ours,aedes]
+// `pnpm bench` for apps/broker: our broker side by side with Aedes, Mosquitto and the bare
+// Node.js server (bare-server.mjs, where it applies), same load, one run. See bench/README.md.
+// Usage:
+//   node apps/broker/bench/run.mjs [--quick] [--only fan-in,qos1|issue-10] [--brokers ours,aedes]
 //                                  [--reps 5] [--fixed] [--json results.json]
+//                                  [--summary results/latest.json] [--memory-large 50000]
+//                                  [--conns-per-generator n]
 //                                  [--ours-cli /other/checkout/apps/broker/dist/cli.js]
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
-import { dirname } from 'node:path';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -21,7 +23,8 @@ import {
   useOursCli,
 } from './lib/brokers.mjs';
 import { probeMqtt5 } from './lib/clients.mjs';
-import { fdLimit, gitRevision, mosquittoVersion, versionOf, workTreeState } from './lib/environment.mjs';
+import { machineInfo } from './lib/environment.mjs';
+import { killHoldersNow, measureIdleMemory } from './lib/idle-memory.mjs';
 import { describeKdfCosts, measureKdfCosts } from './lib/kdf-cost.mjs';
 import {
   detailTable,
@@ -29,26 +32,48 @@ import {
   floodTable,
   mainTable,
   summarize,
+  targetsTable,
   variantTable,
   warnings,
 } from './lib/report.mjs';
-import { SCENARIO_ALIASES, SCENARIOS, TARGET_SECONDS } from './lib/scenario-table.mjs';
+import {
+  idleMemoryScenario,
+  LARGE_IDLE_CONNECTIONS,
+  SCENARIO_ALIASES,
+  SCENARIO_GROUPS,
+  SCENARIOS,
+  TARGET_SECONDS,
+} from './lib/scenario-table.mjs';
+import { buildSummary, writeSummary } from './lib/summary.mjs';
 
 const GENERATOR = fileURLToPath(new URL('./lib/generator.mjs', import.meta.url));
 /** Extra time a generator gets beyond its scenario timeout before it is killed. */
 const GENERATOR_GRACE_MS = 30_000;
+const DEFAULT_SUMMARY = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+/** Why the bare server sits out a scenario (it has no `bare: true` in lib/scenario-table.mjs). */
+const BARE_NA = 'n/a: the bare server answers CONNECT and PINGREQ only; it routes nothing';
 
 function usage() {
   return `usage: node apps/broker/bench/run.mjs [options]
-  --quick              1 repetition and smaller counts (a smoke run, ~1-2 min)
-  --only <list>        scenarios to run, comma-separated: ${SCENARIOS.map((s) => s.id).join(', ')} (or 1-${SCENARIOS.length})
-  --brokers <list>     brokers to run, comma-separated: ${BROKER_NAMES.join(', ')} (default: all)
+  --quick              1 repetition and smaller counts (a smoke run, ~5 min)
+  --only <list>        scenarios to run, comma-separated: ${SCENARIOS.map((s) => s.id).join(', ')} (or 1-${SCENARIOS.length});
+                       a group: ${Object.keys(SCENARIO_GROUPS).join(', ')} (${Object.values(SCENARIO_GROUPS)
+                         .map((ids) => ids.join(','))
+                         .join('; ')})
+  --brokers <list>     brokers to run, comma-separated: ${BROKER_NAMES.join(', ')} (default: all; bare runs
+                       only the connection scenarios: 4, 5, 14, 15, 16)
   --ours-cli <path>    run "ours" from this build of apps/broker/dist/cli.js (e.g. a baseline work
                        tree's), with this checkout's bench (default: ${DEFAULT_OURS_CLI})
   --reps <n>           repetitions per scenario and broker (default 5, memory at most 3; --quick: 1)
   --fixed              the same message counts for every broker, instead of counts sized from
                        each broker's warm-up so that every measured run lasts about ${TARGET_SECONDS.full} s
   --json <file>        also write every run's raw result to <file>
+  --summary <file>     where the summary (medians, ratios, targets, machine) goes (default
+                       ${DEFAULT_SUMMARY})
+  --memory-large <n>   connections of scenario 14, memory-50k (default ${LARGE_IDLE_CONNECTIONS})
+  --conns-per-generator <n>
+                       at most n idle connections per generator process in 5 and 14 (default: the
+                       file descriptor limit less 100)
   --help               this text`;
 }
 
@@ -62,6 +87,9 @@ function parseOptions(argv) {
       reps: { type: 'string' },
       fixed: { type: 'boolean', default: false },
       json: { type: 'string' },
+      summary: { type: 'string' },
+      'memory-large': { type: 'string' },
+      'conns-per-generator': { type: 'string' },
       'ours-cli': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -72,7 +100,7 @@ function parseOptions(argv) {
       .map((s) => s.trim())
       .filter(Boolean);
   const only = values.only
-    ? list(values.only).map((id) => SCENARIO_ALIASES[id] ?? id)
+    ? list(values.only).flatMap((id) => SCENARIO_GROUPS[id] ?? [SCENARIO_ALIASES[id] ?? id])
     : SCENARIOS.map((s) => s.id);
   for (const id of only) {
     if (!SCENARIOS.some((s) => s.id === id)) throw new Error(`--only ${id}: unknown scenario\n${usage()}`);
@@ -83,6 +111,13 @@ function parseOptions(argv) {
   }
   const reps = values.reps === undefined ? (values.quick ? 1 : 5) : Number(values.reps);
   if (!Number.isInteger(reps) || reps < 1 || reps > 20) throw new Error(`--reps ${values.reps}: give 1..20`);
+  const positive = (flag) => {
+    const text = values[flag];
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} ${text}: give a positive integer`);
+    return n;
+  };
   return {
     quick: values.quick,
     fixed: values.fixed,
@@ -90,10 +125,17 @@ function parseOptions(argv) {
     brokers,
     reps,
     json: values.json,
+    summary: values.summary ?? DEFAULT_SUMMARY,
+    memoryLarge: positive('memory-large'),
+    connsPerGenerator: positive('conns-per-generator'),
     oursCli: values['ours-cli'],
     help: values.help,
   };
 }
+
+/** Set from the options in main(): what runOnBroker needs beyond a scenario's params. */
+const settings = { connsPerGenerator: undefined };
+let idleRuns = 0;
 
 // ---------------------------------------------------------------------------------------
 // Children: generators are tracked like brokers, so nothing outlives the bench.
@@ -109,6 +151,7 @@ function killEverythingNow() {
     }
   }
   generators.clear();
+  killHoldersNow();
   killAllBrokersNow();
 }
 
@@ -148,7 +191,13 @@ function runGenerator(scenario, broker, params) {
       generators.delete(child);
       settle({ ok: false, error: `generator exited (${signal ?? `code ${code}`}) without a result` });
     });
-    child.send({ scenario: scenario.fn, port: broker.port, brokerPid: broker.pid, params });
+    child.send({
+      scenario: scenario.fn,
+      port: broker.port,
+      brokerPid: broker.pid,
+      broker: broker.name,
+      params,
+    });
   });
 }
 
@@ -158,7 +207,10 @@ function runGenerator(scenario, broker, params) {
  * arrive. A run during which the broker exited is a failed run, with the broker's last words.
  */
 async function runOnBroker(scenario, broker, params) {
-  const outcome = await runGenerator(scenario, broker, params);
+  const outcome =
+    scenario.fn === 'idleMemory'
+      ? await runIdleMemory(broker, params)
+      : await runGenerator(scenario, broker, params);
   const end = outcome.ok ? outcome.result.end : undefined;
   if (end !== undefined && end !== 'complete' && broker.isAlive)
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -199,6 +251,25 @@ function describeRun(result, unitPick) {
   );
   if (result.end && result.end !== 'complete') parts.push(`ended: ${result.end}`);
   return parts.join(', ');
+}
+
+/**
+ * Scenarios 5 and 14: run from here, with as many generator processes as the connections need
+ * (lib/idle-memory.mjs); the same { ok, result | error } as runGenerator.
+ */
+async function runIdleMemory(broker, params) {
+  try {
+    const result = await measureIdleMemory(broker, params, {
+      perHolder: settings.connsPerGenerator,
+      serial: ++idleRuns,
+    });
+    return { ok: true, result };
+  } catch (error) {
+    // The broker's last words, if it said why it refused the connections.
+    const said = broker.stderrTail?.() ?? '';
+    const text = error instanceof Error ? error.message : String(error);
+    return { ok: false, error: said === '' ? text : `${text}\n${said}` };
+  }
 }
 
 /** Rotates the broker order per repetition so no broker always runs first (or last). */
@@ -257,8 +328,11 @@ async function startEntrant(entrant, limits) {
  * those of its variants whose broker is available.
  */
 function entrantsOf(scenario, brokers) {
-  if (scenario.variants === undefined)
-    return brokers.map((name) => ({ name, broker: name, options: scenario.brokerOptions?.[name] ?? {} }));
+  if (scenario.variants === undefined) {
+    return brokers
+      .filter((name) => name !== 'bare' || scenario.bare === true)
+      .map((name) => ({ name, broker: name, options: scenario.brokerOptions?.[name] ?? {} }));
+  }
   return scenario.variants.filter((variant) => brokers.includes(variant.broker));
 }
 
@@ -371,29 +445,28 @@ async function main() {
     console.log(usage());
     return;
   }
-  const scenarios = SCENARIOS.filter((s) => options.only.includes(s.id));
-  const memory = scenarios.find((s) => s.id === 'memory');
-  if (memory !== undefined) {
-    const wanted = memory.params(options.quick).connections;
-    const limit = fdLimit();
-    if (wanted + 200 > limit) {
-      throw new Error(
-        `the idle-connection scenario needs ${wanted + 200} file descriptors and the limit is ${limit}; raise it with ulimit -n`,
-      );
-    }
+  if (options.memoryLarge !== undefined) {
+    const at = SCENARIOS.findIndex((s) => s.id === 'memory-50k');
+    SCENARIOS[at] = idleMemoryScenario('memory-50k', '14', options.memoryLarge, options.memoryLarge);
   }
+  settings.connsPerGenerator = options.connsPerGenerator;
+  const scenarios = SCENARIOS.filter((s) => options.only.includes(s.id));
 
   const oursCli = useOursCli(options.oursCli ?? DEFAULT_OURS_CLI);
+  const machine = machineInfo(options.brokers.includes('ours') ? oursCli : undefined);
+  const loadStart = loadavg();
 
   console.log('mqtt-adapt broker bench');
   console.log(
-    `  node ${process.version}, ${cpus().length} cores, load average ${loadavg()
+    `  node ${machine.node}, ${machine.cpuModel}, ${machine.cores} cores, load average ${loadStart
       .map((l) => l.toFixed(2))
-      .join(' ')}, commit ${gitRevision()}`,
+      .join(' ')}, commit ${machine.commit}`,
   );
-  console.log(`  aedes ${versionOf('aedes')}, mosquitto ${mosquittoVersion()}`);
+  console.log(
+    `  aedes ${machine.aedes}, mosquitto ${machine.mosquitto}, open files ${machine.fdLimit.hard} (hard limit), ephemeral ports ${machine.ephemeralPorts}`,
+  );
   if (options.brokers.includes('ours')) {
-    console.log(`  ours: ${oursCli} (${workTreeState(dirname(oursCli))})`);
+    console.log(`  ours: ${oursCli} (${machine.oursWorkTree})`);
     if (ourNodeArgs().length > 0)
       console.log(`  ours runs with node ${ourNodeArgs().join(' ')} (BENCH_OURS_NODE_ARGS)`);
   }
@@ -441,16 +514,27 @@ async function main() {
       if (!brokers.includes(entrant.broker))
         runs[entrant.name].push({ ok: false, error: unavailableReason(entrant.broker) });
     }
-    await runScenario(scenario, entrantsOf(scenario, brokers), options, limits, (name, outcome) =>
-      runs[name].push(outcome),
-    );
+    if (scenario.variants === undefined && scenario.bare !== true && options.brokers.includes('bare'))
+      runs.bare = [{ ok: false, na: true, error: BARE_NA }];
+    // A scenario this machine cannot run (scenario 14 past the file descriptor limit): n/a.
+    const blocker = scenario.requires?.(scenario.params(options.quick));
+    if (blocker !== undefined) {
+      console.log(`  [${scenario.id}] ${blocker}`);
+      for (const entrant of wanted) runs[entrant.name] = [{ ok: false, na: true, error: blocker }];
+    } else {
+      await runScenario(scenario, entrantsOf(scenario, brokers), options, limits, (name, outcome) =>
+        runs[name].push(outcome),
+      );
+    }
     raw[scenario.id] = { params: scenario.params(options.quick), runs };
     for (const row of scenario.rows) {
       const summaries = Object.fromEntries(
         Object.entries(runs).map(([name, list]) => [name, summarize(list, row.pick)]),
       );
       rows.push({
+        scenario: scenario.id,
         label: row.label,
+        target: row.target,
         unit: row.unit,
         perCpuUnit: row.perCpuUnit,
         derived: row.derived === true,
@@ -490,6 +574,11 @@ async function main() {
     console.log(`\n${row.label}: medians; CPU as in the main table\n`);
     console.log(variantTable(row));
   }
+  const targets = targetsTable(rows);
+  if (targets !== '') {
+    console.log('\nTargets of issue 10 (from the medians above; ours/bare, ours/mosquitto or ours alone)\n');
+    console.log(targets);
+  }
   console.log('\nPer repetition\n');
   console.log(detailTable(rows));
   const notes = warnings(rows);
@@ -497,7 +586,24 @@ async function main() {
     console.log('\nWarnings');
     for (const note of notes) console.log(`  - ${note}`);
   }
-  console.log(`\nTotal time ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  const ended = Date.now();
+  console.log(`\nTotal time ${((ended - started) / 1000).toFixed(0)} s`);
+  const summary = buildSummary({
+    argv: process.argv.slice(2),
+    machine,
+    options,
+    limits,
+    kdfCosts,
+    startedAt: started,
+    endedAt: ended,
+    loadStart,
+    loadEnd: loadavg(),
+    scenarios: scenarios.map((scenario) => ({ id: scenario.id, params: raw[scenario.id].params })),
+    rows,
+    warnings: notes,
+  });
+  writeSummary(options.summary, summary);
+  console.log(`Summary written to ${options.summary}`);
   if (options.json) {
     writeFileSync(options.json, `${JSON.stringify({ options, limits, kdfCosts, rows, raw }, null, 2)}\n`);
     console.log(`Raw results written to ${options.json}`);

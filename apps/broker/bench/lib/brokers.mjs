@@ -9,13 +9,15 @@ import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_USER, prepareOurDataDir, writeAclFile, writeMosquittoPasswdFile } from './auth-setup.mjs';
 
-export const BROKER_NAMES = ['ours', 'aedes', 'mosquitto'];
+/** `bare`: the bare Node.js server of issue 10 (bare-server.mjs), only in the scenarios it can run. */
+export const BROKER_NAMES = ['ours', 'aedes', 'mosquitto', 'bare'];
 
 const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
 /** Our broker's CLI in this checkout; `useOursCli` points the bench at another build. */
 export const DEFAULT_OURS_CLI = join(BENCH_DIR, '..', 'dist', 'cli.js');
 let oursCli = DEFAULT_OURS_CLI;
 const AEDES_SERVER = join(BENCH_DIR, 'aedes-server.mjs');
+const BARE_SERVER = join(BENCH_DIR, 'bare-server.mjs');
 const READY_TIMEOUT_MS = 15_000;
 /** The PostgreSQL of `ours` with `store: 'postgres'`; each broker gets its own schema, dropped at stop. */
 const BENCH_PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -118,6 +120,7 @@ export function unavailableReason(name) {
     const bin = process.env.MOSQUITTO_BIN ?? findExecutable('mosquitto');
     return bin === undefined ? 'no mosquitto binary on PATH or in /usr/sbin (set MOSQUITTO_BIN)' : undefined;
   }
+  if (name === 'bare') return undefined;
   return `unknown broker ${name}`;
 }
 
@@ -387,6 +390,19 @@ export async function startBroker(
     args: extraArgs = [],
   } = {},
 ) {
+  if (name === 'bare') {
+    const child = spawnBroker(process.execPath, [BARE_SERVER, '--port', '0', '--host', '127.0.0.1']);
+    const stdoutTail = tailOf(child.stdout);
+    const stderrTail = tailOf(child.stderr);
+    child.stdout.setEncoding('utf8');
+    try {
+      const port = await waitForListeningLine(child, stdoutTail, stderrTail, name);
+      return describe(child, port, name, { stderrTail });
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw error;
+    }
+  }
   if (name === 'ours' || name === 'aedes') {
     const script = name === 'ours' ? oursCli : AEDES_SERVER;
     const ourStore = name === 'ours' ? ourStoreArgs(store) : { args: [], cleanup: undefined };

@@ -26,19 +26,26 @@ export class BenchClient {
   socketError = undefined;
   /** Bytes received from the broker (every packet, CONNACK included). */
   bytesReceived = 0;
-  /** Called with (buf, payloadStart) for every QoS 1 or 2 PUBLISH received (set by a scenario). */
+  /**
+   * Called with (buf, payloadStart) for every QoS 1 or 2 PUBLISH received (set by a scenario);
+   * with `peekQos0`, for every QoS 0 PUBLISH too.
+   */
   onQosPayload = undefined;
+  /** Called with the packet id of every PUBACK received (latency scenarios). */
+  onPuback = undefined;
+  /** Called for every PINGRESP received (the fairness scenario). */
+  onPingresp = undefined;
   /** The acknowledgements owed for the current chunk, 4 bytes each, written once it is read. */
   #acks = Buffer.allocUnsafe(4096);
   #acksLength = 0;
   #waiting = undefined;
   #closed = false;
 
-  constructor(socket, name, { peekBytes = 0, protocolVersion = 4 } = {}) {
+  constructor(socket, name, { peekBytes = 0, protocolVersion = 4, peekQos0 = false } = {}) {
     this.socket = socket;
     this.name = name;
     this.protocolVersion = protocolVersion;
-    this.reader = new MqttReader(this, { peekBytes, protocolVersion });
+    this.reader = new MqttReader(this, { peekBytes, protocolVersion, peekQos0 });
     socket.on('data', (chunk) => this.#onData(chunk));
     socket.on('error', (error) => {
       this.socketError = error.code ?? error.message;
@@ -96,9 +103,18 @@ export class BenchClient {
     this.#queueAck(qos === 1 ? AckByte.Puback : AckByte.Pubrec, packetId);
   }
 
+  onQos0Publish(buf, payloadStart) {
+    if (this.onQosPayload !== undefined) this.onQosPayload(buf, payloadStart);
+  }
+
   onControl(type, _flags, buf, bodyStart, bodyEnd) {
     if (type === PacketType.Puback) {
       this.acked++;
+      if (this.onPuback !== undefined) this.onPuback(buf.readUInt16BE(bodyStart));
+      return;
+    }
+    if (type === PacketType.Pingresp) {
+      if (this.onPingresp !== undefined) this.onPingresp();
       return;
     }
     if (type === PacketType.Pubrec) {
@@ -126,7 +142,7 @@ export class BenchClient {
       if (granted === 0x80) this.#settle(new Error(`${this.name}: SUBACK refused the subscription (0x80)`));
       else this.#settle(undefined);
     }
-    // PINGRESP and anything else: ignored.
+    // Anything else: ignored.
   }
 
   /** Resolves on the next CONNACK or SUBACK (rejects on error, close or timeout). */
@@ -179,10 +195,11 @@ export async function openClient(
   cleanSession = true,
   credentials = undefined,
   v5 = undefined,
+  { peekQos0 = false } = {},
 ) {
   const socket = netConnect({ host: HOST, port, noDelay: true });
   const protocolVersion = v5 === undefined ? 4 : 5;
-  const client = new BenchClient(socket, clientId, { peekBytes, protocolVersion });
+  const client = new BenchClient(socket, clientId, { peekBytes, protocolVersion, peekQos0 });
   const connected = client.connected();
   socket.write(connectPacket(clientId, keepaliveSeconds, cleanSession, credentials, v5));
   await connected;

@@ -1,6 +1,7 @@
 // What the header of a bench run says about the machine and the peers, and the fd limit.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { arch, cpus, release, totalmem, type } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -64,13 +65,53 @@ export function workTreeState(dir) {
   }
 }
 
-export function fdLimit() {
+/** The soft and hard limits of open files of this process (what a broker gets: see brokers.mjs). */
+export function fdLimits() {
   try {
     const line = readFileSync('/proc/self/limits', 'utf8')
       .split('\n')
       .find((l) => l.startsWith('Max open files'));
-    return Number(line.split(/\s+/)[4]);
+    const fields = line.split(/\s+/);
+    const value = (text) => (text === 'unlimited' ? Number.POSITIVE_INFINITY : Number(text));
+    return { soft: value(fields[3]), hard: value(fields[4]) };
   } catch {
-    return Number.POSITIVE_INFINITY;
+    return { soft: Number.POSITIVE_INFINITY, hard: Number.POSITIVE_INFINITY };
   }
+}
+
+/** The hard limit of open files: brokers are started with their soft limit raised to it. */
+export function fdLimit() {
+  return fdLimits().hard;
+}
+
+/** The kernel's ephemeral port range (net.ipv4.ip_local_port_range), as [low, high]. */
+export function ephemeralPortRange() {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/);
+    return [Number(low), Number(high)];
+  } catch {
+    return [32768, 60999];
+  }
+}
+
+/** What the summary (results/latest.json) and the header say about the machine and the peers. */
+export function machineInfo(oursCli) {
+  const cpuList = cpus();
+  const [low, high] = ephemeralPortRange();
+  const fd = fdLimits();
+  return {
+    cpuModel: cpuList[0]?.model ?? 'unknown',
+    cores: cpuList.length,
+    memoryBytes: totalmem(),
+    os: `${type()} ${release()} ${arch()}`,
+    node: process.version,
+    mosquitto: mosquittoVersion(),
+    aedes: versionOf('aedes'),
+    commit: gitRevision(),
+    workTree: workTreeState('.'),
+    oursCli,
+    oursWorkTree: oursCli === undefined ? undefined : workTreeState(dirname(oursCli)),
+    fdLimit: { soft: fd.soft, hard: fd.hard },
+    ephemeralPorts: `${low}-${high}`,
+  };
 }

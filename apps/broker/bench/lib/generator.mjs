@@ -1,13 +1,16 @@
 // The load generator process. run.mjs forks one per measured run, sends
-// { scenario, port, brokerPid, params } over IPC and gets { ok, result } or { ok: false, error }
+// { scenario, port, brokerPid, broker, params } over IPC and gets { ok, result } or { ok: false, error }
 // back. Keeping it in its own process separates its CPU from the broker's and from the
 // orchestrator's.
 import { scenarioFunctions } from './scenarios.mjs';
+import { fairness, publishLatency } from './scenarios-latency.mjs';
+
+const functions = { ...scenarioFunctions, publishLatency, fairness };
 
 process.once('message', async (message) => {
   let reply;
   try {
-    const run = scenarioFunctions[message.scenario];
+    const run = functions[message.scenario];
     if (run === undefined) throw new Error(`unknown scenario ${message.scenario}`);
     reply = { ok: true, result: await run(message) };
   } catch (error) {

@@ -13,6 +13,7 @@ export const PacketType = Object.freeze({
   Subscribe: 8,
   Suback: 9,
   Pingreq: 12,
+  Pingresp: 13,
   Disconnect: 14,
 });
 
@@ -119,6 +120,7 @@ export function publishPacket(topicName, payload, qos = 0, packetId = 0, propert
 }
 
 export const DISCONNECT = Buffer.from([0xe0, 0x00]);
+export const PINGREQ = Buffer.from([0xc0, 0x00]);
 
 /** A deterministic payload of `size` bytes. */
 export function payloadOf(size) {
@@ -140,12 +142,14 @@ export function repeatPacket(bytes, count) {
  * per message). The payload starts with the publisher's index and the message's sequence
  * number (= its packet id), both uint16, so the subscriber can tell which message of which
  * publisher arrived (see scenarios.mjs: qos1, the floods). `properties`: as for publishPacket.
+ * At QoS 0 (the latency scenario) the packets have no packet id; the payload is numbered the
+ * same way.
  */
 export function publishRing(topicName, payload, qos, publisherIndex, count, properties = undefined) {
   if (!Number.isInteger(count) || count < 1 || count > 65_535) {
     throw new RangeError(`publish ring of ${count} messages; give 1..65535 messages per publisher`);
   }
-  if (qos !== 1 && qos !== 2) throw new RangeError(`publish ring at QoS ${qos}; give 1 or 2`);
+  if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`publish ring at QoS ${qos}; give 0, 1 or 2`);
   if (payload.length < 4)
     throw new RangeError(`payload of ${payload.length} bytes; numbered messages need at least 4`);
   const template = publishPacket(topicName, payload, qos, 1, properties);
@@ -157,7 +161,7 @@ export function publishRing(topicName, payload, qos, publisherIndex, count, prop
   for (let id = 1; id <= count; id++) {
     const at = (id - 1) * stride;
     template.copy(ring, at);
-    ring.writeUInt16BE(id, at + idAt);
+    if (qos > 0) ring.writeUInt16BE(id, at + idAt);
     ring.writeUInt16BE(publisherIndex, at + payloadAt);
     ring.writeUInt16BE(id, at + payloadAt + 2);
   }

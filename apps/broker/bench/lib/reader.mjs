@@ -27,14 +27,19 @@ export class MqttReader {
    * @param options.peekBytes payload bytes of a QoS > 0 PUBLISH to make available (default 0).
    * @param options.protocolVersion 4 (3.1.1, default) or 5: a 5.0 PUBLISH has a property
    *   section between its packet id and its payload.
+   * @param options.peekQos0 also make the first `peekBytes` payload bytes of every QoS 0
+   *   PUBLISH available, through `owner.onQos0Publish(buf, payloadStart)` (default false: QoS 0
+   *   packets are only counted).
    */
   #peekBytes;
   #v5;
+  #peekQos0;
 
-  constructor(owner, { peekBytes = 0, protocolVersion = 4 } = {}) {
+  constructor(owner, { peekBytes = 0, protocolVersion = 4, peekQos0 = false } = {}) {
     this.#owner = owner;
     this.#peekBytes = peekBytes;
     this.#v5 = protocolVersion === 5;
+    this.#peekQos0 = peekQos0;
   }
 
   // One byte loop over the chunk; longer than 50 lines because splitting it would put a call
@@ -96,6 +101,25 @@ export class MqttReader {
             return;
           }
           this.#owner.onQosPublish(buf.readUInt16BE(idAt), qos, buf, payloadAt);
+        } else if (this.#peekQos0) {
+          // QoS 0 with a payload to peek at (the latency scenario): no packet id.
+          if (p + 2 > n) {
+            this.#pending = Buffer.from(buf.subarray(start));
+            return;
+          }
+          let payloadAt = p + 2 + buf.readUInt16BE(p);
+          if (this.#v5) {
+            payloadAt = propertiesEnd(buf, payloadAt, n);
+            if (payloadAt === -1) {
+              this.#pending = Buffer.from(buf.subarray(start));
+              return;
+            }
+          }
+          if (Math.min(payloadAt + this.#peekBytes, end) > n) {
+            this.#pending = Buffer.from(buf.subarray(start));
+            return;
+          }
+          this.#owner.onQos0Publish(buf, payloadAt);
         }
         this.publishes++;
       } else {

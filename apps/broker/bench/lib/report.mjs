@@ -93,23 +93,24 @@ function table(header, rows) {
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
+/** The brokers ours is compared with, in table order (`bare`: the bare Node.js server of issue 10). */
+export const PEERS = ['aedes', 'mosquitto', 'bare'];
+
 /**
  * The main table: one row per measured quantity, medians per broker, ratios ours/peer, and
  * CPU utilisation of the broker (b) and the generator (g) over the measured window, as a
- * share of one core.
+ * share of one core. A broker a scenario does not apply to shows n/a (the bare server routes
+ * nothing: it runs only the connection scenarios).
  */
 export function mainTable(rows) {
   const header = [
     'scenario',
     'unit',
     'ours',
-    'aedes',
-    'mosquitto',
-    'ours/aedes',
-    'ours/mosquitto',
+    ...PEERS,
+    ...PEERS.map((peer) => `ours/${peer}`),
     'CPU ours (broker/gen)',
-    'CPU aedes (broker/gen)',
-    'CPU mosquitto (broker/gen)',
+    ...PEERS.map((peer) => `CPU ${peer} (broker/gen)`),
   ];
   const body = rows.map((row) => {
     const v = (name) => row.brokers[name]?.value ?? null;
@@ -121,13 +122,10 @@ export function mainTable(rows) {
       row.label,
       row.unit,
       cell('ours'),
-      cell('aedes'),
-      cell('mosquitto'),
-      ratio('aedes'),
-      ratio('mosquitto'),
+      ...PEERS.map(cell),
+      ...PEERS.map(ratio),
       cpuCell(row.brokers.ours),
-      cpuCell(row.brokers.aedes),
-      cpuCell(row.brokers.mosquitto),
+      ...PEERS.map((peer) => cpuCell(row.brokers[peer])),
     ];
   });
   return table(header, body);
@@ -138,24 +136,65 @@ export function mainTable(rows) {
  * On a noisy machine the broker may not get a full core; this number does not depend on it.
  */
 export function efficiencyTable(rows) {
-  const header = ['scenario', 'unit', 'ours', 'aedes', 'mosquitto', 'ours/aedes', 'ours/mosquitto'];
+  const header = ['scenario', 'unit', 'ours', ...PEERS, ...PEERS.map((peer) => `ours/${peer}`)];
   const body = [];
   for (const row of rows) {
     if (row.derived || !row.perCpuUnit) continue;
     const v = (name) => row.brokers[name]?.perBrokerCpuSecond ?? null;
     const cell = (name) => valueCell(row.brokers[name], v(name), formatNumber);
     const ratio = (under) => valueCell(row.brokers[under], null, () => formatRatio(v('ours'), v(under)));
-    body.push([
-      row.label,
-      row.perCpuUnit,
-      cell('ours'),
-      cell('aedes'),
-      cell('mosquitto'),
-      ratio('aedes'),
-      ratio('mosquitto'),
-    ]);
+    body.push([row.label, row.perCpuUnit, cell('ours'), ...PEERS.map(cell), ...PEERS.map(ratio)]);
   }
   return table(header, body);
+}
+
+/**
+ * Whether ours meets a row's target (issue 10), from the medians: `{ kind: 'ratio', over,
+ * min | max }` compares ours/over with the bound, `{ kind: 'absolute', min | max }` ours' own
+ * median. Returns { target, value, reference, met } (met: true, false, or null when a median
+ * is missing), or undefined for a row without a target.
+ */
+export function evaluateTarget(row) {
+  const target = row.target;
+  if (target === undefined) return undefined;
+  const ours = row.brokers.ours?.value ?? null;
+  const bound = target.min !== undefined ? `>= ${target.min}` : `<= ${target.max}`;
+  const check = (x) => (target.min !== undefined ? x >= target.min : x <= target.max);
+  if (target.kind === 'absolute') {
+    const limit = target.min ?? target.max;
+    const amount = row.format === 'percent' ? `${limit * 100}%` : `${limit} ${unitOf(row)}`;
+    const goal = `ours ${target.min !== undefined ? '>=' : '<='} ${amount}`;
+    return { goal, ours, reference: null, value: ours, met: ours === null ? null : check(ours) };
+  }
+  const reference = row.brokers[target.over]?.value ?? null;
+  const value = ours === null || reference === null || reference === 0 ? null : ours / reference;
+  return {
+    goal: `ours/${target.over} ${bound}x`,
+    ours,
+    reference,
+    value,
+    met: value === null ? null : check(value),
+  };
+}
+
+function unitOf(row) {
+  return row.unit.replace(/, lower=better$/, '');
+}
+
+/** The targets of issue 10 met or missed, one line per row with a target. */
+export function targetsTable(rows) {
+  const header = ['scenario', 'goal', 'ours', 'reference', 'value', 'verdict'];
+  const body = [];
+  for (const row of rows) {
+    const t = evaluateTarget(row);
+    if (t === undefined) continue;
+    const format = row.format === 'percent' ? formatShare : formatNumber;
+    const reference = t.reference === null ? '' : `${row.target.over} ${format(t.reference)}`;
+    const value = row.target.kind === 'ratio' ? formatRatio(t.ours, t.reference) : format(t.value);
+    const verdict = t.met === null ? 'n/a (no median)' : t.met ? 'met' : 'NOT met';
+    body.push([row.label, t.goal, format(t.ours), reference, value, verdict]);
+  }
+  return body.length === 0 ? '' : table(header, body);
 }
 
 /** Per broker and scenario: every repetition, CPU seconds, loss and how the runs ended. */
@@ -203,15 +242,26 @@ function firstLines(text) {
 export function warnings(rows) {
   const out = [];
   const pct = (fraction) => `${Math.round(fraction * 100)}%`;
+  // An n/a reason is said once for the brokers it concerns (the bare server is n/a in most
+  // scenarios; scenario 14 may be n/a for all of them).
+  const naSaid = new Set();
   for (const row of rows) {
     if (row.derived) continue;
     const isRate = row.unit === 'msgs/s' || row.unit === 'cycles/s';
+    const naByReason = new Map();
+    for (const [name, s] of Object.entries(row.brokers)) {
+      if (!s.na) continue;
+      const reason = firstLines(s.failures[0]);
+      naByReason.set(reason, [...(naByReason.get(reason) ?? []), name]);
+    }
+    for (const [reason, names] of naByReason) {
+      const key = `${names.join(', ')}: ${reason}`;
+      if (!naSaid.has(key)) out.push(`${row.label} / ${key}`);
+      naSaid.add(key);
+    }
     for (const [name, s] of Object.entries(row.brokers)) {
       const where = `${row.label} / ${name}`;
-      if (s.na) {
-        out.push(`${where}: ${firstLines(s.failures[0])}`);
-        continue;
-      }
+      if (s.na) continue;
       if (s.failed > 0)
         out.push(`${where}: ${s.failed} of ${s.runs} runs failed: ${firstLines(s.failures[0])}`);
       const gen = s.generatorUtil;
@@ -306,6 +356,7 @@ export function floodTable(floods) {
   for (const { title, runs } of floods) {
     const delivered = {};
     for (const [name, list] of Object.entries(runs)) {
+      if (list.length > 0 && list.every((run) => run.na === true)) continue;
       const ok = list.filter((run) => run.ok).map((run) => run.result);
       const s = summarize(list, (r) => r.value);
       delivered[name] = s.value;

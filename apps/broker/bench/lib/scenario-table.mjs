@@ -1,6 +1,7 @@
 // The scenarios run.mjs knows: the generator function, default counts (full and --quick),
 // how to size counts from a warm-up rate, and the rows each adds to the tables.
 import { ACL_RULE_COUNT, BENCH_USER } from './auth-setup.mjs';
+import { idleCapacityProblem } from './idle-memory.mjs';
 
 /** Ours in scenarios 9 and 10: the sqlite store (users and ACL rules need a durable one). */
 const OURS_AUTH_FLAGS = ['--allow-anonymous', 'false', '--auth-failure-delay-ms', '0'];
@@ -15,6 +16,19 @@ const USER_PROPERTIES = [
   ['unit', 'celsius'],
   ['trace-id', '4bf92f3577b34da6a3ce929d0e0e4736'],
 ];
+
+/** Scenarios 15 and 16: ours at least 0.9x the bare server's cycles per second (issue 10). */
+const CYCLES_TARGET = { kind: 'ratio', over: 'bare', min: 0.9 };
+
+/**
+ * Scenarios 5 and 14 open their connections at this rate (all generator processes together),
+ * for every broker: how fast a Node broker makes garbage while connections arrive sizes its
+ * heap, so an unpaced opening makes RSS per connection depend on each broker's speed.
+ */
+const IDLE_OPEN_RATE = 1000;
+
+/** Connections of scenario 14 (`--memory-large` changes it for one run). */
+export const LARGE_IDLE_CONNECTIONS = 50_000;
 
 export const SCENARIOS = [
   {
@@ -92,41 +106,36 @@ export const SCENARIOS = [
   {
     id: 'cycles',
     fn: 'connectCycles',
+    // The bare server (bare-server.mjs) runs it too: it answers CONNECT and closes on DISCONNECT.
+    bare: true,
     // Capped: every cycle takes an ephemeral port on one side or the other for a while.
     scale: (p, count) => ({ ...p, cycles: roundUp(count, 100, 600, 6000) }),
     count: (p) => p.cycles,
     params: (quick) => ({ workers: 4, cycles: quick ? 600 : 2500, timeoutMs: 60_000 }),
-    rows: [
-      {
-        label: '4 connect-publish-disconnect (4 workers)',
-        unit: 'cycles/s',
-        perCpuUnit: 'cycles/CPU-s',
-        pick: (r) => r.value,
-      },
-      {
-        label: '4 ... latency of one cycle (Rust: 621)',
-        unit: 'us/cycle, lower=better',
-        pick: (r) => r.latencyUs,
-        derived: true,
-      },
-      {
-        label: '4 ... broker CPU per cycle',
-        unit: 'us CPU/cycle, lower=better',
-        pick: (r) =>
-          r.brokerCpuSeconds === null || r.cycles === 0 ? null : (r.brokerCpuSeconds * 1e6) / r.cycles,
-        derived: true,
-      },
-    ],
+    rows: cycleRows('4', 'connect-publish-disconnect (4 workers)', '4 ... latency of one cycle (Rust: 621)'),
   },
   {
-    id: 'memory',
-    fn: 'idleMemory',
-    freshBrokerPerRun: true,
-    // RSS per connection varies little between runs, and each run costs a broker start.
-    maxReps: 3,
-    params: (quick) => ({ connections: quick ? 2000 : 10_000, concurrency: 200, settleMs: 1500 }),
-    rows: [{ label: '5 memory per idle connection', unit: 'B/conn, lower=better', pick: (r) => r.value }],
+    id: 'cycles-seq',
+    fn: 'connectCycles',
+    bare: true,
+    scale: (p, count) => ({ ...p, cycles: roundUp(count, 100, 300, 6000) }),
+    count: (p) => p.cycles,
+    params: (quick) => ({ workers: 1, cycles: quick ? 300 : 1000, timeoutMs: 60_000 }),
+    rows: cycleRows('15', 'connect-publish-disconnect, sequential (1 worker)', undefined, CYCLES_TARGET),
   },
+  {
+    id: 'cycles-50',
+    fn: 'connectCycles',
+    bare: true,
+    // Each cycle's TIME_WAIT is on the broker's side (it closes first), so the generator's
+    // ephemeral ports are not used up; 12,000 keeps the kernel's TIME_WAIT table small.
+    scale: (p, count) => ({ ...p, cycles: roundUp(count, 100, 1000, 12_000) }),
+    count: (p) => p.cycles,
+    params: (quick) => ({ workers: 50, cycles: quick ? 1000 : 3000, timeoutMs: 60_000 }),
+    rows: cycleRows('16', 'connect-publish-disconnect, 50 concurrent workers', undefined, CYCLES_TARGET),
+  },
+  idleMemoryScenario('memory', '5', 10_000, 2000),
+  idleMemoryScenario('memory-50k', '14', LARGE_IDLE_CONNECTIONS, LARGE_IDLE_CONNECTIONS),
 
   {
     id: 'persist',
@@ -347,7 +356,208 @@ export const SCENARIOS = [
       },
     ],
   },
+  latencyScenario(1),
+  latencyScenario(0),
+  {
+    id: 'fairness',
+    fn: 'fairness',
+    // A fixed schedule (flood for fillMs, then probes every probeIntervalMs for probeMs): no sizing.
+    count: (p) => Math.floor(p.probeMs / p.probeIntervalMs),
+    params: (quick) => ({
+      payloadBytes: 64,
+      // QoS 0 PUBLISH packets per write of the flooding publisher (about 75 KB).
+      floodBatch: 1000,
+      // Flooding before the first probe: the paused subscriber's socket buffers fill.
+      fillMs: 1000,
+      probeMs: quick ? 1500 : 4000,
+      probeIntervalMs: 5,
+      // How long an unanswered probe is waited for once the last one is sent.
+      graceMs: 2000,
+      timeoutMs: 30_000,
+    }),
+    rows: [
+      {
+        label: '19 fairness: PINGRESP round trip p50 (1 paused subscriber flooded at full speed)',
+        unit: 'ms, lower=better',
+        pick: (r) => r.ping.p50,
+        target: { kind: 'absolute', max: 10 },
+      },
+      {
+        label: '19 ... PINGRESP round trip p99',
+        unit: 'ms, lower=better',
+        pick: (r) => r.ping.p99,
+        derived: true,
+        target: { kind: 'absolute', max: 50 },
+      },
+      {
+        label: '19 ... QoS 1 publish -> PUBACK p50',
+        unit: 'ms, lower=better',
+        pick: (r) => r.puback.p50,
+        derived: true,
+        target: { kind: 'absolute', max: 10 },
+      },
+      {
+        label: '19 ... QoS 1 publish -> PUBACK p99',
+        unit: 'ms, lower=better',
+        pick: (r) => r.puback.p99,
+        derived: true,
+        target: { kind: 'absolute', max: 50 },
+      },
+      {
+        label: '19 ... QoS 1 publish -> delivery to another client p50',
+        unit: 'ms, lower=better',
+        pick: (r) => r.delivery.p50,
+        derived: true,
+        target: { kind: 'absolute', max: 10 },
+      },
+      {
+        label: '19 ... QoS 1 publish -> delivery to another client p99',
+        unit: 'ms, lower=better',
+        pick: (r) => r.delivery.p99,
+        derived: true,
+        target: { kind: 'absolute', max: 50 },
+      },
+      {
+        label: '19 ... flood accepted from the publisher',
+        unit: 'msgs/s',
+        pick: (r) => r.floodPerSecond,
+        derived: true,
+      },
+    ],
+  },
 ];
+
+/** The three rows of a connect-cycles scenario: rate, latency of one cycle, broker CPU per cycle. */
+function cycleRows(number, what, latencyLabel, target) {
+  return [
+    {
+      label: `${number} ${what}`,
+      unit: 'cycles/s',
+      perCpuUnit: 'cycles/CPU-s',
+      pick: (r) => r.value,
+      target,
+    },
+    {
+      label: latencyLabel ?? `${number} ... latency of one cycle`,
+      unit: 'us/cycle, lower=better',
+      pick: (r) => r.latencyUs,
+      derived: true,
+    },
+    {
+      label: `${number} ... broker CPU per cycle`,
+      unit: 'us CPU/cycle, lower=better',
+      pick: (r) =>
+        r.brokerCpuSeconds === null || r.cycles === 0 ? null : (r.brokerCpuSeconds * 1e6) / r.cycles,
+      derived: true,
+    },
+  ];
+}
+
+/**
+ * 5 and 14: memory per idle connection, a fresh broker per repetition. run.mjs runs these
+ * itself (lib/idle-memory.mjs), with as many generator processes and source addresses as the
+ * connections need; `requires` says why they cannot run here (the broker's file descriptors).
+ */
+export function idleMemoryScenario(id, number, connections, quickConnections) {
+  return {
+    id,
+    fn: 'idleMemory',
+    bare: true,
+    freshBrokerPerRun: true,
+    // RSS per connection varies little between runs, and each run costs a broker start.
+    maxReps: 3,
+    requires: (p) => idleCapacityProblem(p.connections),
+    params: (quick) => ({
+      connections: quick ? quickConnections : connections,
+      // Opening rate and handshakes in flight, over all generator processes together.
+      ratePerSecond: IDLE_OPEN_RATE,
+      concurrency: 200,
+      settleMs: 1500,
+      timeoutMs: 300_000,
+    }),
+    rows: [
+      {
+        label: `${number} memory per idle connection (${connections.toLocaleString('en-US')} connections, opened at ${IDLE_OPEN_RATE.toLocaleString('en-US')}/s)`,
+        unit: 'B/conn, lower=better',
+        pick: (r) => r.value,
+        target: { kind: 'ratio', over: 'bare', max: 1.15 },
+      },
+      {
+        label: `${number} ... marginal: RSS growth over the second half / its connections`,
+        unit: 'B/conn, lower=better',
+        pick: (r) => r.marginal,
+        derived: true,
+      },
+      {
+        label: `${number} ... connection setup (TCP connect -> CONNACK) p50`,
+        unit: 'us, lower=better',
+        pick: (r) => r.setupUs.p50,
+        derived: true,
+      },
+      {
+        label: `${number} ... connection setup p99`,
+        unit: 'us, lower=better',
+        pick: (r) => r.setupUs.p99,
+        derived: true,
+      },
+    ],
+  };
+}
+
+/**
+ * 17 and 18: latency at a fixed rate (5,000 msgs/s), 1 publisher -> 1 subscriber on one topic:
+ * publish -> delivery and, at QoS 1, publish -> PUBACK. Fixed counts: the rate is the load.
+ */
+function latencyScenario(qos) {
+  const number = qos === 1 ? 17 : 18;
+  const target = qos === 1 ? { kind: 'ratio', over: 'mosquitto', max: 1 } : undefined;
+  const rows = [
+    {
+      label: `${number} QoS ${qos} latency, publish -> delivery p50 (5,000 msgs/s, 1 pub -> 1 sub)`,
+      unit: 'us, lower=better',
+      pick: (r) => r.delivery.p50,
+      target,
+    },
+    {
+      label: `${number} ... publish -> delivery p99`,
+      unit: 'us, lower=better',
+      pick: (r) => r.delivery.p99,
+      derived: true,
+      target,
+    },
+  ];
+  if (qos === 1) {
+    rows.push(
+      {
+        label: `${number} ... publish -> PUBACK p50`,
+        unit: 'us, lower=better',
+        pick: (r) => r.puback.p50,
+        derived: true,
+        target,
+      },
+      {
+        label: `${number} ... publish -> PUBACK p99`,
+        unit: 'us, lower=better',
+        pick: (r) => r.puback.p99,
+        derived: true,
+        target,
+      },
+    );
+  }
+  return {
+    id: `latency-qos${qos}`,
+    fn: 'publishLatency',
+    count: (p) => Math.round((p.ratePerSecond * p.durationMs) / 1000),
+    params: (quick) => ({
+      qos,
+      ratePerSecond: 5000,
+      durationMs: quick ? 1000 : 4000,
+      payloadBytes: 64,
+      timeoutMs: 30_000,
+    }),
+    rows,
+  };
+}
 
 /**
  * 7 and 8: QoS 1 / QoS 2 floods. Fixed counts for every broker (no sizing): what a broker
@@ -379,6 +589,8 @@ function floodScenario(qos) {
         unit: 'msgs/s',
         perCpuUnit: 'msgs/CPU-s',
         pick: (r) => r.value,
+        // Issue 10: at least 5x Mosquitto's delivered/s, with every acknowledged message delivered.
+        target: { kind: 'ratio', over: 'mosquitto', min: 5 },
       },
       {
         label: `${number} ... acknowledged (${ack} to publishers)`,
@@ -393,6 +605,7 @@ function floodScenario(qos) {
         derived: true,
         format: 'percent',
         noRatio: true,
+        target: { kind: 'absolute', min: 1 },
       },
     ],
   };
@@ -421,4 +634,26 @@ export const SCENARIO_ALIASES = {
   11: 'mqtt5-qos0',
   12: 'mqtt5-qos1',
   13: 'mqtt5-alias-bytes',
+  14: 'memory-50k',
+  15: 'cycles-seq',
+  16: 'cycles-50',
+  17: 'latency-qos1',
+  18: 'latency-qos0',
+  19: 'fairness',
+};
+
+/** Names for several scenarios at once in --only. */
+export const SCENARIO_GROUPS = {
+  // The figures of issue 10 (performance against the bare server, Mosquitto and Aedes).
+  'issue-10': [
+    'memory',
+    'memory-50k',
+    'cycles-seq',
+    'cycles-50',
+    'latency-qos1',
+    'latency-qos0',
+    'fairness',
+    'qos1-flood',
+    'qos2-flood',
+  ],
 };

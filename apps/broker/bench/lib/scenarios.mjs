@@ -26,7 +26,6 @@ import {
   repeatPacket,
   userPropertiesSection,
 } from './packets.mjs';
-import { rssBytesOf } from './proc.mjs';
 
 const TOPIC = 'bench/t';
 const CYCLE_TOPIC = 'bench/c';
@@ -34,7 +33,8 @@ const CYCLE_TOPIC = 'bench/c';
 const CLOSE_WAIT_MS = 2000;
 
 let runSerial = 0;
-function tagOf(name) {
+/** A name unique to this run (client ids, topics). */
+export function tagOf(name) {
   runSerial++;
   return `${name}-${process.pid}-${runSerial}`;
 }
@@ -251,16 +251,17 @@ async function flood(port, brokerPid, params, qos, tag) {
 }
 
 /**
- * 4. Connect-publish-disconnect cycles: TCP connect, CONNECT, CONNACK, PUBLISH QoS 0 +
+ * 4, 15, 16. Connect-publish-disconnect cycles: TCP connect, CONNECT, CONNACK, PUBLISH QoS 0 +
  * DISCONNECT, close; `workers` cycles run concurrently. A subscriber counts the publishes
- * the broker actually routed. With `params.credentials` ({ username, password }: scenario 9,
- * cycles-auth) every CONNECT, the subscriber's too, carries them.
+ * the broker actually routed (not on the bare server, which routes nothing and answers no
+ * SUBSCRIBE). With `params.credentials` ({ username, password }: scenario 9, cycles-auth) every
+ * CONNECT, the subscriber's too, carries them.
  */
-export async function connectCycles({ port, brokerPid, params }) {
+export async function connectCycles({ port, brokerPid, params, broker }) {
   const { workers, cycles, timeoutMs, credentials } = params;
   const tag = tagOf(credentials === undefined ? 'cy' : 'ca');
-  const sub = await openClient(port, `${tag}-sub`, 0, 0, true, credentials);
-  await sub.subscribe(CYCLE_TOPIC, 0);
+  const sub = broker === 'bare' ? undefined : await openClient(port, `${tag}-sub`, 0, 0, true, credentials);
+  await sub?.subscribe(CYCLE_TOPIC, 0);
   // Pre-encode every cycle's CONNECT (unique client ids) and the shared PUBLISH + DISCONNECT.
   const connects = Array.from({ length: cycles }, (_, i) =>
     connectPacket(`${tag}-${i}`, 0, true, credentials),
@@ -345,10 +346,10 @@ export async function connectCycles({ port, brokerPid, params }) {
   window.stop();
   // The publishes of the last cycles may still be on their way to the subscriber.
   const deadline = performance.now() + IDLE_MS;
-  while (sub.received < completed && performance.now() < deadline)
+  while (sub !== undefined && sub.received < completed && performance.now() < deadline)
     await new Promise((r) => setTimeout(r, 20));
-  const delivered = sub.received;
-  await closeAll([sub]);
+  const delivered = sub?.received;
+  if (sub !== undefined) await closeAll([sub]);
   const summary = window.summary();
   const seconds = Math.max(((lastEnd || window.t1) - window.t0) / 1000, 1e-6);
   return {
@@ -362,35 +363,6 @@ export async function connectCycles({ port, brokerPid, params }) {
     delivered,
     seconds,
     end: outcome,
-    ...summary,
-  };
-}
-
-/** 5. Memory per idle connection: broker RSS before and after opening `connections` clients. */
-export async function idleMemory({ port, brokerPid, params }) {
-  const { connections, concurrency, settleMs } = params;
-  const tag = tagOf('idle');
-  await sleep(settleMs);
-  const rssBefore = rssBytesOf(brokerPid);
-  const window = new Window(brokerPid);
-  window.start();
-  const clients = await openClients(port, connections, tag, { concurrency, keepaliveSeconds: 0 });
-  window.stop();
-  await sleep(settleMs);
-  const rssAfter = rssBytesOf(brokerPid);
-  const alive = clients.filter((c) => !c.isClosed).length;
-  await closeAll(clients, 10_000);
-  if (rssBefore === undefined || rssAfter === undefined)
-    throw new Error(`cannot read /proc/${brokerPid}/status`);
-  const summary = window.summary();
-  return {
-    unit: 'B/conn',
-    value: (rssAfter - rssBefore) / connections,
-    rssBefore,
-    rssAfter,
-    connections,
-    alive,
-    connectsPerSecond: connections / summary.windowSeconds,
     ...summary,
   };
 }
@@ -444,10 +416,6 @@ function longTopic(prefix, length) {
   return topic.slice(0, Math.max(length, prefix.length));
 }
 
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** 9. Connect cycles as 4, every CONNECT with a user name and password. */
 export function connectCyclesAuth(run) {
   if (run.params.credentials === undefined) throw new Error('cycles-auth needs params.credentials');
@@ -459,7 +427,6 @@ export const scenarioFunctions = {
   fanOut,
   qos1,
   connectCycles,
-  idleMemory,
   qos1Persistent,
   qos1Flood,
   qos2Flood,
