@@ -22,6 +22,15 @@ import type { SubscriptionOptions } from './session.js';
  *   inbound ids stay (beware `INSERT OR REPLACE` with cascading deletes).
  * - Writes naming a client id with no saved session, or an unknown `seq`, are ignored, never
  *   fail the batch.
+ * - Saved keys are new: the router never saves a message id, or a delivery `(clientId, seq)`,
+ *   that is stored (ids are allocated above `maxMessageId`, seqs above the session's highest;
+ *   seqs start again only after `deleteSession`). So a store may drop a save together with the
+ *   delete that follows it before their batch committed, writing neither: a delivery the
+ *   subscriber acknowledged before the commit (and its message, once no delivery refers to it)
+ *   then never reaches the database. The snapshot must be the same as if both had been written.
+ * - A store may keep a message body with its only delivery instead of in a row of its own, as
+ *   long as a delivery saved later that refers to the same message id still gets that body
+ *   (across restarts too) after the first delivery is deleted.
  * - Message ids and `seq` may exceed 2^32: store them as 64-bit integers, return numbers.
  * - User and ACL writes (`saveUser`, `deleteUser`, `saveAclRule`, `deleteAclRule`) are durable when
  *   their promise resolves: no `flush()` is needed (a store may commit them with its current

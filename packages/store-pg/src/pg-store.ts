@@ -106,6 +106,7 @@ export class PgStore implements Store {
       this.options.flushIntervalMs,
       this.options.logger,
     );
+    this.commits.inline.reset(loaded.inline);
     this.state = 'open';
     const { sessions, retained } = loaded.snapshot;
     this.options.logger.info(

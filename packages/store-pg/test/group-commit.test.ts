@@ -2,6 +2,7 @@ import type { DeliveryRecord, StoredMessage } from '@mqtt-adapt/router';
 import { isStoreError } from '@mqtt-adapt/router';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PgStore } from '../src/index.js';
+import { HELD_TURNS } from '../src/internal/group-commit.js';
 import {
   admin,
   dropSchema,
@@ -72,11 +73,14 @@ describe('group commit', () => {
     const { store, schema, applicationName } = await openStore();
     const trace = traceQueries(applicationName);
     cleanups.push(trace.restore);
+    // Message 100 goes to every client (a row in messages); the others to one each (inline).
+    store.saveMessage(message(100));
     for (let i = 0; i < 50; i++) {
       store.saveMessage(message(i + 1));
       store.saveSession(session(`c${i}`));
       store.saveSubscription(`c${i}`, `f/${i}/#`, options);
       store.saveDelivery(`c${i}`, delivery(1, i + 1));
+      store.saveDelivery(`c${i}`, delivery(2, 100));
       store.addInboundQos2(`c${i}`, i + 1);
       store.saveRetained({ topicName: `r/${i}`, payload: Buffer.from('x'), qos: 0, properties: undefined });
     }
@@ -93,15 +97,19 @@ describe('group commit', () => {
       'mqa_retained_upsert',
       'COMMIT',
     ]);
-    // Every row carries the id of the transaction that wrote it: one id for all 300 rows.
+    // Every row carries the id of the transaction that wrote it: one id for all 351 rows.
     const xmins = await admin<{ xmin: string }>(
       ['sessions', 'messages', 'subscriptions', 'deliveries', 'inbound_qos2', 'retained']
         .map((table) => `SELECT xmin::text FROM "${schema}".${table}`)
         .join(' UNION '),
     );
     expect(xmins).toHaveLength(1);
-    const counts = await admin<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".deliveries`);
-    expect(counts[0]?.n).toBe(50);
+    const counts = await admin<{ messages: number; deliveries: number; inline: number }>(
+      `SELECT (SELECT count(*)::int FROM "${schema}".messages) AS messages,
+              (SELECT count(*)::int FROM "${schema}".deliveries) AS deliveries,
+              (SELECT count(payload)::int FROM "${schema}".deliveries) AS inline`,
+    );
+    expect(counts).toEqual([{ messages: 1, deliveries: 100, inline: 50 }]);
   });
 
   it('writes of one turn share one batch: every flush() of the turn returns the same promise', async () => {
@@ -141,6 +149,60 @@ describe('group commit', () => {
     const commits = trace.statements.filter((statement) => statement === 'COMMIT').length;
     expect(commits).toBeGreaterThan(1);
     expect(commits).toBeLessThanOrEqual(40);
+  });
+
+  it('deliveries acknowledged before their batch commits cost no statement; the others go inline', async () => {
+    const { store, schema, applicationName } = await openStore();
+    store.saveSession(session('c'));
+    await store.flush();
+    const trace = traceQueries(applicationName);
+    cleanups.push(trace.restore);
+    // A batch without deliveries starts at the end of its turn; the next one collects meanwhile.
+    store.saveSession(session('d'));
+    const first = store.flush();
+    await nextTurn();
+    store.saveMessage(message(1));
+    store.saveDelivery('c', delivery(1, 1));
+    const second = store.flush();
+    for (let turn = 0; turn < HELD_TURNS; turn++) {
+      await nextTurn();
+      // Held: turns later, the subscriber's PUBACKs still cancel what it saved.
+      for (let i = 0; i < 10; i++) {
+        const id = 2 + turn * 10 + i;
+        store.saveMessage(message(id));
+        store.saveDelivery('c', delivery(id, id));
+        if (i < 7) {
+          store.deleteDelivery('c', id);
+          store.deleteMessage(id);
+        }
+      }
+    }
+    await Promise.all([first, second, store.flush()]);
+    trace.restore();
+    expect(trace.statements).toEqual([
+      'BEGIN; SELECT txid_current()::text AS xid',
+      'mqa_sessions_upsert',
+      'COMMIT',
+      'BEGIN; SELECT txid_current()::text AS xid',
+      'mqa_deliveries_upsert',
+      'COMMIT',
+    ]);
+    const rows = await admin<{ seq: number; inline: boolean }>(
+      `SELECT seq::int AS seq, payload IS NOT NULL AS inline FROM "${schema}".deliveries ORDER BY 1`,
+    );
+    const kept = [1, 9, 10, 11, 19, 20, 21].slice(0, 1 + 3 * HELD_TURNS);
+    expect(rows).toEqual(kept.map((seq) => ({ seq, inline: true })));
+    expect(await admin(`SELECT count(*)::int AS n FROM "${schema}".messages`)).toEqual([{ n: 0 }]);
+    // A batch of nothing but cancelled writes sends nothing at all.
+    const idle = traceQueries(applicationName);
+    cleanups.push(idle.restore);
+    store.saveMessage(message(30));
+    store.saveDelivery('c', delivery(30, 30));
+    store.deleteDelivery('c', 30);
+    store.deleteMessage(30);
+    await store.flush();
+    idle.restore();
+    expect(idle.statements).toEqual([]);
   });
 
   it('flushIntervalMs groups the writes of several turns into one transaction', async () => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { redactConnectionString } from '../src/index.js';
 import { Batch } from '../src/internal/batch.js';
 import { describeTarget, isConnectionError, redactSecrets } from '../src/internal/connection.js';
+import { InlineBodies } from '../src/internal/inline-bodies.js';
 import { decodeProperties, encodeProperties } from '../src/internal/json.js';
 import { planBatch } from '../src/internal/plan.js';
 import { buildSql } from '../src/internal/sql.js';
@@ -127,13 +128,16 @@ describe('batch coalescing', () => {
     batch.updateDelivery('c', 2, 6, true);
     batch.deleteDelivery('c', 3);
     batch.updateDelivery('c', 3, 7, false);
-    const statements = planBatch(batch, sql, keyOf);
+    const statements = planBatch(batch, sql, keyOf, new InlineBodies());
     expect(statements.map((s) => [s.name, s.values])).toEqual([
       ['mqa_sessions_upsert', [['c'], [4], [null], [null], [null]]],
       ['mqa_subscriptions_delete', [['c'], ['f']]],
       ['mqa_subscriptions_upsert', [['c'], ['f'], [2], [false], [false], [0], [null]]],
       ['mqa_deliveries_delete', [['c'], [3]]],
-      ['mqa_deliveries_upsert', [['c'], [1], [9], [1], [1], [false], [5], [false]]],
+      [
+        'mqa_deliveries_upsert',
+        [['c'], [1], [9], [1], [1], [false], [5], [false], [null], [null], [null], [null], [null]],
+      ],
       ['mqa_deliveries_update', [['c'], [2], [6], [true]]],
     ]);
     expect(batch.size).toBe(9);
@@ -152,7 +156,7 @@ describe('batch coalescing', () => {
       username: undefined,
     });
     batch.addInboundQos2('c', 2);
-    expect(planBatch(batch, sql, keyOf).map((s) => [s.name, s.values])).toEqual([
+    expect(planBatch(batch, sql, keyOf, new InlineBodies()).map((s) => [s.name, s.values])).toEqual([
       ['mqa_sessions_delete', [['c']]],
       ['mqa_sessions_upsert', [['c'], [5], [0], [null], [null]]],
       ['mqa_inbound_insert', [['c'], [2]]],

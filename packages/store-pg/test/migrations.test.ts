@@ -43,6 +43,7 @@ const allVersions = [
   { version: 1, name: 'initial' },
   { version: 2, name: 'auth records' },
   { version: 3, name: 'session expiry' },
+  { version: 4, name: 'inline message bodies' },
 ];
 
 async function versions(name: string): Promise<Array<{ version: number; name: string }>> {
@@ -126,6 +127,67 @@ describe('migrations', () => {
       `postgres schema "${name}" is at version ${future}, newer than version ${latestSchemaVersion} this @mqtt-adapt/store-pg knows; upgrade the package on every node`,
     );
     expect(await versions(name)).toEqual([...allVersions, { version: future, name: 'from the future' }]);
+  });
+
+  it('a schema written at version 3 with deliveries migrates: they keep their messages rows, new ones go inline', async () => {
+    const name = schema();
+    await admin(`CREATE SCHEMA "${name}"`);
+    await admin(`SET search_path TO "${name}";
+CREATE TABLE schema_version (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+${migrations
+  .slice(0, 3)
+  .map((m) => m.sql)
+  .join('\n')}
+INSERT INTO schema_version (version, name) VALUES (1, 'initial'), (2, 'auth records'), (3, 'session expiry');
+SELECT nextval('store_epochs');
+INSERT INTO sessions (client_id, protocol_version) VALUES ('old', 4);
+INSERT INTO messages VALUES (1, 7, 'a/b', '\\x0102', 1, false, NULL);
+INSERT INTO deliveries VALUES ('old', 1, 1, 7, 1, false, 12, false);`);
+    const first = store(name);
+    const snapshot = await first.open();
+    expect(await versions(name)).toEqual(allVersions);
+    expect(snapshot.maxMessageId).toBe(7);
+    expect(snapshot.sessions[0]?.deliveries).toEqual([
+      {
+        seq: 1,
+        messageId: 7,
+        qos: 1,
+        retain: false,
+        packetId: 12,
+        released: false,
+        message: {
+          id: 7,
+          topicName: 'a/b',
+          payload: Buffer.from([1, 2]),
+          qos: 1,
+          retain: false,
+          properties: undefined,
+        },
+      },
+    ]);
+    first.saveMessage({
+      id: 8,
+      topicName: 'c/d',
+      payload: Buffer.from('x'),
+      qos: 1,
+      retain: false,
+      properties: undefined,
+    });
+    first.saveDelivery('old', {
+      seq: 2,
+      messageId: 8,
+      qos: 1,
+      retain: false,
+      packetId: undefined,
+      released: false,
+    });
+    await first.flush();
+    expect(
+      await admin(`SELECT seq::int, payload IS NOT NULL AS inline FROM "${name}".deliveries ORDER BY seq`),
+    ).toEqual([
+      { seq: 1, inline: false },
+      { seq: 2, inline: true },
+    ]);
   });
 
   it('a schema written at version 1 migrates: sessions kept, ACL rules converted, users dropped', async () => {

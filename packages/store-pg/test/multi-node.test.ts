@@ -60,7 +60,17 @@ describe('two broker nodes on one schema', () => {
     b.saveSession(session('client-b'));
     b.saveDelivery('client-b', delivery(1, 1));
     await Promise.all([a.flush(), b.flush()]);
-    expect(await admin(`SELECT count(*)::int AS n FROM "${schema}".messages`)).toEqual([{ n: 2 }]);
+    // One delivery each: both bodies are inline in their delivery rows, under their own keys.
+    const rows = await admin<{ message_epoch: string; message_id: string; text: string }>(
+      `SELECT message_epoch::text, message_id::text, convert_from(payload, 'UTF8') AS text
+       FROM "${schema}".deliveries ORDER BY text`,
+    );
+    expect(rows.map((row) => [row.message_id, row.text])).toEqual([
+      ['1', 'from a'],
+      ['1', 'from b'],
+    ]);
+    expect(rows[0]?.message_epoch).not.toBe(rows[1]?.message_epoch);
+    expect(await admin(`SELECT count(*)::int AS n FROM "${schema}".messages`)).toEqual([{ n: 0 }]);
 
     // A third node (or a restart) sees both, under distinct ids.
     const c = node(schema);

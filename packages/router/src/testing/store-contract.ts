@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe } from 'vitest';
 import type { Store } from '../store.js';
 import { describeAuthContract } from './store-contract-auth.js';
 import { describeAuthVersionContract } from './store-contract-auth-version.js';
+import { describeBatchingContract } from './store-contract-batching.js';
 import { describeDurabilityContract } from './store-contract-durability.js';
 import { describeMessagesContract } from './store-contract-messages.js';
 import { describeRetainedContract } from './store-contract-retained.js';
@@ -54,6 +55,7 @@ export function runStoreContract(name: string, harness: StoreContractHarness): v
 
     describeSessionsContract(run);
     describeMessagesContract(run);
+    describeBatchingContract(run);
     describeRetainedContract(run);
     describeAuthContract(run);
     describeAuthVersionContract(run);

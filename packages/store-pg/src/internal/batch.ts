@@ -36,7 +36,10 @@ export interface ClientWrites {
  * The writes collected for one transaction. Every write method is O(1) and keeps only the
  * net effect per key; the order that matters between keys is kept by running, per table,
  * the deletes before the upserts, and the session deletes (which cascade) before all:
- * - a delivery saved then deleted ends deleted, deleted then saved ends saved;
+ * - a delivery saved then deleted ends deleted, deleted then saved ends saved; saved then
+ *   deleted is dropped from the batch altogether (a delivery or message saved in a batch was not
+ *   stored before: the router never saves a stored key again), so a delivery acknowledged
+ *   before its batch commits costs no statement;
  * - a session deleted then saved exists without what it had before the delete;
  * - a subscription deleted then saved is re-inserted (it moves to the end, as in a Map).
  * Waiters share one promise, created on the first `flush()` that needs it.
@@ -44,6 +47,18 @@ export interface ClientWrites {
 export class Batch {
   /** Number of write calls, for logs and messages. */
   size = 0;
+  /** Deliveries saved and deleted in this batch: neither write reaches the database. */
+  cancelled = 0;
+  /** Deliveries saved: the batch may wait for acknowledgements (see `GroupCommit`). */
+  deliverySaves = 0;
+  /** Turn ends seen since its first write, while no commit was in flight. */
+  turnsSeen = 0;
+  /** It collected while a commit that sent statements was in flight. */
+  waitedForCommit = false;
+  /** Everything in it cancelled out: its commit sent no statement. */
+  sentNothing = false;
+  /** `performance.now()` of its first write. */
+  firstWriteAt = 0;
   readonly clients = new Map<string, ClientWrites>();
   readonly messageDeletes = new Set<number>();
   readonly messages = new Map<number, StoredMessage | null>();
@@ -117,6 +132,7 @@ export class Batch {
 
   saveDelivery(clientId: string, delivery: DeliveryRecord): void {
     this.size++;
+    this.deliverySaves++;
     const writes = this.client(clientId);
     writes.deliveries ??= new Map();
     writes.deliveries.set(delivery.seq, delivery);
@@ -139,6 +155,14 @@ export class Batch {
   deleteDelivery(clientId: string, seq: number): void {
     this.size++;
     const writes = this.client(clientId);
+    const current = writes.deliveries?.get(seq);
+    if (current !== undefined && current !== null && !('kind' in current)) {
+      // Saved in this batch, so not stored before (the router never saves a stored key again):
+      // acknowledged before its commit, it needs neither an insert nor a delete.
+      writes.deliveries!.delete(seq);
+      this.cancelled++;
+      return;
+    }
     writes.deliveryDeletes ??= new Set();
     writes.deliveryDeletes.add(seq);
     writes.deliveries ??= new Map();
@@ -169,6 +193,11 @@ export class Batch {
 
   deleteMessage(messageId: number): void {
     this.size++;
+    const current = this.messages.get(messageId);
+    if (current !== undefined && current !== null) {
+      this.messages.delete(messageId); // saved in this batch: never stored, nothing to delete
+      return;
+    }
     this.messageDeletes.add(messageId);
     this.messages.set(messageId, null);
   }

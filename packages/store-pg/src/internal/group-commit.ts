@@ -4,6 +4,7 @@ import type { PoolClient } from 'pg';
 import { Batch } from './batch.js';
 import { isConnectionError, sleep } from './connection.js';
 import type { Database } from './database.js';
+import { InlineBodies } from './inline-bodies.js';
 import type { MessageKey } from './plan.js';
 import { planBatch } from './plan.js';
 import type { Sql } from './sql.js';
@@ -16,20 +17,47 @@ const inDoubtPollMs = 50;
 
 const resolved: Promise<void> = Promise.resolve();
 
+/** Turns a batch that saved deliveries waits, after its own, before its commit may start. */
+export const HELD_TURNS = 2;
+/** At most this long a batch waits for acknowledgements with no commit to wait behind. */
+export const MAX_HOLD_MS = 5;
+/** Weight of the latest batch in the running averages below. */
+const EWMA = 0.2;
+
 /**
  * Group commit: writes append to the current `Batch`; at the end of the event-loop turn (or
  * after `flushIntervalMs`) the batch is taken and committed in one transaction, then its
  * waiters are settled together. One commit is in flight at a time; the batch collected
  * meanwhile starts as soon as it ends.
+ *
+ * The acknowledgements read while a batch waits (a subscriber's PUBACKs) cancel deliveries
+ * before they are sent to the server (see `Batch`): the commit in flight is the window. With
+ * `flushIntervalMs` 0, a batch that saved deliveries and found no commit in flight to wait
+ * behind (none running, or the one before sent nothing because everything in it cancelled out)
+ * waits `HELD_TURNS` turns after its own instead; and while acknowledgements have been
+ * cancelling most deliveries (an online subscriber keeping up), as long as a commit takes (at
+ * most `MAX_HOLD_MS` from its first write), the window it would have had behind one. Otherwise
+ * (an offline subscriber: nothing to cancel) it does not wait longer.
  */
 export class GroupCommit {
+  /** Bodies held inline by stored deliveries (see `InlineBodies`). */
+  readonly inline = new InlineBodies();
   private batch = new Batch();
   private inFlight: Batch | undefined = undefined;
   private inFlightDone: Promise<void> | undefined = undefined;
   private timer: NodeJS.Immediate | NodeJS.Timeout | undefined = undefined;
+  /** Ends the hold of a batch waiting for acknowledgements (see `startWhenRipe`). */
+  private holdTimer: NodeJS.Timeout | undefined = undefined;
+  /** Running average of how long a commit that sent statements took, in ms. */
+  private commitMs = 0;
+  /** Running average of the share of saved deliveries a batch cancelled. */
+  private cancelledShare = 0;
   private readonly onTimer = (): void => {
     this.timer = undefined;
-    if (this.inFlight === undefined) this.start();
+    const batch = this.batch;
+    if (batch.size === 0 || this.inFlight !== undefined) return; // finish() starts it
+    batch.turnsSeen++;
+    this.startWhenRipe(batch);
   };
 
   constructor(
@@ -42,12 +70,8 @@ export class GroupCommit {
 
   /** The batch writes go to; schedules its commit. */
   current(): Batch {
-    if (this.timer === undefined && this.inFlight === undefined) {
-      this.timer =
-        this.flushIntervalMs === 0
-          ? setImmediate(this.onTimer)
-          : setTimeout(this.onTimer, this.flushIntervalMs);
-    }
+    if (this.batch.size === 0) this.batch.firstWriteAt = performance.now();
+    if (this.inFlight === undefined) this.schedule();
     return this.batch;
   }
 
@@ -92,6 +116,10 @@ export class GroupCommit {
   }
 
   private cancelTimer(): void {
+    if (this.holdTimer !== undefined) {
+      clearTimeout(this.holdTimer);
+      this.holdTimer = undefined;
+    }
     if (this.timer === undefined) return;
     if (this.flushIntervalMs === 0) clearImmediate(this.timer as NodeJS.Immediate);
     else clearTimeout(this.timer as NodeJS.Timeout);
@@ -113,6 +141,8 @@ export class GroupCommit {
   private finish(batch: Batch, failure: unknown): void {
     this.inFlight = undefined;
     this.inFlightDone = undefined;
+    if (failure === undefined) this.inline.commit();
+    else this.inline.failed();
     if (failure !== undefined) {
       // Waiters of the next batch may have written into this one before calling flush().
       // Only a batch that failed itself passes this on: one that committed holds their writes.
@@ -126,10 +156,53 @@ export class GroupCommit {
     } else {
       batch.settle(batch.inheritedError === undefined ? undefined : this.inherited(batch));
     }
-    if (this.batch.size > 0) {
-      this.cancelTimer();
-      this.start();
+    if (batch.deliverySaves > 0) {
+      const share = batch.cancelled / batch.deliverySaves;
+      this.cancelledShare += EWMA * (share - this.cancelledShare);
     }
+    const next = this.batch;
+    if (next.size === 0) return;
+    // It collected while that commit ran: that was its window, unless nothing was sent.
+    if (!batch.sentNothing) next.waitedForCommit = true;
+    this.cancelTimer();
+    this.startWhenRipe(next);
+  }
+
+  /**
+   * Starts `batch` (nothing in flight) once it may: at once with a window of `flushIntervalMs`,
+   * without deliveries, or after a commit it waited behind; else after `HELD_TURNS` turns (the
+   * timer counts them) and, while holding pays, `holdMs()` from its first write.
+   */
+  private startWhenRipe(batch: Batch): void {
+    if (this.flushIntervalMs > 0 || batch.deliverySaves === 0 || batch.waitedForCommit) {
+      this.start();
+      return;
+    }
+    if (batch.turnsSeen <= HELD_TURNS) {
+      this.schedule();
+      return;
+    }
+    const left = batch.firstWriteAt + this.holdMs() - performance.now();
+    if (left <= 0) this.start();
+    else this.holdTimer ??= setTimeout(this.onHoldEnd, left);
+  }
+
+  private readonly onHoldEnd = (): void => {
+    this.holdTimer = undefined;
+    if (this.inFlight === undefined && this.batch.size > 0) this.start();
+  };
+
+  /** How long a batch without a commit to wait behind holds: worth it only if most cancel. */
+  private holdMs(): number {
+    return this.cancelledShare >= 0.5 ? Math.min(this.commitMs, MAX_HOLD_MS) : 0;
+  }
+
+  private schedule(): void {
+    if (this.timer !== undefined) return;
+    this.timer =
+      this.flushIntervalMs === 0
+        ? setImmediate(this.onTimer)
+        : setTimeout(this.onTimer, this.flushIntervalMs);
   }
 
   private inherited(batch: Batch): StoreError {
@@ -142,7 +215,13 @@ export class GroupCommit {
 
   /** Commits `batch` in one transaction; rejects with `STORE_WRITE_FAILED` when it could not. */
   private async commit(batch: Batch): Promise<void> {
-    const statements = planBatch(batch, this.sql, this.keyOf);
+    const statements = planBatch(batch, this.sql, this.keyOf, this.inline);
+    // Everything cancelled out (deliveries acknowledged before the commit): nothing to send.
+    if (statements.length === 0) {
+      batch.sentNothing = true;
+      return;
+    }
+    const startedAt = performance.now();
     const { client, xid } = await this.begin(batch);
     try {
       for (const statement of statements) await client.query(statement);
@@ -167,6 +246,7 @@ export class GroupCommit {
       );
     }
     this.db.release(client);
+    this.commitMs += EWMA * (performance.now() - startedAt - this.commitMs);
   }
 
   /**

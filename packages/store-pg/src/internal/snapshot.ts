@@ -18,6 +18,8 @@ export interface LoadedSnapshot {
   readonly snapshot: StoreSnapshot;
   /** Router message id -> table key, for every message stored before this open. */
   readonly messageKeys: Map<number, MessageKey>;
+  /** Bodies stored only inline in their delivery row (no `messages` row), under router ids. */
+  readonly inline: StoredMessage[];
 }
 
 interface MutableSession {
@@ -36,7 +38,8 @@ interface MutableSession {
 export async function loadSnapshot(client: PoolClient, sql: Sql, logger: Logger): Promise<LoadedSnapshot> {
   const rows = await readRows(client, sql, logger);
   const sessions = sessionsFrom(rows.sessions, rows.subscriptions, rows.inbound);
-  const { messageKeys, bodies, maxMessageId } = assignMessageIds(rows.messages as unknown as MessageRow[]);
+  const messageRows = withInlineBodies(rows.messages as unknown as MessageRow[], rows.deliveries);
+  const { messageKeys, bodies, maxMessageId, inline } = assignMessageIds(messageRows);
   let missing = 0;
   for (const row of rows.deliveries) {
     const message = bodies.get(keyString(row.message_epoch as number, row.message_id as number));
@@ -61,7 +64,38 @@ export async function loadSnapshot(client: PoolClient, sql: Sql, logger: Logger)
     qos: row.qos as QoS,
     properties: decodeProperties(row.properties),
   }));
-  return { snapshot: { sessions: [...sessions.values()], retained, maxMessageId }, messageKeys };
+  return { snapshot: { sessions: [...sessions.values()], retained, maxMessageId }, messageKeys, inline };
+}
+
+/**
+ * The `messages` rows plus one row per body held inline by a delivery (migration 4) whose key
+ * has no `messages` row (a promoted body has one, and it wins), in (epoch, id) order, so that
+ * inline bodies take part in id assignment like the others.
+ */
+function withInlineBodies(messages: MessageRow[], deliveries: Rows): MessageRow[] {
+  const known = new Set(messages.map((row) => keyString(row.epoch, row.id)));
+  let added = false;
+  for (const row of deliveries) {
+    if (row.payload === null || row.payload === undefined) continue;
+    const epoch = row.message_epoch as number;
+    const id = row.message_id as number;
+    const key = keyString(epoch, id);
+    if (known.has(key)) continue;
+    known.add(key);
+    added = true;
+    messages.push({
+      epoch,
+      id,
+      topic_name: row.topic_name as string,
+      qos: row.message_qos as QoS,
+      retain: row.message_retain as boolean,
+      properties: row.properties,
+      payload: row.payload as Buffer,
+      inline: true,
+    });
+  }
+  if (added) messages.sort((a, b) => a.epoch - b.epoch || a.id - b.id);
+  return messages;
 }
 
 type Rows = Array<Record<string, unknown>>;
@@ -136,15 +170,19 @@ interface MessageRow {
   retain: boolean;
   properties: unknown;
   payload: Buffer | null;
+  /** True for a body read from its delivery row. */
+  inline?: boolean;
 }
 
 function assignMessageIds(rows: MessageRow[]): {
   messageKeys: Map<number, MessageKey>;
   bodies: Map<string, StoredMessage>;
   maxMessageId: number;
+  inline: StoredMessage[];
 } {
   const messageKeys = new Map<number, MessageKey>();
   const bodies = new Map<string, StoredMessage>();
+  const inline: StoredMessage[] = [];
   const collisions: MessageRow[] = [];
   let maxMessageId = 0;
   for (const row of rows) {
@@ -153,19 +191,21 @@ function assignMessageIds(rows: MessageRow[]): {
     else register(row, row.id);
   }
   for (const row of collisions) register(row, ++maxMessageId);
-  return { messageKeys, bodies, maxMessageId };
+  return { messageKeys, bodies, maxMessageId, inline };
 
   function register(row: MessageRow, routerId: number): void {
     messageKeys.set(routerId, { epoch: row.epoch, id: row.id });
     if (row.payload === null) return; // no delivery needs the body
-    bodies.set(keyString(row.epoch, row.id), {
+    const message: StoredMessage = {
       id: routerId,
       topicName: row.topic_name,
       payload: row.payload,
       qos: row.qos,
       retain: row.retain,
       properties: decodeProperties(row.properties),
-    });
+    };
+    bodies.set(keyString(row.epoch, row.id), message);
+    if (row.inline === true) inline.push(message);
   }
 }
 

@@ -40,14 +40,20 @@ ON CONFLICT (client_id, topic_filter) DO UPDATE SET qos = EXCLUDED.qos, no_local
 
     deliveriesDelete: `DELETE FROM ${t('deliveries')} x USING unnest($1::text[], $2::int8[]) AS u(client_id, seq)
 WHERE x.client_id = u.client_id AND x.seq = u.seq`,
+    // topic_name .. properties: the message body, when it is inline in this one delivery.
     deliveriesUpsert: `INSERT INTO ${t('deliveries')}
-  (client_id, seq, message_epoch, message_id, qos, retain, packet_id, released)
-SELECT u.* FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int2[], $6::bool[], $7::int4[], $8::bool[])
-  AS u(client_id, seq, message_epoch, message_id, qos, retain, packet_id, released)
+  (client_id, seq, message_epoch, message_id, qos, retain, packet_id, released,
+   topic_name, payload, message_qos, message_retain, properties)
+SELECT u.* FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int2[], $6::bool[], $7::int4[], $8::bool[],
+  $9::text[], $10::bytea[], $11::int2[], $12::bool[], $13::jsonb[])
+  AS u(client_id, seq, message_epoch, message_id, qos, retain, packet_id, released,
+       topic_name, payload, message_qos, message_retain, properties)
 WHERE ${hasSession}
 ON CONFLICT (client_id, seq) DO UPDATE SET message_epoch = EXCLUDED.message_epoch,
   message_id = EXCLUDED.message_id, qos = EXCLUDED.qos, retain = EXCLUDED.retain,
-  packet_id = EXCLUDED.packet_id, released = EXCLUDED.released`,
+  packet_id = EXCLUDED.packet_id, released = EXCLUDED.released, topic_name = EXCLUDED.topic_name,
+  payload = EXCLUDED.payload, message_qos = EXCLUDED.message_qos,
+  message_retain = EXCLUDED.message_retain, properties = EXCLUDED.properties`,
     deliveriesUpdate: `UPDATE ${t('deliveries')} x SET packet_id = u.packet_id, released = u.released
 FROM unnest($1::text[], $2::int8[], $3::int4[], $4::bool[]) AS u(client_id, seq, packet_id, released)
 WHERE x.client_id = u.client_id AND x.seq = u.seq`,
@@ -107,7 +113,8 @@ FROM ${t('messages')} m
 LEFT JOIN (SELECT DISTINCT message_epoch, message_id FROM ${t('deliveries')}) r
   ON r.message_epoch = m.epoch AND r.message_id = m.id
 ORDER BY m.epoch, m.id`,
-    snapshotDeliveries: `SELECT client_id, seq, message_epoch, message_id, qos, retain, packet_id, released
+    snapshotDeliveries: `SELECT client_id, seq, message_epoch, message_id, qos, retain, packet_id, released,
+  topic_name, payload, message_qos, message_retain, properties
 FROM ${t('deliveries')} ORDER BY client_id, seq`,
     snapshotInbound: `SELECT client_id, packet_id FROM ${t('inbound_qos2')} ORDER BY position`,
     snapshotRetained: `SELECT topic_name, payload, qos, properties FROM ${t('retained')} ORDER BY topic_name`,

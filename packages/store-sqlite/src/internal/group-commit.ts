@@ -1,17 +1,12 @@
-import type { Logger } from '@mqtt-adapt/router';
+import type { DeliveryRecord, Logger, StoredMessage } from '@mqtt-adapt/router';
 import { StoreError } from '@mqtt-adapt/router';
 import type Database from 'better-sqlite3';
+import { DeliverySegment } from './delivery-segment.js';
+import { InlineBodies } from './inline-bodies.js';
+import { SegmentWriter } from './segment-writer.js';
+import { STRIDE, WriteBatch, type WriteOp } from './write-batch.js';
 
-/** A prepared write and how many parameters it binds (at most `STRIDE`). */
-export interface WriteOp {
-  readonly stmt: Database.Statement;
-  readonly arity: number;
-  /** For error messages: `saveDelivery`. */
-  readonly name: string;
-}
-
-/** Parameter slots per queued write: the widest statement binds 7. */
-const STRIDE = 7;
+export { STRIDE, type WriteOp } from './write-batch.js';
 
 export interface GroupCommitStats {
   /** Transactions committed. */
@@ -20,33 +15,41 @@ export interface GroupCommitStats {
   writes: number;
   /** Transactions that failed and were rolled back. */
   failedCommits: number;
+  /** Deliveries deleted before their save was committed: neither reached the database. */
+  cancelled: number;
 }
 
-interface Waiter {
-  readonly promise: Promise<void>;
-  resolve(): void;
-  reject(error: StoreError): void;
-}
+/** Turns a batch that saved deliveries waits, after its own, before it is committed. */
+export const HELD_TURNS = 2;
 
 /**
- * Group commit. A write appends its statement and parameters to the current batch (two flat
- * arrays: no object, closure or promise per write); the first write of a batch schedules one
- * commit (`setImmediate`, or `flushIntervalMs` later) that runs the whole batch in one
- * `BEGIN IMMEDIATE` transaction. `flush()` shares one promise per batch, created only when
- * someone waits.
+ * Group commit. Writes append to the current `WriteBatch`; each batch is committed in one
+ * `BEGIN IMMEDIATE` transaction, in order, and its `flush()` promise settled.
+ *
+ * When: with `flushIntervalMs` > 0, that long after the batch's first write. With 0 (the
+ * default), at the end of the event-loop turn (`setImmediate`); but a batch that saved
+ * deliveries is held `HELD_TURNS` turns more while later turns' writes collect in new batches.
+ * The acknowledgements read meanwhile (a subscriber's PUBACKs) cancel the deliveries they
+ * complete, in whichever batch, before they are written: with an online subscriber most
+ * deliveries never reach the database. A batch that saved none (a session, a subscription,
+ * deletes) is committed at the end of its turn, with every batch held before it. At most one
+ * commit per turn in steady state.
  */
 export class GroupCommit {
-  readonly stats: GroupCommitStats = { commits: 0, writes: 0, failedCommits: 0 };
-  private readonly ops: WriteOp[] = [];
-  private readonly params: unknown[] = [];
-  private waiter: Waiter | undefined = undefined;
+  readonly stats: GroupCommitStats = { commits: 0, writes: 0, failedCommits: 0, cancelled: 0 };
+  /** Bodies held inline by stored deliveries (see `InlineBodies`). */
+  readonly inline = new InlineBodies();
+  private current = new WriteBatch();
+  /** Batches of earlier turns held for acknowledgements, oldest first. */
+  private readonly held: WriteBatch[] = [];
   /** A failed commit nobody waited for: the next `flush()` reports it. */
   private unreported: StoreError | undefined = undefined;
   private timer: NodeJS.Immediate | NodeJS.Timeout | undefined = undefined;
-  private readonly transaction: Database.Transaction<() => void>;
-  private readonly commitCallback = (): void => {
+  private readonly transaction: Database.Transaction<(batch: WriteBatch) => void>;
+  private readonly writer: SegmentWriter;
+  private readonly onTimer = (): void => {
     this.timer = undefined;
-    this.commit();
+    this.turnEnded();
   };
 
   constructor(
@@ -55,14 +58,18 @@ export class GroupCommit {
     private readonly logger: Logger,
     private readonly path: string,
   ) {
-    this.transaction = db.transaction(() => this.runAll());
+    this.transaction = db.transaction((batch: WriteBatch) => this.runAll(batch));
+    this.writer = new SegmentWriter(db);
   }
 
+  /** Write calls not committed yet. */
   get pending(): number {
-    return this.ops.length;
+    let writes = this.current.writes;
+    for (const batch of this.held) writes += batch.writes;
+    return writes;
   }
 
-  /** Queues one write; unused parameters are `undefined` and are not bound. */
+  /** Queues one plain write; unused parameters are `undefined` and are not bound. */
   add(
     op: WriteOp,
     a: unknown,
@@ -73,14 +80,41 @@ export class GroupCommit {
     f?: unknown,
     g?: unknown,
   ): void {
-    this.ops.push(op);
-    this.params.push(a, b, c, d, e, f, g);
-    if (this.timer === undefined) {
-      this.timer =
-        this.flushIntervalMs === 0
-          ? setImmediate(this.commitCallback)
-          : setTimeout(this.commitCallback, this.flushIntervalMs);
+    this.current.add(op, a, b, c, d, e, f, g);
+    this.schedule();
+  }
+
+  saveMessage(message: StoredMessage): void {
+    this.segment().saveMessage(message);
+  }
+
+  deleteMessage(id: number): void {
+    const segment = this.segment();
+    if (this.current.cancelMessage(id)) return;
+    for (let i = this.held.length - 1; i >= 0; i--) if (this.held[i]!.cancelMessage(id)) return;
+    segment.deleteMessage(id);
+  }
+
+  saveDelivery(clientId: string, delivery: DeliveryRecord): void {
+    this.segment().saveDelivery(clientId, delivery);
+  }
+
+  updateDelivery(clientId: string, seq: number, packetId: number, released: boolean): void {
+    const segment = this.segment();
+    if (this.current.foldUpdate(clientId, seq, packetId, released)) return;
+    for (let i = this.held.length - 1; i >= 0; i--) {
+      if (this.held[i]!.foldUpdate(clientId, seq, packetId, released)) return;
     }
+    segment.updateDelivery(clientId, seq, packetId, released);
+  }
+
+  deleteDelivery(clientId: string, seq: number): void {
+    const segment = this.segment();
+    if (this.cancelDelivery(clientId, seq)) {
+      this.stats.cancelled++;
+      return;
+    }
+    segment.deleteDelivery(clientId, seq);
   }
 
   /** The promise of the commit covering every write so far; `undefined` when nothing is pending. */
@@ -90,20 +124,26 @@ export class GroupCommit {
       this.unreported = undefined;
       return Promise.reject(failed);
     }
-    if (this.ops.length === 0) return undefined;
-    return this.wait().promise;
+    if (this.current.writes > 0) return this.current.promise();
+    // The newest held batch commits after every older one.
+    return this.held[this.held.length - 1]?.promise();
   }
 
   /** The promise of the commit covering every write so far (there must be a pending write). */
   pendingCommit(): Promise<void> {
-    return this.wait().promise;
+    return this.current.promise();
   }
 
-  /** Commits the pending batch now (reads, `close()`); returns the error if it failed. */
+  /** Commits everything pending now (reads, `close()`); returns the error if a commit failed. */
   commitPending(): StoreError | undefined {
-    if (this.ops.length === 0) return undefined;
     this.cancelTimer();
-    return this.commit();
+    let failed = this.commitHeld(0);
+    const batch = this.current;
+    if (batch.writes > 0) {
+      this.current = new WriteBatch();
+      failed ??= this.commit(batch);
+    }
+    return failed;
   }
 
   /** A failed commit nobody waited for, once. */
@@ -113,25 +153,78 @@ export class GroupCommit {
     return failed;
   }
 
-  /** Drops the pending batch without committing (a simulated crash); its waiters never settle. */
+  /** Drops every pending write without committing (a simulated crash); waiters never settle. */
   discard(): void {
     this.cancelTimer();
-    this.ops.length = 0;
-    this.params.length = 0;
-    this.waiter = undefined;
+    this.current = new WriteBatch();
+    this.held.length = 0;
   }
 
-  private commit(): StoreError | undefined {
-    const waiter = this.waiter;
-    const writes = this.ops.length;
-    this.waiter = undefined;
+  private inheritedFailure(batch: WriteBatch): StoreError {
+    return new StoreError(
+      'STORE_WRITE_FAILED',
+      `sqlite commit of ${batch.writes} writes to ${this.path} succeeded, but the batch before it failed and may hold earlier writes`,
+      { cause: batch.inherited },
+    );
+  }
+
+  private cancelDelivery(clientId: string, seq: number): boolean {
+    if (this.current.cancelDelivery(clientId, seq)) return true;
+    for (let i = this.held.length - 1; i >= 0; i--)
+      if (this.held[i]!.cancelDelivery(clientId, seq)) return true;
+    return false;
+  }
+
+  private segment(): DeliverySegment {
+    const segment = this.current.segment();
+    this.schedule();
+    return segment;
+  }
+
+  private schedule(): void {
+    if (this.timer !== undefined) return;
+    this.timer =
+      this.flushIntervalMs === 0
+        ? setImmediate(this.onTimer)
+        : setTimeout(this.onTimer, this.flushIntervalMs);
+  }
+
+  /** The end of a turn (or of the window): commit what is due, hold batches of deliveries back. */
+  private turnEnded(): void {
+    for (const batch of this.held) batch.turnsHeld++;
+    this.commitHeld(HELD_TURNS);
+    const batch = this.current;
+    if (batch.writes > 0) {
+      if (this.flushIntervalMs === 0 && batch.savesDeliveries()) this.held.push(batch);
+      else this.commitHeld(0); // everything before it first (a failure there reaches its waiters)
+      this.current = new WriteBatch();
+      if (this.held[this.held.length - 1] !== batch) this.commit(batch);
+    }
+    if (this.held.length > 0) this.schedule();
+  }
+
+  /** Commits, oldest first, the held batches held at least `turns` turns; the first error. */
+  private commitHeld(turns: number): StoreError | undefined {
+    let failed: StoreError | undefined;
+    while (this.held.length > 0 && this.held[0]!.turnsHeld >= turns) {
+      const error = this.commit(this.held.shift()!);
+      failed ??= error;
+    }
+    return failed;
+  }
+
+  private commit(batch: WriteBatch): StoreError | undefined {
+    const writes = batch.writes;
     try {
-      this.transaction.immediate();
+      // Everything cancelled out (deliveries acknowledged before the commit): nothing to write.
+      if (!batch.isEmpty()) this.transaction.immediate(batch);
+      this.inline.commit();
       this.stats.commits++;
       this.stats.writes += writes;
-      waiter?.resolve();
+      batch.settle(batch.inherited === undefined ? undefined : this.inheritedFailure(batch));
       return undefined;
     } catch (cause) {
+      this.inline.rollback();
       this.stats.failedCommits++;
       const detail = cause instanceof Error ? cause.message : String(cause);
       const error = new StoreError(
@@ -140,20 +233,25 @@ export class GroupCommit {
         { cause },
       );
       this.logger.error({ err: error, path: this.path, writes }, 'sqlite group commit failed');
-      if (waiter === undefined) this.unreported = error;
-      else waiter.reject(error);
+      if (!batch.settle(error)) this.unreported = error;
+      // Waiters of later batches may have written into this one before calling flush() (their
+      // flush() then returned the later batch's promise): they learn of the failure too.
+      for (const later of this.held) if (later.hasWaiter) later.inherited ??= error;
+      if (this.current.hasWaiter) this.current.inherited ??= error;
       return error;
-    } finally {
-      this.ops.length = 0;
-      this.params.length = 0;
     }
   }
 
   /** Runs inside the transaction; a throw rolls the whole batch back. */
-  private runAll(): void {
-    const { ops, params } = this;
+  private runAll(batch: WriteBatch): void {
+    const { ops, params } = batch;
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
+      if (op instanceof DeliverySegment) {
+        // Its statements name the write they stand for when they fail.
+        this.writer.write(op, this.inline);
+        continue;
+      }
       try {
         run(op, params, i * STRIDE);
       } catch (error) {
@@ -162,18 +260,6 @@ export class GroupCommit {
         });
       }
     }
-  }
-
-  private wait(): Waiter {
-    if (this.waiter !== undefined) return this.waiter;
-    let resolve!: () => void;
-    let reject!: (error: StoreError) => void;
-    const promise = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    this.waiter = { promise, resolve, reject };
-    return this.waiter;
   }
 
   private cancelTimer(): void {

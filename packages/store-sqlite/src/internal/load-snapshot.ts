@@ -36,6 +36,18 @@ interface DeliveryRow {
   retain: number;
   packet_id: number | null;
   released: number;
+  /** The inline body (migration 4): set when the message has no `messages` row of its own. */
+  topic_name: string | null;
+  payload: Buffer | null;
+  message_qos: number | null;
+  message_retain: number | null;
+  properties: string | null;
+}
+
+/** What `open()` reads: the snapshot, and the bodies held inline by one delivery each. */
+export interface LoadedSnapshot {
+  readonly snapshot: StoreSnapshot;
+  readonly inline: StoredMessage[];
 }
 
 interface MutableSessionSnapshot extends SessionSnapshot {
@@ -49,13 +61,14 @@ type Sessions = Map<string, MutableSessionSnapshot>;
 /**
  * Everything the router needs to resume, read in one transaction so that it is consistent:
  * sessions, subscriptions and inbound QoS 2 ids in insertion order, deliveries in `seq` order
- * sharing one `StoredMessage` per message id, retained messages by topic.
+ * sharing one `StoredMessage` per message id (from its `messages` row, or the body inline in
+ * its delivery), retained messages by topic.
  */
-export function loadSnapshot(db: Database.Database, logger: Logger): StoreSnapshot {
-  return db.transaction((): StoreSnapshot => {
+export function loadSnapshot(db: Database.Database, logger: Logger): LoadedSnapshot {
+  return db.transaction((): LoadedSnapshot => {
     const sessions = loadSessions(db);
     loadSubscriptions(db, sessions);
-    loadDeliveries(db, sessions, logger);
+    const inline = loadDeliveries(db, sessions, logger);
     const inbound = db
       .prepare('SELECT client_id, packet_id FROM inbound_qos2 ORDER BY rowid')
       .all() as Array<{
@@ -66,8 +79,20 @@ export function loadSnapshot(db: Database.Database, logger: Logger): StoreSnapsh
     const retained = db
       .prepare('SELECT topic_name, payload, qos, properties FROM retained ORDER BY topic_name')
       .all() as RetainedRow[];
-    const maxMessageId = db.prepare('SELECT coalesce(max(id), 0) FROM messages').pluck().get() as number;
-    return { sessions: [...sessions.values()], retained: retained.map(toRetainedRecord), maxMessageId };
+    // Inline bodies have no `messages` row: their ids count too.
+    const maxMessageId = db
+      .prepare(
+        `SELECT max(coalesce((SELECT max(id) FROM messages), 0),
+                    coalesce((SELECT max(message_id) FROM deliveries), 0))`,
+      )
+      .pluck()
+      .get() as number;
+    const snapshot = {
+      sessions: [...sessions.values()],
+      retained: retained.map(toRetainedRecord),
+      maxMessageId,
+    };
+    return { snapshot, inline };
   })();
 }
 
@@ -109,14 +134,21 @@ function loadSubscriptions(db: Database.Database, sessions: Sessions): void {
   }
 }
 
-function loadDeliveries(db: Database.Database, sessions: Sessions, logger: Logger): void {
+/** Fills in every session's deliveries; returns the bodies found inline only. */
+function loadDeliveries(db: Database.Database, sessions: Sessions, logger: Logger): StoredMessage[] {
   const messages = new Map<number, StoredMessage>();
   const messageRows = db
     .prepare('SELECT * FROM messages WHERE id IN (SELECT message_id FROM deliveries)')
     .all() as MessageRow[];
   for (const row of messageRows) messages.set(row.id, toStoredMessage(row));
+  const inline: StoredMessage[] = [];
   for (const row of db.prepare('SELECT * FROM deliveries ORDER BY client_id, seq').all() as DeliveryRow[]) {
-    const message = messages.get(row.message_id);
+    let message = messages.get(row.message_id);
+    if (message === undefined && row.payload !== null) {
+      message = inlineMessage(row, row.payload);
+      messages.set(message.id, message);
+      inline.push(message);
+    }
     if (message === undefined) {
       logger.warn(
         { clientId: row.client_id, seq: row.seq, messageId: row.message_id },
@@ -134,4 +166,16 @@ function loadDeliveries(db: Database.Database, sessions: Sessions, logger: Logge
       message,
     });
   }
+  return inline;
+}
+
+function inlineMessage(row: DeliveryRow, payload: Buffer): StoredMessage {
+  return toStoredMessage({
+    id: row.message_id,
+    topic_name: row.topic_name ?? '',
+    payload,
+    qos: row.message_qos ?? row.qos,
+    retain: row.message_retain ?? 0,
+    properties: row.properties,
+  });
 }

@@ -7,11 +7,6 @@ export interface Statements {
   readonly deleteSession: WriteOp;
   readonly saveSubscription: WriteOp;
   readonly deleteSubscription: WriteOp;
-  readonly saveMessage: WriteOp;
-  readonly deleteMessage: WriteOp;
-  readonly saveDelivery: WriteOp;
-  readonly updateDelivery: WriteOp;
-  readonly deleteDelivery: WriteOp;
   readonly addInboundQos2: WriteOp;
   readonly deleteInboundQos2: WriteOp;
   readonly saveRetained: WriteOp;
@@ -37,6 +32,7 @@ export function prepareStatements(db: Database.Database): Statements {
     stmt: db.prepare(sql),
     arity,
     name,
+    closesSegment: name === 'saveSession' || name === 'deleteSession',
   });
   return {
     saveSession: write(
@@ -72,30 +68,6 @@ export function prepareStatements(db: Database.Database): Statements {
       2,
       'DELETE FROM subscriptions WHERE client_id = ? AND topic_filter = ?',
     ),
-    saveMessage: write(
-      'saveMessage',
-      6,
-      `INSERT OR REPLACE INTO messages (id, topic_name, payload, qos, retain, properties) VALUES (?, ?, ?, ?, ?, ?)`,
-    ),
-    deleteMessage: write('deleteMessage', 1, 'DELETE FROM messages WHERE id = ?'),
-    saveDelivery: write(
-      'saveDelivery',
-      7,
-      `INSERT INTO deliveries (client_id, seq, message_id, qos, retain, packet_id, released)
-       SELECT client_id, ?, ?, ?, ?, ?, ? FROM sessions WHERE client_id = ?
-       ON CONFLICT (client_id, seq) DO UPDATE SET
-         message_id = excluded.message_id,
-         qos = excluded.qos,
-         retain = excluded.retain,
-         packet_id = excluded.packet_id,
-         released = excluded.released`,
-    ),
-    updateDelivery: write(
-      'updateDelivery',
-      4,
-      'UPDATE deliveries SET packet_id = ?, released = ? WHERE client_id = ? AND seq = ?',
-    ),
-    deleteDelivery: write('deleteDelivery', 2, 'DELETE FROM deliveries WHERE client_id = ? AND seq = ?'),
     addInboundQos2: write(
       'addInboundQos2',
       2,

@@ -3,13 +3,14 @@ import type Database from 'better-sqlite3';
 import { initialSchema } from './001-initial.js';
 import { authRecords } from './002-auth-records.js';
 import { sessionExpiry } from './003-session-expiry.js';
+import { inlineBodies } from './004-inline-bodies.js';
 import type { Migration } from './migration.js';
 
 /**
  * Every migration, in order. Append only: a released migration is never edited; a change is
  * a new file `NNN-what.ts` with the next version.
  */
-export const migrations: readonly Migration[] = [initialSchema, authRecords, sessionExpiry];
+export const migrations: readonly Migration[] = [initialSchema, authRecords, sessionExpiry, inlineBodies];
 
 /** The schema version this store writes and reads. */
 export const SCHEMA_VERSION: number = migrations[migrations.length - 1]!.version;
