@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from 'node:tls';
-import type { Broker, ClientConnection } from '@mqtt-adapt/router';
+import type { Broker } from '@mqtt-adapt/router';
 import type { Logger } from 'pino';
 import {
   bind,
@@ -10,7 +10,12 @@ import {
   type RunningListener,
 } from './internal/listen.js';
 import type { TcpListenerConfig, TlsListenerConfig, WssListenerConfig } from './listener-config.js';
-import { SocketTransport, type SocketTransportOptions } from './socket-transport.js';
+import {
+  beginInputTurn,
+  endInputTurn,
+  SocketTransport,
+  type SocketTransportOptions,
+} from './socket-transport.js';
 import { certificateName, readTlsFiles, secureContextOptions, type TlsMaterial } from './tls-files.js';
 
 export type { ListenerAddress, RunningListener } from './internal/listen.js';
@@ -100,16 +105,18 @@ function serveSockets(
 ): ListenerSockets {
   const sockets = new ListenerSockets(server);
   limitConnections(server, config, sockets, log);
-  const options = {
+  const options: ListenerTransportOptions = {
     writeHighWaterMarkBytes: config.writeHighWaterMarkBytes,
     protocolVersions: config.protocolVersions,
+    log,
+    sockets,
   };
   server.on(event, (socket: Socket | TLSSocket) => {
     if (!sockets.accepting) {
       socket.destroy();
       return;
     }
-    let socketOptions: SocketTransportOptions = options;
+    let socketOptions: ListenerTransportOptions = options;
     if (config.type === 'tls' && config.useIdentityAsUsername) {
       const identity = certificateName(socket as TLSSocket);
       if (identity === undefined) {
@@ -123,8 +130,7 @@ function serveSockets(
       }
       socketOptions = { ...options, identity };
     }
-    if (attachConnection(socket, new SocketTransport(socket, socketOptions), broker, log))
-      sockets.add(socket);
+    attachConnection(socket, new SocketTransport(socket, socketOptions), broker, log);
   });
   return sockets;
 }
@@ -152,40 +158,69 @@ function runningListener(
   };
 }
 
-/** Creates the connection of one socket; false if the broker refused it. */
-function attachConnection(socket: Socket, transport: SocketTransport, broker: Broker, log: Logger): boolean {
-  let connection: ClientConnection;
+/** What every transport of one listener shares: its options, its log and its open sockets. */
+interface ListenerTransportOptions extends SocketTransportOptions {
+  readonly log: Logger;
+  readonly sockets: ListenerSockets;
+}
+
+/**
+ * The link from a socket to its transport, followed by the socket listeners below: they are
+ * functions shared by every socket (`this` is the socket), not closures per connection.
+ */
+const kTransport = Symbol('mqtt-adapt.transport');
+
+type AttachedSocket = Socket & { [kTransport]: SocketTransport };
+
+/** Creates the connection of one socket and wires the socket's events to it. */
+function attachConnection(socket: Socket, transport: SocketTransport, broker: Broker, log: Logger): void {
   try {
-    connection = broker.accept(transport);
+    transport.connection = broker.accept(transport);
   } catch (error) {
     log.warn({ err: error, remoteAddress: transport.remoteAddress }, 'connection refused by the broker');
     socket.destroy();
-    return false;
+    return;
   }
-  log.trace({ remoteAddress: transport.remoteAddress }, 'socket accepted');
-  let socketError: Error | undefined;
-  // One set of callbacks per connection, created once (STYLE.md §5).
-  socket.on('data', (chunk: Buffer) => {
-    if (transport.isClosing) return;
-    try {
-      connection.feed(chunk);
-    } catch (error) {
-      // A router bug must cost this connection, not the process and every other client.
-      log.error(
-        { err: error, remoteAddress: transport.remoteAddress },
-        'broker failed on input; closing connection',
-      );
-      socket.destroy();
-    }
-  });
-  socket.on('drain', () => connection.drained());
-  socket.on('error', (error) => {
-    // Kept for transportClosed(), which logs it at debug with the client id; 'close' follows.
-    socketError = error;
-  });
-  socket.on('close', () => {
-    transport.socketClosed();
-    connection.transportClosed(socketError);
-  });
-  return true;
+  if (log.isLevelEnabled('trace')) log.trace({ remoteAddress: transport.remoteAddress }, 'socket accepted');
+  (socket as AttachedSocket)[kTransport] = transport;
+  (transport.options as ListenerTransportOptions).sockets.add(socket, false);
+  socket.on('data', onSocketData);
+  socket.on('drain', onSocketDrain);
+  // Errors are read on 'close' (`socket.errored`); the listener keeps them from being thrown.
+  socket.on('error', ignoreSocketError);
+  socket.on('close', onSocketClose);
+}
+
+function onSocketData(this: AttachedSocket, chunk: Buffer): void {
+  const transport = this[kTransport];
+  if (transport.isClosing) return;
+  // What this chunk makes the broker write (answers, deliveries) goes out when it returns.
+  beginInputTurn();
+  try {
+    transport.connection!.feed(chunk);
+  } catch (error) {
+    // A router bug must cost this connection, not the process and every other client.
+    (transport.options as ListenerTransportOptions).log.error(
+      { err: error, remoteAddress: transport.remoteAddress },
+      'broker failed on input; closing connection',
+    );
+    this.destroy();
+  } finally {
+    endInputTurn();
+  }
+}
+
+function onSocketDrain(this: AttachedSocket): void {
+  this[kTransport].connection!.drained();
+}
+
+function ignoreSocketError(): void {
+  // transportClosed() gets the error (and logs it at debug with the client id): 'close' follows.
+}
+
+function onSocketClose(this: AttachedSocket): void {
+  const transport = this[kTransport];
+  (transport.options as ListenerTransportOptions).sockets.delete(this);
+  transport.socketClosed();
+  transport.connection!.transportClosed(this.errored ?? undefined);
 }

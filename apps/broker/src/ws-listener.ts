@@ -14,6 +14,7 @@ import {
   type RunningListener,
 } from './internal/listen.js';
 import type { WsListenerConfig, WssListenerConfig } from './listener-config.js';
+import { beginInputTurn, endInputTurn } from './socket-transport.js';
 import { reloadSecureContext } from './tcp-listener.js';
 import { certificateName, readTlsFiles, secureContextOptions, type TlsMaterial } from './tls-files.js';
 import { WebSocketTransport, type WebSocketTransportOptions } from './ws-transport.js';
@@ -161,6 +162,8 @@ function attachWebSocket(
       transport.close();
       return;
     }
+    // What this message makes the broker write goes out when it returns (one write per socket).
+    beginInputTurn();
     try {
       connection.feed(data);
     } catch (error) {
@@ -170,6 +173,8 @@ function attachWebSocket(
         'broker failed on input; closing connection',
       );
       ws.terminate();
+    } finally {
+      endInputTurn();
     }
   });
   socket.on('drain', () => connection.drained());

@@ -1,6 +1,12 @@
 import type { Transport } from '@mqtt-adapt/router';
 import type { WebSocket } from 'ws';
-import { CLOSE_GRACE_MS, formatAddress, type TransportSocket } from './socket-transport.js';
+import {
+  CLOSE_GRACE_MS,
+  flushAtEndOfTurn,
+  formatAddress,
+  type TransportSocket,
+  type TurnWriter,
+} from './socket-transport.js';
 
 /** The underlying socket of a WebSocket, as far as the transport uses it. */
 export type WebSocketRawSocket = Pick<
@@ -32,11 +38,12 @@ const NORMAL_CLOSURE = 1000;
  * A WebSocket (the `ws` package) as the router's `Transport`: each `write` is one binary
  * message (MQTT allows packets to be split or combined across messages; one per write keeps
  * it simple for clients). As `SocketTransport`, the writes of one event-loop turn are corked on
- * the underlying socket and flushed by one `uncork` in `process.nextTick`, and `write` returns
+ * the underlying socket and flushed by one `uncork` at the end of the turn (`flushAtEndOfTurn`:
+ * when the input callback returns, else in `process.nextTick`), and `write` returns
  * false only when the backlog from earlier turns reached the high-water mark; the socket's
  * `drain` then becomes `ClientConnection.drained()` (the listener wires it).
  */
-export class WebSocketTransport implements Transport {
+export class WebSocketTransport implements Transport, TurnWriter {
   readonly remoteAddress: string;
   readonly protocolVersions: readonly (3 | 4 | 5)[] | undefined;
   readonly identity: string | undefined;
@@ -70,7 +77,7 @@ export class WebSocketTransport implements Transport {
       this.#corked = true;
       this.#backlogAtTurnStart = socket.writableLength;
       socket.cork();
-      process.nextTick(uncorkTransport, this);
+      flushAtEndOfTurn(this);
     }
     // ws writes the frame to the socket synchronously (no compression). A socket at or past its
     // own mark has set needDrain: a 'drain' follows, so a false here is always answered.
@@ -119,10 +126,6 @@ export class WebSocketTransport implements Transport {
 }
 
 // Module-level callbacks: no closure per write or per close (STYLE.md §5).
-function uncorkTransport(transport: WebSocketTransport): void {
-  transport.flush();
-}
-
 function terminate(ws: WebSocket): void {
   ws.terminate();
 }

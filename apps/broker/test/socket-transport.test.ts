@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  beginInputTurn,
   CLOSE_GRACE_MS,
+  endInputTurn,
   formatAddress,
   SocketTransport,
   type TransportSocket,
@@ -62,19 +64,66 @@ afterEach(() => {
 });
 
 describe('SocketTransport', () => {
-  it('corks on the first write of a turn and uncorks once, in process.nextTick', async () => {
+  it('corks on the second write of a turn and uncorks once, in process.nextTick', async () => {
     const socket = new FakeSocket();
     const transport = transportOf(socket);
     transport.write(Buffer.from([1]));
+    expect(socket.calls).toEqual([]);
     transport.write(Buffer.from([2]));
     transport.write(Buffer.from([3]));
     expect(socket.calls).toEqual(['cork', 'write', 'write', 'write']);
     await nextTick();
     expect(socket.calls).toEqual(['cork', 'write', 'write', 'write', 'uncork']);
+    expect(Buffer.concat(socket.written)).toEqual(Buffer.from([1, 2, 3]));
+  });
+
+  it('writes the single write of a turn at the end of the turn, without corking', async () => {
+    const socket = new FakeSocket();
+    const transport = transportOf(socket);
     transport.write(Buffer.from([4]));
+    expect(socket.calls).toEqual([]);
     await nextTick();
-    expect(socket.calls.slice(5)).toEqual(['cork', 'write', 'uncork']);
-    expect(Buffer.concat(socket.written)).toEqual(Buffer.from([1, 2, 3, 4]));
+    expect(socket.calls).toEqual(['write']);
+    expect(Buffer.concat(socket.written)).toEqual(Buffer.from([4]));
+  });
+
+  it('flushes every transport written to in a turn, in one nextTick', async () => {
+    const sockets = [new FakeSocket(), new FakeSocket(), new FakeSocket()];
+    const transports = sockets.map(transportOf);
+    transports[0]!.write(Buffer.from([1]));
+    transports[1]!.write(Buffer.from([2]));
+    transports[1]!.write(Buffer.from([3]));
+    transports[2]!.write(Buffer.from([4]));
+    await nextTick();
+    expect(sockets.map((s) => s.calls)).toEqual([['write'], ['cork', 'write', 'write', 'uncork'], ['write']]);
+    transports[0]!.write(Buffer.from([5]));
+    await nextTick();
+    expect(sockets[0]!.calls).toEqual(['write', 'write']);
+    expect(Buffer.concat(sockets[0]!.written)).toEqual(Buffer.from([1, 5]));
+  });
+
+  it('flushes the writes of an input turn when it ends, without waiting for nextTick', () => {
+    const sockets = [new FakeSocket(), new FakeSocket()];
+    const transports = sockets.map(transportOf);
+    beginInputTurn();
+    transports[0]!.write(Buffer.from([1]));
+    beginInputTurn(); // nested: only the outermost end flushes
+    transports[1]!.write(Buffer.from([2]));
+    transports[1]!.write(Buffer.from([3]));
+    endInputTurn();
+    expect(sockets[0]!.calls).toEqual([]);
+    endInputTurn();
+    expect(sockets.map((s) => s.calls)).toEqual([['write'], ['cork', 'write', 'write', 'uncork']]);
+    expect(Buffer.concat(sockets[1]!.written)).toEqual(Buffer.from([2, 3]));
+  });
+
+  it('drops the write of a turn whose socket was destroyed before the end of the turn', async () => {
+    const socket = new FakeSocket();
+    const transport = transportOf(socket);
+    transport.write(Buffer.from([1]));
+    socket.destroyed = true;
+    await nextTick();
+    expect(socket.calls).toEqual([]);
   });
 
   it('a burst within one turn is not a slow client, even past the high-water mark', () => {
@@ -96,9 +145,18 @@ describe('SocketTransport', () => {
     expect(transport.write(Buffer.alloc(1))).toBe(true);
   });
 
-  it('close ends the socket once and destroys it after the grace period', () => {
+  it('close destroys a socket with nothing left to send at once, once', () => {
+    const socket = new FakeSocket();
+    const transport = transportOf(socket);
+    transport.close();
+    transport.close();
+    expect(socket.calls).toEqual(['destroy']);
+  });
+
+  it('close ends a socket with bytes still queued once and destroys it after the grace period', () => {
     vi.useFakeTimers();
     const socket = new FakeSocket();
+    socket.writableLength = 5; // written in an earlier turn, not yet sent
     const transport = transportOf(socket);
     transport.close();
     transport.close();
@@ -112,6 +170,7 @@ describe('SocketTransport', () => {
   it('does not destroy a socket that closed within the grace period', () => {
     vi.useFakeTimers();
     const socket = new FakeSocket();
+    socket.writableLength = 5;
     const transport = transportOf(socket);
     transport.close();
     transport.socketClosed();
@@ -139,8 +198,18 @@ describe('SocketTransport', () => {
     transport.write(Buffer.from([1]));
     transport.close();
     await nextTick();
+    // The held write goes before end(); the end of the turn has nothing left to write.
+    expect(socket.calls).toEqual(['write', 'end']);
+
+    const corked = new FakeSocket();
+    const twice = transportOf(corked);
+    twice.write(Buffer.from([1]));
+    twice.write(Buffer.from([2]));
+    twice.close();
+    await nextTick();
     // The nextTick uncork still runs but the socket's end() has flushed already.
-    expect(socket.calls.slice(0, 3)).toEqual(['cork', 'write', 'end']);
+    expect(corked.calls.slice(0, 4)).toEqual(['cork', 'write', 'write', 'end']);
+    expect(Buffer.concat(corked.written)).toEqual(Buffer.from([1, 2]));
   });
 
   it('maps pause and resume to the socket, and does not resume a closing one', () => {
@@ -150,7 +219,7 @@ describe('SocketTransport', () => {
     transport.resume();
     transport.close();
     transport.resume();
-    expect(socket.calls).toEqual(['pause', 'resume', 'end']);
+    expect(socket.calls).toEqual(['pause', 'resume', 'destroy']);
   });
 
   it('names the peer as address:port, IPv6 in brackets', () => {

@@ -31,6 +31,8 @@ export interface DecoderOptions {
 const STATE_HEADER = 0;
 const STATE_BODY = 1;
 const STATE_FAILED = 2;
+/** Between packets, with the start of a fixed header split across chunks in `split`. */
+const STATE_SPLIT_HEADER = 3;
 
 /** Remaining length each packet type must have (-1: variable), by type, in 3.x and in 5.0. */
 const FIXED_LENGTH_V3 = [-1, -1, 2, -1, 2, 2, 2, 2, -1, -1, -1, 2, 0, 0, 0, -1];
@@ -46,6 +48,32 @@ const VARINT_WEIGHT = [1, 0x80, 0x4000, 0x20_0000];
 const EAGER_BODY_BYTES = 1024 * 1024;
 
 /**
+ * One reader for every decoder: it is pointed at a packet, read through and cleared within one
+ * `deliver`, before `onPacket` runs, so no two decoders can use it at once.
+ */
+const sharedReader = new Reader();
+
+/**
+ * A packet split across chunks: the start of its fixed header, or its header and the body so far.
+ * Allocated at a decoder's first split packet and kept for the next ones; a connection whose
+ * packets each arrive in one chunk (most idle ones) never has one.
+ */
+class SplitPacket {
+  /** First byte of a fixed header split across chunks. */
+  headerByte = 0;
+  /** Remaining Length of a split fixed header: value so far and bytes read. */
+  lengthValue = 0;
+  lengthBytes = 0;
+  /** A packet body split across chunks: first byte, header size, remaining length, buffer, fill. */
+  bodyHeader = 0;
+  bodyHeaderSize = 0;
+  bodyLength = 0;
+  /** `bodyLength` bytes, or fewer while a large body grows (see `EAGER_BODY_BYTES`). */
+  body: Buffer = EMPTY_BUFFER;
+  bodyFilled = 0;
+}
+
+/**
  * Streaming MQTT decoder for one connection: feed it socket chunks of any size, get packets
  * through `onPacket`, and at most one `onError`. A malformed stream cannot be re-synchronised,
  * so after an error the decoder is `failed` and ignores input until `reset()`.
@@ -55,6 +83,11 @@ const EAGER_BODY_BYTES = 1024 * 1024;
  * packet split across chunks is copied, into one buffer of its remaining length. Above 1 MiB
  * that buffer starts at max(1 MiB, twice the bytes in hand) and doubles as chunks arrive, so
  * memory follows what the peer actually sent.
+ *
+ * A decoder is one small object: the state of a packet split across chunks is allocated at the
+ * first such packet (see `SplitPacket`) and the reader is shared by all decoders. Between
+ * packets, a decoder whose `bufferedBytes` is 0 holds nothing of the stream but the protocol
+ * version and whether the first packet was seen.
  */
 export class Decoder {
   private readonly onPacket: (packet: Packet) => void;
@@ -63,22 +96,11 @@ export class Decoder {
   private readonly maxConnectPacketSize: number;
   private readonly requireConnectFirst: boolean;
   private readonly initialVersion: number;
-  private readonly reader = new Reader();
   /** Protocol level, 0 while unknown. */
   private version: number;
   private state = STATE_HEADER;
-  /** First byte of a fixed header split across chunks, -1 when none is pending. */
-  private headerByte = -1;
-  /** Remaining Length of a split fixed header: value so far and bytes read. */
-  private lengthValue = 0;
-  private lengthBytes = 0;
-  /** A packet body split across chunks: first byte, header size, remaining length, buffer, fill. */
-  private bodyHeader = 0;
-  private bodyHeaderSize = 0;
-  private bodyLength = 0;
-  /** `bodyLength` bytes, or fewer while a large body grows (see `EAGER_BODY_BYTES`). */
-  private body: Buffer = EMPTY_BUFFER;
-  private bodyFilled = 0;
+  /** A packet split across chunks (`STATE_SPLIT_HEADER`, `STATE_BODY`); kept once allocated. */
+  private split: SplitPacket | undefined = undefined;
   private seenFirstPacket = false;
   /** Set while `onPacket` runs, to tell its exceptions from ours. */
   private delivering = false;
@@ -117,8 +139,8 @@ export class Decoder {
 
   /** Bytes received of a packet split across chunks (fixed header included); 0 between packets. */
   get bufferedBytes(): number {
-    if (this.state === STATE_BODY) return this.bodyHeaderSize + this.bodyFilled;
-    return this.headerByte === -1 ? 0 : 1 + this.lengthBytes;
+    if (this.state === STATE_BODY) return this.split!.bodyHeaderSize + this.split!.bodyFilled;
+    return this.state === STATE_SPLIT_HEADER ? 1 + this.split!.lengthBytes : 0;
   }
 
   /**
@@ -127,16 +149,14 @@ export class Decoder {
    * twice the bytes received. For tests and memory accounting.
    */
   get experimental_bufferCapacity(): number {
-    return this.body.length;
+    return this.split === undefined ? 0 : this.split.body.length;
   }
 
   /** Drops buffered bytes and the failed state, and forgets a learnt protocol version. */
   reset(): void {
     this.epoch++;
     this.state = STATE_HEADER;
-    this.headerByte = -1;
-    this.body = EMPTY_BUFFER;
-    this.bodyFilled = 0;
+    this.dropSplit();
     this.version = this.initialVersion;
     this.seenFirstPacket = false;
     // `delivering` is left alone: reset() may run inside onPacket, which has not returned yet.
@@ -155,15 +175,22 @@ export class Decoder {
       this.run(buf);
     } catch (error) {
       this.state = STATE_FAILED;
-      this.body = EMPTY_BUFFER;
-      this.headerByte = -1;
-      this.reader.buf = EMPTY_BUFFER;
+      this.dropSplit();
+      sharedReader.buf = EMPTY_BUFFER;
       if (this.delivering || !(error instanceof MalformedPacketError)) {
         this.delivering = false;
         throw error;
       }
       this.onError(error);
     }
+  }
+
+  /** Forgets a split packet's bytes; the (small) `SplitPacket` itself stays for the next one. */
+  private dropSplit(): void {
+    const split = this.split;
+    if (split === undefined) return;
+    split.body = EMPTY_BUFFER;
+    split.bodyFilled = 0;
   }
 
   /*
@@ -185,14 +212,16 @@ export class Decoder {
       let firstByte: number;
       let length: number;
       let lengthBytes: number;
-      if (this.headerByte === -1) {
+      if (this.state === STATE_HEADER) {
         firstByte = buf[pos++]!;
         length = 0;
         lengthBytes = 0;
       } else {
-        firstByte = this.headerByte;
-        length = this.lengthValue;
-        lengthBytes = this.lengthBytes;
+        const split = this.split!;
+        firstByte = split.headerByte;
+        length = split.lengthValue;
+        lengthBytes = split.lengthBytes;
+        this.state = STATE_HEADER;
       }
       let complete = false;
       while (pos < end) {
@@ -207,12 +236,14 @@ export class Decoder {
         if (lengthBytes === 4) this.badVarint(firstByte, 'is longer than 4 bytes');
       }
       if (!complete) {
-        this.headerByte = firstByte;
-        this.lengthValue = length;
-        this.lengthBytes = lengthBytes;
+        this.split ??= new SplitPacket();
+        const split = this.split;
+        split.headerByte = firstByte;
+        split.lengthValue = length;
+        split.lengthBytes = lengthBytes;
+        this.state = STATE_SPLIT_HEADER;
         return;
       }
-      this.headerByte = -1;
       this.checkHeader(firstByte, length, 1 + lengthBytes);
       if (pos + length <= end) {
         this.deliver(firstByte, buf, pos, pos + length);
@@ -221,50 +252,51 @@ export class Decoder {
       } else {
         // Split frame: one buffer of the announced size, filled as chunks arrive; a large one
         // starts smaller and grows in fillBody.
+        this.split ??= new SplitPacket();
+        const split = this.split;
         this.state = STATE_BODY;
-        this.bodyHeader = firstByte;
-        this.bodyHeaderSize = 1 + lengthBytes;
-        this.bodyLength = length;
-        this.body = Buffer.allocUnsafe(
+        split.bodyHeader = firstByte;
+        split.bodyHeaderSize = 1 + lengthBytes;
+        split.bodyLength = length;
+        split.body = Buffer.allocUnsafe(
           length <= EAGER_BODY_BYTES ? length : Math.min(length, Math.max(EAGER_BODY_BYTES, 2 * (end - pos))),
         );
-        this.bodyFilled = buf.copy(this.body, 0, pos, end);
+        split.bodyFilled = buf.copy(split.body, 0, pos, end);
         return;
       }
     }
   }
 
   private fillBody(buf: Buffer, pos: number, end: number): number {
-    const length = this.bodyLength;
-    const wanted = length - this.bodyFilled;
+    const split = this.split!;
+    const length = split.bodyLength;
+    const wanted = length - split.bodyFilled;
     if (end - pos < wanted) {
-      const filled = this.bodyFilled + (end - pos);
-      if (filled > this.body.length) this.growBody(Math.min(length, Math.max(2 * this.body.length, filled)));
-      this.bodyFilled += buf.copy(this.body, this.bodyFilled, pos, end);
+      const filled = split.bodyFilled + (end - pos);
+      if (filled > split.body.length)
+        growBody(split, Math.min(length, Math.max(2 * split.body.length, filled)));
+      split.bodyFilled += buf.copy(split.body, split.bodyFilled, pos, end);
       return end;
     }
-    if (this.body.length !== length) this.growBody(length);
-    const body = this.body;
-    buf.copy(body, this.bodyFilled, pos, pos + wanted);
+    if (split.body.length !== length) growBody(split, length);
+    const body = split.body;
+    buf.copy(body, split.bodyFilled, pos, pos + wanted);
     this.state = STATE_HEADER;
-    this.body = EMPTY_BUFFER;
-    this.bodyFilled = 0;
-    this.deliver(this.bodyHeader, body, 0, length);
+    split.body = EMPTY_BUFFER;
+    split.bodyFilled = 0;
+    this.deliver(split.bodyHeader, body, 0, length);
     return pos + wanted;
   }
 
-  /** Moves the bytes received so far of a large split body into a buffer of `capacity`. */
-  private growBody(capacity: number): void {
-    const body = Buffer.allocUnsafe(capacity);
-    this.body.copy(body, 0, 0, this.bodyFilled);
-    this.body = body;
-  }
-
   private deliver(firstByte: number, buf: Buffer, start: number, end: number): void {
-    const r = this.reader;
+    const r = sharedReader;
     r.reset(buf, start, end, firstByte, this.version);
-    const packet = decodePacket(r);
-    r.buf = EMPTY_BUFFER;
+    let packet: Packet;
+    try {
+      packet = decodePacket(r);
+    } finally {
+      r.buf = EMPTY_BUFFER;
+    }
     if (this.version === 0 && packet.type === PacketType.Connect) this.version = packet.protocolVersion;
     this.delivering = true;
     this.onPacket(packet);
@@ -354,6 +386,13 @@ export class Decoder {
   private fail(code: MalformedPacketError['code'], reasonCode: number, message: string, type: number): never {
     throw new MalformedPacketError(code, reasonCode, message, type);
   }
+}
+
+/** Moves the bytes received so far of a large split body into a buffer of `capacity`. */
+function growBody(split: SplitPacket, capacity: number): void {
+  const body = Buffer.allocUnsafe(capacity);
+  split.body.copy(body, 0, 0, split.bodyFilled);
+  split.body = body;
 }
 
 function checkSize(value: number, what: string): number {

@@ -452,6 +452,74 @@ describe('reset and callbacks', () => {
   });
 });
 
+describe('many decoders', () => {
+  // Decoders share one reader and keep the state of a split packet in an object of their own:
+  // interleaved and nested feeds must not see each other's bytes.
+  const publishes = (topic: string, count: number) =>
+    Buffer.concat(
+      Array.from({ length: count }, (_, i) =>
+        encode(
+          {
+            type: 3,
+            dup: false,
+            qos: 0,
+            retain: false,
+            topicName: topic,
+            packetId: undefined,
+            payload: Buffer.from(`${topic}-${i}`),
+            properties: undefined,
+          },
+          4,
+        ),
+      ),
+    );
+
+  it('decode interleaved chunks of their own streams, split anywhere', () => {
+    const a = makeDecoder({ protocolVersion: 4 });
+    const b = makeDecoder({ protocolVersion: 4 });
+    const bytesA = publishes('a', 20);
+    const bytesB = publishes('bb', 20);
+    for (let i = 0; i < Math.max(bytesA.length, bytesB.length); i += 3) {
+      a.decoder.feed(bytesA.subarray(i, i + 3));
+      b.decoder.feed(bytesB.subarray(i, i + 3));
+    }
+    const payloads = (run: Run) => run.packets.map((p) => (p as PublishPacket).payload.toString());
+    expect(payloads(a)).toEqual(Array.from({ length: 20 }, (_, i) => `a-${i}`));
+    expect(payloads(b)).toEqual(Array.from({ length: 20 }, (_, i) => `bb-${i}`));
+    expect([a.errors, b.errors]).toEqual([[], []]);
+  });
+
+  it("decode a feed nested in another decoder's onPacket", () => {
+    const inner = makeDecoder({ protocolVersion: 4 });
+    const outerPackets: Packet[] = [];
+    const outer = new Decoder({
+      protocolVersion: 4,
+      onPacket: (packet) => {
+        outerPackets.push(packet);
+        inner.decoder.feed(publishes('in', 2));
+      },
+      onError: (e) => expect.fail(e.message),
+    });
+    outer.feed(publishes('out', 3));
+    expect(outerPackets.map((p) => (p as PublishPacket).payload.toString())).toEqual([
+      'out-0',
+      'out-1',
+      'out-2',
+    ]);
+    expect(inner.packets).toHaveLength(6);
+  });
+
+  it('recognise "MQTT" and "MQIsdp" as protocol names, and nothing else', () => {
+    const v4 = GOLDEN.find((v) => v.version === 4 && v.packet.type === 1)!;
+    expect(decodePackets(v4.bytes)[0]).toMatchObject({ protocolName: 'MQTT', protocolVersion: 4 });
+    const v3 = GOLDEN.find((v) => v.version === 3 && v.packet.type === 1)!;
+    expect(decodePackets(v3.bytes)[0]).toMatchObject({ protocolName: 'MQIsdp', protocolVersion: 3 });
+    const wrong = Buffer.from(v4.bytes);
+    wrong[7] = 0x55; // "MQTU"
+    expect(() => decodePackets(wrong)).toThrow('connect protocol name "MQTU" is neither "MQTT" nor "MQIsdp"');
+  });
+});
+
 describe('decodePackets', () => {
   it('decodes a sequence and throws on an incomplete last packet', () => {
     expect(decodePackets(Buffer.concat([PINGREQ, hex('d0 00')]), 4)).toEqual([{ type: 12 }, { type: 13 }]);

@@ -7,6 +7,8 @@ import { DelayedWills } from './delayed-wills.js';
 import { DeliveryEncoder } from './delivery-encoder.js';
 import { FlowControl } from './flow-control.js';
 import type { BrokerHooks, DisconnectReason, DropReason } from './hooks.js';
+import { DeadlineHeap } from './internal/deadline-heap.js';
+import { DecoderPool } from './internal/decoder-pool.js';
 import { EventHub } from './internal/event-hub.js';
 import { SubscriptionIndex } from './internal/subscription-index.js';
 import { Limits } from './limits.js';
@@ -49,6 +51,10 @@ export class BrokerCore {
   readonly wills: DelayedWills;
   readonly expiry: SessionExpiry;
   readonly limits: Limits;
+  /** Every connection's connect timeout or keepalive deadline, on one clock timer. */
+  readonly deadlines: DeadlineHeap<Connection>;
+  /** Decoders lent to connections per chunk: an idle connection holds none. */
+  readonly decoders: DecoderPool;
   /** Bytes of partly received packets, summed over connections. */
   partialPacketBytes = 0;
   closing = false;
@@ -63,6 +69,8 @@ export class BrokerCore {
     this.wills = new DelayedWills(this.clock, (will) => this.route(will, undefined));
     this.expiry = new SessionExpiry(this.clock, (session) => this.expireSession(session));
     this.limits = new Limits(options, this.logger);
+    this.deadlines = new DeadlineHeap(this.clock);
+    this.decoders = new DecoderPool(options.maxPacketSize, options.maxConnectPacketSize);
     this.subscriptions = new SubscriptionIndex(options.maxTopicLevels);
   }
 
@@ -223,8 +231,8 @@ export class BrokerCore {
     }
     if (
       !connection.congested &&
-      session.queue.length === 0 &&
-      session.inflight.size < connection.inflightLimit
+      session.queueLength === 0 &&
+      session.inflightCount < connection.inflightLimit
     ) {
       const packetId = session.allocatePacketId();
       const seq = this.persistence.saveDelivery(session, message, qos, retain, packetId);
@@ -304,8 +312,8 @@ export class BrokerCore {
     if (connection === undefined || connection.state !== ConnectionState.Connected) return;
     while (
       !connection.congested &&
-      session.queue.length > 0 &&
-      session.inflight.size < connection.inflightLimit
+      session.queueLength > 0 &&
+      session.inflightCount < connection.inflightLimit
     ) {
       const queued = this.flow.shift(session)!;
       if (isExpired(queued.message, this.clock)) {
@@ -352,7 +360,7 @@ export class BrokerCore {
     redistributeShared(this, session);
     const livesOn = session.expiryInterval > 0;
     // Offline, a session keeps at most maxQueuedMessages: the oldest go first.
-    while (livesOn && session.queue.length > this.options.maxQueuedMessages) this.dropOldest(session);
+    while (livesOn && session.queueLength > this.options.maxQueuedMessages) this.dropOldest(session);
     const will = session.will;
     session.will = undefined;
     if (livesOn) {
@@ -379,13 +387,12 @@ export class BrokerCore {
     this.expiry.cancel(session);
     this.wills.sessionEnded(session);
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
-    for (const topicFilter of session.subscriptions.keys()) this.subscriptions.remove(topicFilter, session);
+    const subscriptions = session.subscriptionsIfAny; // none allocated: nothing to remove
+    if (subscriptions !== undefined)
+      for (const topicFilter of subscriptions.keys()) this.subscriptions.remove(topicFilter, session);
     this.flow.sessionOffline(session);
     this.persistence.deleteSession(session);
-    session.subscriptions.clear();
-    session.inflight.clear();
-    session.queue.clear();
-    session.inboundQos2.clear();
+    session.releaseCollections();
   }
 
   stats(): BrokerStats {

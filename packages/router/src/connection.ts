@@ -1,5 +1,5 @@
 import {
-  Decoder,
+  type Decoder,
   encode,
   type MalformedPacketError,
   type Packet,
@@ -9,12 +9,13 @@ import {
 } from '@mqtt-adapt/codec';
 import type { BrokerCore } from './broker-core.js';
 import type { ClientConnection } from './client-connection.js';
-import type { TimerHandle } from './clock.js';
 import { DISCONNECT_REASON_STRINGS, disconnectPacket } from './disconnect-reasons.js';
 import type { AuthExchange } from './handlers/auth.js';
 import { refuseUnsupportedVersion } from './handlers/connect.js';
 import { handlePacket, passesHold } from './handlers/packet.js';
 import type { ClientInfo, DisconnectReason } from './hooks.js';
+import type { DeadlineEntry } from './internal/deadline-heap.js';
+import type { DecoderClient } from './internal/decoder-pool.js';
 import { PublishRateLimiter } from './limits.js';
 import type { OutboundTopicAliases } from './outbound-topic-aliases.js';
 import type { Session } from './session.js';
@@ -29,113 +30,224 @@ export const ConnectionState = {
 } as const;
 export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
 
+/** A 4-byte Remaining Length of 268,435,455 plus the fixed header: no packet is larger. */
+export const PROTOCOL_MAX_PACKET_SIZE = 268_435_460;
+
+// `Connection.flags` bits: the booleans of a connection in one small integer.
+/** The transport is past its high-water mark: QoS 0 is dropped, QoS 1/2 waits. */
+const CONGESTED = 1;
+/** 5.0: the client did not set Request Problem Information to 0, so Reason Strings may go. */
+const PROBLEM_INFORMATION = 2;
+/** An async step (hook, store) is pending: every later packet waits in `pending`, in order. */
+const WAITING = 4;
+/** The transport is paused (congested, held, or too many packets wait). */
+const READING_PAUSED = 8;
+/** The decoder this connection holds (a packet split across chunks) is a `first` one. */
+const FIRST_DECODER = 16;
+
+/**
+ * What few connections ever need, in one object allocated at the first need (see `Connection.extras`):
+ * an idle connection does without it.
+ */
+class ConnectionExtras {
+  /** `maxPublishRatePerClient`'s token bucket; undefined while that limit is off. */
+  publishRate: PublishRateLimiter | undefined = undefined;
+  /** 5.0 outbound Topic Aliases the broker sets for this client (see `Connection`). */
+  outboundTopicAliases: OutboundTopicAliases | undefined = undefined;
+  /** Flow control holds (full subscriber queues, queued-bytes budget) pausing this publisher. */
+  holds = 0;
+  /** 5.0 inbound Topic Aliases this client set (alias -> topic name); allocated on the first. */
+  topicAliases: Map<number, string> | undefined = undefined;
+  /** Limits whose first hit on this connection was logged (bits of `Limits`). */
+  limitsLogged = 0;
+  /** 5.0 enhanced authentication; set only when the CONNECT names an Authentication Method. */
+  auth: AuthExchange | undefined = undefined;
+  /** Bytes of a partly received packet, as counted in `core.partialPacketBytes`. */
+  partialBytes = 0;
+  /** A malformed packet behind packets still waiting: reported after them, in stream order. */
+  deferredFailure: MalformedPacketError | undefined = undefined;
+  /** Acks waiting for a store flush; later acks queue behind them to keep their order. */
+  ackTail: Promise<void> | undefined = undefined;
+  acksWaiting = 0;
+}
+
 /**
  * One client's connection: decodes its bytes, runs packets through the handlers in order,
- * owns its single timer (connect timeout, then keepalive) and writes to its transport.
+ * keeps its deadline (connect timeout, then keepalive) in the broker's `DeadlineHeap` and
+ * writes to its transport.
+ *
+ * Memory: 10,000s of these sit idle, so one holds no closure and as few fields as will do: its
+ * decoder is lent by `core.decoders` for each chunk (kept only while a packet is split across
+ * chunks), its deadline and last activity live in `core.deadlines`, its booleans are bits of
+ * `flags`, and what few connections need lives in `ConnectionExtras`, allocated at the first
+ * need. Every field costs 8 bytes per connection; a double field 16 more.
  */
-export class Connection implements ClientConnection {
+export class Connection implements ClientConnection, DeadlineEntry, DecoderClient {
   state: ConnectionState = ConnectionState.AwaitingConnect;
   session: Session | undefined = undefined;
   client: ClientInfo | undefined = undefined;
   protocolVersion: ProtocolVersion = 4;
-  /** The transport is past its high-water mark: QoS 0 is dropped, QoS 1/2 waits. */
-  congested = false;
   keepaliveMs = 0;
   /** Outbound QoS 1/2 messages left unacknowledged at most: the broker's limit or the client's. */
   inflightLimit: number;
-  /** 5.0: the client did not set Request Problem Information to 0, so Reason Strings may go. */
-  problemInformation = true;
   /**
    * Inbound QoS 1/2 PUBLISH packets not yet acknowledged by the broker: counted as they arrive
    * (held or waiting included), given back when their PUBACK, PUBCOMP or PUBREC of 0x80 or
    * more is written. Past the broker's `receiveMaximum`, a 5.0 client is disconnected (0x93).
    */
   inboundUnacknowledged = 0;
-  /** The 5.0 client's Maximum Packet Size; deliveries larger than it are discarded. */
-  maxOutgoingPacketSize = Number.POSITIVE_INFINITY;
-  /** 5.0 inbound Topic Aliases this client set (alias -> topic name); allocated on the first. */
-  topicAliases: Map<number, string> | undefined = undefined;
   /**
-   * 5.0 outbound Topic Aliases the broker sets for this client; undefined when it takes none
-   * (3.x, Topic Alias Maximum 0 or absent, `maxOutboundTopicAliases` 0): its deliveries then
-   * share their bytes with every other subscriber's.
+   * The 5.0 client's Maximum Packet Size (capped at the protocol's largest packet, which keeps
+   * it a small integer: a double would cost a heap number per connection); deliveries larger
+   * than it are discarded.
    */
-  outboundTopicAliases: OutboundTopicAliases | undefined = undefined;
-  /** Limits whose first hit on this connection was logged (bits of `Limits`). */
-  limitsLogged = 0;
-  /** 5.0 enhanced authentication; allocated only when the CONNECT names an Authentication Method. */
-  auth: AuthExchange | undefined = undefined;
-  /** `maxPublishRatePerClient`'s token bucket; undefined while that limit is off. */
-  readonly publishRate: PublishRateLimiter | undefined;
-  private lastActivity: number;
-  /** Flow control holds (full subscriber queues, queued-bytes budget) pausing this publisher. */
-  private holds = 0;
-  /** An async step (hook, store) is pending: every later packet waits in `pending`, in order. */
-  private waiting = false;
-  /** Bytes of a partly received packet, as counted in `core.partialPacketBytes`. */
-  private partialBytes = 0;
-  private readonly drainPendingBound = (): void => this.drainPending();
-  /** A malformed packet behind packets still waiting: reported after them, in stream order. */
-  private deferredFailure: MalformedPacketError | undefined = undefined;
-  private timer: TimerHandle | undefined = undefined;
-  private readonly decoder: Decoder;
+  maxOutgoingPacketSize = PROTOCOL_MAX_PACKET_SIZE;
+  /** This connection's slot in `core.deadlines` (`DeadlineEntry`); -1 while it has no deadline. */
+  deadlineIndex = -1;
+  /** `CONGESTED` | `PROBLEM_INFORMATION` | `WAITING` | `READING_PAUSED` | `FIRST_DECODER`. */
+  private flags = PROBLEM_INFORMATION;
+  /** A decoder holding part of a packet split across chunks; undefined between packets. */
+  private decoder: Decoder | undefined = undefined;
   /**
    * Packets decoded while an async step is pending or while flow control holds this client;
    * handled in order after it.
    */
   private pending: Packet[] | undefined = undefined;
-  /** Acks waiting for a store flush; later acks queue behind them to keep their order. */
-  private ackTail: Promise<void> | undefined = undefined;
-  private acksWaiting = 0;
-  private readingPaused = false;
+  /** See `ConnectionExtras`; undefined until first needed. */
+  private extras: ConnectionExtras | undefined = undefined;
 
   constructor(
     readonly core: BrokerCore,
     readonly transport: Transport,
   ) {
     const options = core.options;
-    this.decoder = new Decoder({
-      maxPacketSize: options.maxPacketSize,
-      maxConnectPacketSize: options.maxConnectPacketSize,
-      requireConnectFirst: true,
-      onPacket: (packet) => this.dispatch(packet),
-      onError: (error) => this.decodeFailed(error),
-    });
     this.inflightLimit = options.maxInflightMessages;
-    this.publishRate =
-      options.maxPublishRatePerClient > 0
-        ? new PublishRateLimiter(this, options.maxPublishRatePerClient)
-        : undefined;
-    this.lastActivity = core.clock.now();
-    this.armTimer(options.connectTimeoutMs);
+    if (options.maxPublishRatePerClient > 0) {
+      this.needExtras().publishRate = new PublishRateLimiter(this, options.maxPublishRatePerClient);
+    }
+    // The connect timeout; the activity time (last input) is what keepalive later counts from.
+    const now = core.clock.now();
+    core.deadlines.schedule(this, now + options.connectTimeoutMs, now);
   }
 
   get clientId(): string | undefined {
     return this.client?.clientId;
   }
 
+  /** The transport is past its high-water mark: QoS 0 is dropped, QoS 1/2 waits. */
+  get congested(): boolean {
+    return (this.flags & CONGESTED) !== 0;
+  }
+
+  /** 5.0: the client did not set Request Problem Information to 0, so Reason Strings may go. */
+  get problemInformation(): boolean {
+    return (this.flags & PROBLEM_INFORMATION) !== 0;
+  }
+
+  set problemInformation(allowed: boolean) {
+    this.flags = allowed ? this.flags | PROBLEM_INFORMATION : this.flags & ~PROBLEM_INFORMATION;
+  }
+
+  /** `maxPublishRatePerClient`'s token bucket; undefined while that limit is off. */
+  get publishRate(): PublishRateLimiter | undefined {
+    return this.extras?.publishRate;
+  }
+
+  /**
+   * 5.0 outbound Topic Aliases the broker sets for this client; undefined when it takes none
+   * (3.x, Topic Alias Maximum 0 or absent, `maxOutboundTopicAliases` 0): its deliveries then
+   * share their bytes with every other subscriber's.
+   */
+  get outboundTopicAliases(): OutboundTopicAliases | undefined {
+    return this.extras?.outboundTopicAliases;
+  }
+
+  set outboundTopicAliases(aliases: OutboundTopicAliases | undefined) {
+    if (aliases !== undefined || this.extras !== undefined) this.needExtras().outboundTopicAliases = aliases;
+  }
+
+  /** 5.0 inbound Topic Aliases this client set (alias -> topic name); undefined before the first. */
+  get topicAliases(): Map<number, string> | undefined {
+    return this.extras?.topicAliases;
+  }
+
+  set topicAliases(aliases: Map<number, string> | undefined) {
+    this.needExtras().topicAliases = aliases;
+  }
+
+  /** Limits whose first hit on this connection was logged (bits of `Limits`). */
+  get limitsLogged(): number {
+    return this.extras === undefined ? 0 : this.extras.limitsLogged;
+  }
+
+  set limitsLogged(bits: number) {
+    this.needExtras().limitsLogged = bits;
+  }
+
+  /** 5.0 enhanced authentication; undefined unless the CONNECT named an Authentication Method. */
+  get auth(): AuthExchange | undefined {
+    return this.extras?.auth;
+  }
+
+  set auth(exchange: AuthExchange | undefined) {
+    this.needExtras().auth = exchange;
+  }
+
+  private needExtras(): ConnectionExtras {
+    this.extras ??= new ConnectionExtras();
+    return this.extras;
+  }
+
   feed(chunk: Buffer): void {
     if (this.state === ConnectionState.Closed) return;
-    this.lastActivity = this.core.clock.now();
-    this.core.counters.bytesReceived += chunk.length;
+    const core = this.core;
+    core.deadlines.touch(this, core.clock.now());
+    core.counters.bytesReceived += chunk.length;
+    const decoders = core.decoders;
+    let decoder = this.decoder;
+    if (decoder === undefined) {
+      // Nothing pending of the stream: a decoder from the pool, for this chunk.
+      const first = this.state === ConnectionState.AwaitingConnect;
+      decoder = decoders.take(first, this.protocolVersion);
+      this.flags = first ? this.flags | FIRST_DECODER : this.flags & ~FIRST_DECODER;
+    }
     try {
-      this.decoder.feed(chunk);
+      decoders.feed(this, decoder, chunk);
     } catch (error) {
       // Our bug while handling one of this client's packets: it costs this connection only.
       this.failed(error);
     }
-    if (!this.isClosed()) this.countPartialPacket();
+    if (!this.isClosed()) {
+      this.countPartialPacket(decoder);
+      if (decoder.bufferedBytes !== 0 || decoder.failed) {
+        // Part of a packet, or a failed stream whose later bytes must be ignored: kept.
+        this.decoder = decoder;
+        return;
+      }
+    }
+    // Between packets, or no longer needed (closed): back to the pool (`give` resets it).
+    this.decoder = undefined;
+    decoders.give(decoder, (this.flags & FIRST_DECODER) !== 0);
+  }
+
+  /** A packet decoded from this connection's bytes (`DecoderClient`). */
+  packetDecoded(packet: Packet): void {
+    this.dispatch(packet);
   }
 
   /**
    * Keeps `core.partialPacketBytes` up to date with this connection's partly received packet,
    * and closes this connection when it takes the broker past `maxPartialPacketBytes`.
    */
-  private countPartialPacket(): void {
-    const buffered = this.decoder.bufferedBytes;
-    const delta = buffered - this.partialBytes;
+  private countPartialPacket(decoder: Decoder): void {
+    const buffered = decoder.bufferedBytes;
+    const extras = this.extras;
+    // Between packets with nothing counted, the common case: no extras needed.
+    if (buffered === 0 && (extras === undefined || extras.partialBytes === 0)) return;
+    const counted = this.needExtras();
+    const delta = buffered - counted.partialBytes;
     if (delta === 0) return;
-    this.partialBytes = buffered;
+    counted.partialBytes = buffered;
     const core = this.core;
     core.partialPacketBytes += delta;
     if (delta > 0 && core.partialPacketBytes > core.options.maxPartialPacketBytes) {
@@ -159,26 +271,34 @@ export class Connection implements ClientConnection {
    * and its input is not read until `release()`.
    */
   hold(): void {
-    this.holds++;
-    if (this.holds > 1 || this.state === ConnectionState.Closed) return;
+    const extras = this.needExtras();
+    extras.holds++;
+    if (extras.holds > 1 || this.state === ConnectionState.Closed) return;
     this.pending ??= [];
     this.syncReading();
   }
 
   release(): void {
-    if (this.holds === 0) return;
-    this.holds--;
-    if (this.holds > 0 || this.state === ConnectionState.Closed) return;
+    const extras = this.extras;
+    if (extras === undefined || extras.holds === 0) return;
+    extras.holds--;
+    if (extras.holds > 0 || this.state === ConnectionState.Closed) return;
     // Keepalive does not count the time the broker itself stopped reading this client.
-    this.lastActivity = this.core.clock.now();
+    this.core.deadlines.touch(this, this.core.clock.now());
     this.syncReading();
-    // Not from inside the caller's loop (another client's ack): handled in a microtask.
-    if (!this.waiting) queueMicrotask(this.drainPendingBound);
+    // Not from inside the caller's loop (another client's ack): handled in a microtask. A
+    // closure per release, not one per connection: holds are rare, connections are many.
+    if ((this.flags & WAITING) === 0) queueMicrotask(() => this.drainPending());
+  }
+
+  /** Flow control holds pausing this publisher. */
+  private get holds(): number {
+    return this.extras === undefined ? 0 : this.extras.holds;
   }
 
   drained(): void {
-    if (!this.congested) return;
-    this.congested = false;
+    if ((this.flags & CONGESTED) === 0) return;
+    this.flags &= ~CONGESTED;
     try {
       this.syncReading();
       if (this.session !== undefined && this.state === ConnectionState.Connected)
@@ -212,8 +332,8 @@ export class Connection implements ClientConnection {
   write(bytes: Buffer): void {
     if (this.state === ConnectionState.Closed) return;
     this.core.counters.bytesSent += bytes.length;
-    if (!this.transport.write(bytes) && !this.congested) {
-      this.congested = true;
+    if (!this.transport.write(bytes) && (this.flags & CONGESTED) === 0) {
+      this.flags |= CONGESTED;
       // A client that does not read (e.g. floods QoS 1 and ignores its PUBACKs) is not read
       // either until its output drains: what the broker buffers for it stays bounded.
       this.syncReading();
@@ -232,19 +352,20 @@ export class Connection implements ClientConnection {
    */
   ackDurably(packet: Packet, afterSend?: () => void): void {
     const flushed = this.core.persistence.store.flush();
-    if (flushed === undefined && this.acksWaiting === 0) {
+    if (flushed === undefined && (this.extras === undefined || this.extras.acksWaiting === 0)) {
       this.sendAck(packet);
       afterSend?.();
       return;
     }
-    this.acksWaiting++;
-    const previous = this.ackTail ?? Promise.resolve();
-    this.ackTail = previous
+    const extras = this.needExtras();
+    extras.acksWaiting++;
+    const previous = extras.ackTail ?? Promise.resolve();
+    extras.ackTail = previous
       .then(() => flushed)
       .then(
         () => {
-          this.acksWaiting--;
-          if (this.acksWaiting === 0) this.ackTail = undefined;
+          extras.acksWaiting--;
+          if (extras.acksWaiting === 0) extras.ackTail = undefined;
           if (this.state === ConnectionState.Closed) return;
           try {
             this.sendAck(packet);
@@ -254,8 +375,8 @@ export class Connection implements ClientConnection {
           }
         },
         (error: unknown) => {
-          this.acksWaiting--;
-          if (this.acksWaiting === 0) this.ackTail = undefined;
+          extras.acksWaiting--;
+          if (extras.acksWaiting === 0) extras.ackTail = undefined;
           this.storeFailed(error);
         },
       );
@@ -308,8 +429,14 @@ export class Connection implements ClientConnection {
   /** Starts keepalive supervision once CONNACK is sent: 1.5x the client's keepalive [MQTT-3.1.2-24]. */
   startKeepalive(keepaliveSeconds: number): void {
     this.keepaliveMs = keepaliveSeconds * 1500;
-    this.clearTimer();
-    if (this.keepaliveMs > 0) this.armTimer(this.keepaliveMs);
+    const deadlines = this.core.deadlines;
+    if (this.keepaliveMs === 0) {
+      deadlines.cancel(this);
+      return;
+    }
+    const now = this.core.clock.now();
+    // Idle time counts from the last input, as it has since the connection opened.
+    deadlines.schedule(this, now + this.keepaliveMs, deadlines.activityOf(this, now));
   }
 
   /**
@@ -333,11 +460,14 @@ export class Connection implements ClientConnection {
       );
     }
     this.state = ConnectionState.Closed;
-    this.clearTimer();
+    this.core.deadlines.cancel(this);
     this.publishRate?.stop(this.core.clock);
     this.pending = undefined;
-    this.core.partialPacketBytes -= this.partialBytes;
-    this.partialBytes = 0;
+    const extras = this.extras;
+    if (extras !== undefined) {
+      this.core.partialPacketBytes -= extras.partialBytes;
+      extras.partialBytes = 0;
+    }
     this.guard(() => this.transport.close());
     this.guard(() => this.core.connectionClosed(this, reason, wasConnected));
   }
@@ -373,11 +503,12 @@ export class Connection implements ClientConnection {
   private syncReading(): void {
     const pending = this.pending;
     const shouldPause =
-      this.congested ||
+      (this.flags & CONGESTED) !== 0 ||
       this.holds > 0 ||
       (pending !== undefined && pending.length >= this.core.options.maxPendingPacketsBeforeConnack);
-    if (shouldPause === this.readingPaused || this.state === ConnectionState.Closed) return;
-    this.readingPaused = shouldPause;
+    const paused = (this.flags & READING_PAUSED) !== 0;
+    if (shouldPause === paused || this.state === ConnectionState.Closed) return;
+    this.flags ^= READING_PAUSED;
     if (shouldPause) this.transport.pause();
     else this.transport.resume();
   }
@@ -386,7 +517,7 @@ export class Connection implements ClientConnection {
     if (packet.type === PacketType.Publish && packet.qos !== 0 && !this.countInboundPublish()) return;
     if (this.pending !== undefined) {
       // Held by flow control: acks and pings still pass, they are what lets queues drain.
-      if (!this.waiting && passesHold(packet)) {
+      if ((this.flags & WAITING) === 0 && passesHold(packet)) {
         handlePacket(this, packet);
         return;
       }
@@ -400,11 +531,11 @@ export class Connection implements ClientConnection {
 
   /** Holds further packets until `work` settles, so their order is kept across async hooks. */
   private waitFor(work: Promise<void>): void {
-    this.waiting = true;
+    this.flags |= WAITING;
     this.pending ??= [];
     work.then(
       () => {
-        this.waiting = false;
+        this.flags &= ~WAITING;
         this.drainPending();
       },
       (error: unknown) => this.failed(error),
@@ -413,7 +544,7 @@ export class Connection implements ClientConnection {
 
   /** Handles the packets that waited, in order, until the next wait or hold. */
   private drainPending(): void {
-    if (this.waiting || this.holds > 0) return;
+    if ((this.flags & WAITING) !== 0 || this.holds > 0) return;
     const queued = this.pending;
     this.pending = undefined;
     if (queued === undefined || this.state === ConnectionState.Closed) return;
@@ -434,16 +565,18 @@ export class Connection implements ClientConnection {
       this.failed(error);
       return;
     }
-    const failure = this.deferredFailure;
-    this.deferredFailure = undefined;
-    if (failure !== undefined && !this.isClosed()) this.reportMalformed(failure);
+    const failure = this.extras?.deferredFailure;
+    if (failure === undefined) return;
+    this.extras!.deferredFailure = undefined;
+    if (!this.isClosed()) this.reportMalformed(failure);
   }
 
-  private decodeFailed(error: MalformedPacketError): void {
+  /** The decoder found a malformed packet in this connection's bytes (`DecoderClient`). */
+  decodeFailed(error: MalformedPacketError): void {
     // Packets before it wait for a hook or for flow control: they are answered first (a
     // CONNACK, acks), then the malformed one closes the connection.
     if (this.pending !== undefined) {
-      this.deferredFailure = error;
+      this.needExtras().deferredFailure = error;
       return;
     }
     this.reportMalformed(error);
@@ -469,18 +602,11 @@ export class Connection implements ClientConnection {
     this.close('malformed-packet', error.reasonCode, error.message);
   }
 
-  private armTimer(delayMs: number): void {
-    this.timer = this.core.clock.setTimeout(() => this.timerFired(), delayMs);
-  }
-
-  private clearTimer(): void {
-    if (this.timer !== undefined) this.core.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
-  /** One timer per connection, re-armed for the remaining time instead of reset per packet. */
-  private timerFired(): void {
-    this.timer = undefined;
+  /**
+   * The connection's deadline passed (`DeadlineEntry`): connect timeout before CONNACK, then
+   * keepalive, re-scheduled for the remaining time instead of reset per packet.
+   */
+  deadlinePassed(activity: number): void {
     if (this.state === ConnectionState.Closed) return;
     if (this.state !== ConnectionState.Connected) {
       this.core.logger.debug({ remoteAddress: this.transport.remoteAddress }, 'no CONNECT in time, closing');
@@ -488,14 +614,15 @@ export class Connection implements ClientConnection {
       return;
     }
     if (this.keepaliveMs === 0) return;
+    const now = this.core.clock.now();
     // Held by flow control, the broker is not reading this client: not its silence.
-    if (this.holds > 0) this.lastActivity = this.core.clock.now();
-    const idleMs = this.core.clock.now() - this.lastActivity;
+    const lastActivity = this.holds > 0 ? now : activity;
+    const idleMs = now - lastActivity;
     if (idleMs >= this.keepaliveMs) {
       this.core.logger.debug({ clientId: this.clientId, idleMs }, 'keepalive timeout, closing');
       this.close('keepalive-timeout', 0x8d);
       return;
     }
-    this.armTimer(this.keepaliveMs - idleMs);
+    this.core.deadlines.schedule(this, lastActivity + this.keepaliveMs, lastActivity);
   }
 }

@@ -83,7 +83,7 @@ export class FlowControl {
     if (session.queueCounted) return;
     session.queueCounted = true;
     session.offlineDropLogged = false;
-    for (const entry of session.queue) this.countIn(entry.message);
+    if (session.queueLength > 0) for (const entry of session.queue) this.countIn(entry.message);
   }
 
   /** The session's connection is gone: it holds nobody back, its queue no longer counts. */
@@ -91,7 +91,7 @@ export class FlowControl {
     this.releaseSession(session);
     if (!session.queueCounted) return;
     session.queueCounted = false;
-    for (const entry of session.queue) this.countOut(entry.message);
+    if (session.queueLength > 0) for (const entry of session.queue) this.countOut(entry.message);
     this.releaseGlobalIfRoom();
   }
 

@@ -60,7 +60,9 @@ export function sendInflight(
  * sent on are gone [MQTT-3.3.2-7].
  */
 export function resendInflight(core: BrokerCore, session: Session, connection: Connection): void {
-  for (const entry of session.inflight.values()) {
+  const inflight = session.inflightIfAny;
+  if (inflight === undefined) return;
+  for (const entry of inflight.values()) {
     if (entry.released) {
       connection.send({
         type: PacketType.Pubrel,
@@ -80,7 +82,7 @@ export function resendInflight(core: BrokerCore, session: Session, connection: C
       );
       if (bytes.length > connection.maxOutgoingPacketSize) {
         // The client came back with a smaller Maximum Packet Size: discarded as if delivered.
-        session.inflight.delete(entry.packetId);
+        session.inflight.delete(entry.packetId); // deleting while iterating: Map allows it
         core.persistence.deleteDelivery(session, entry);
         core.drop(entry.message, session.clientId, 'packet-too-large');
         continue;

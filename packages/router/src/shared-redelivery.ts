@@ -13,6 +13,8 @@ import type { QueuedMessage, Session } from './session.js';
  * Returns how many messages moved.
  */
 export function redistributeShared(core: BrokerCore, session: Session): number {
+  // Nothing in flight or queued (most closes): nothing to look at, nothing allocated.
+  if (session.inflightCount === 0 && session.queueLength === 0) return 0;
   const moving: QueuedMessage[] = [];
   for (const entry of session.inflight.values()) {
     if (entry.sharedFilter !== undefined && entry.qos === 1) moving.push(entry);

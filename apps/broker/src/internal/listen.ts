@@ -75,9 +75,17 @@ export class ListenerSockets {
     return this.#sockets.size;
   }
 
-  add(socket: TrackedSocket): void {
+  /**
+   * Tracks `socket` until its `close`. With `removeOnClose` false the caller calls `delete` from
+   * a `close` listener of its own: no closure per socket here.
+   */
+  add(socket: TrackedSocket, removeOnClose = true): void {
     this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
+    if (removeOnClose) socket.once('close', () => this.#sockets.delete(socket));
+  }
+
+  delete(socket: TrackedSocket): void {
+    this.#sockets.delete(socket);
   }
 
   stopAccepting(): void {

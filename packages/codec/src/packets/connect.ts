@@ -23,7 +23,7 @@ const WILL = 0x04;
 const CLEAN_START = 0x02;
 
 export function decodeConnect(r: Reader): ConnectPacket {
-  const protocolName = r.utf8('protocol name');
+  const protocolName = readProtocolName(r);
   const level = r.u8('protocol level');
   checkProtocol(r, protocolName, level);
   const version = level as ProtocolVersion;
@@ -63,6 +63,25 @@ export function decodeConnect(r: Reader): ConnectPacket {
     password,
     properties,
   };
+}
+
+/** The protocol name; "MQTT" (3.1.1, 5.0) is recognised from its bytes, without decoding a string. */
+function readProtocolName(r: Reader): string {
+  const buf = r.buf;
+  const pos = r.pos;
+  if (
+    pos + 6 <= r.end &&
+    buf[pos] === 0 &&
+    buf[pos + 1] === 4 &&
+    buf[pos + 2] === 0x4d &&
+    buf[pos + 3] === 0x51 &&
+    buf[pos + 4] === 0x54 &&
+    buf[pos + 5] === 0x54
+  ) {
+    r.pos = pos + 6;
+    return 'MQTT';
+  }
+  return r.utf8('protocol name');
 }
 
 function checkProtocol(r: Reader, name: string, level: number): void {

@@ -8,7 +8,7 @@ import {
   type ProtocolVersion,
   ReasonCode,
 } from '@mqtt-adapt/codec';
-import { type Connection, ConnectionState } from '../connection.js';
+import { type Connection, ConnectionState, PROTOCOL_MAX_PACKET_SIZE } from '../connection.js';
 import { forwardedProperties } from '../forwarded-properties.js';
 import type { AuthenticateResult, DisconnectReason } from '../hooks.js';
 import { createMessage } from '../message.js';
@@ -20,8 +20,18 @@ import { findAuthMethod, startAuthentication } from './auth.js';
 import { addCapabilityProperties } from './capabilities.js';
 import { topicNameRefusal } from './topic-limits.js';
 
-/** A 4-byte Remaining Length of 268,435,455 plus the fixed header: no Maximum Packet Size to advertise. */
-const PROTOCOL_MAX_PACKET_SIZE = 268_435_460;
+/**
+ * CONNACK 0x00 without properties, by Session Present, in the 3.x and the 5.0 encoding: built
+ * once, written as they are (transports do not keep or change what they are given).
+ */
+const ACCEPTED_V3 = [
+  encode({ type: PacketType.Connack, sessionPresent: false, reasonCode: 0, properties: undefined }, 4),
+  encode({ type: PacketType.Connack, sessionPresent: true, reasonCode: 0, properties: undefined }, 4),
+] as const;
+const ACCEPTED_V5 = [
+  encode({ type: PacketType.Connack, sessionPresent: false, reasonCode: 0, properties: undefined }, 5),
+  encode({ type: PacketType.Connack, sessionPresent: true, reasonCode: 0, properties: undefined }, 5),
+] as const;
 
 /** 5.0 reason code -> nearest 3.x CONNACK return code. */
 function toV3ReturnCode(reasonCode: number): number {
@@ -95,8 +105,13 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): Pr
   connection.protocolVersion = packet.protocolVersion;
   connection.problemInformation = packet.properties?.requestProblemInformation !== 0;
   connection.state = ConnectionState.Connecting;
-  // Bounds everything sent from now on, a refusing CONNACK included [MQTT-3.1.2-24].
-  connection.maxOutgoingPacketSize = packet.properties?.maximumPacketSize ?? Number.POSITIVE_INFINITY;
+  // Bounds everything sent from now on, a refusing CONNACK included [MQTT-3.1.2-24]. No packet
+  // is larger than the protocol's largest: a larger maximum changes nothing.
+  const maximumPacketSize = packet.properties?.maximumPacketSize;
+  connection.maxOutgoingPacketSize =
+    maximumPacketSize === undefined
+      ? PROTOCOL_MAX_PACKET_SIZE
+      : Math.min(maximumPacketSize, PROTOCOL_MAX_PACKET_SIZE);
   const accepted = connection.transport.protocolVersions;
   if (accepted !== undefined && !accepted.includes(packet.protocolVersion as 3 | 4 | 5)) {
     refuseConnect(
@@ -256,8 +271,12 @@ function accept(connection: Connection, packet: ConnectPacket, clientId: string)
   const previous = session?.connection;
   if (previous !== undefined) previous.close('session-taken-over', ReasonCode.SessionTakenOver);
   session = core.sessions.get(clientId);
+  // The store was written for this client (a stored session ended, or this one is stored):
+  // CONNACK waits for that to be durable. A clean session alone never waits for the store.
+  let stored = false;
   if (session !== undefined && packet.cleanStart) {
     // The old session ends here: a will it still held back is published now.
+    stored = session.persistent;
     core.endSession(session);
     session = undefined;
   }
@@ -315,7 +334,7 @@ function accept(connection: Connection, packet: ConnectPacket, clientId: string)
   ) {
     core.persistence.saveSession(session);
   }
-  const flushed = core.persistence.store.flush();
+  const flushed = stored || session.persistent ? core.persistence.store.flush() : undefined;
   if (flushed === undefined) {
     finishConnect(connection, packet, session, sessionPresent);
     return undefined;
@@ -348,15 +367,12 @@ function finishConnect(
   );
   core.sessionConnected(session, connection);
   connection.state = ConnectionState.Connected;
-  const connack = encode(
-    {
-      type: PacketType.Connack,
-      sessionPresent,
-      reasonCode: 0,
-      properties: packet.protocolVersion === 5 ? connackProperties(connection, session, packet) : undefined,
-    },
-    connection.protocolVersion,
-  );
+  const properties =
+    packet.protocolVersion === 5 ? connackProperties(connection, session, packet) : undefined;
+  const connack =
+    properties !== undefined
+      ? encode({ type: PacketType.Connack, sessionPresent, reasonCode: 0, properties }, 5)
+      : (connection.protocolVersion === 5 ? ACCEPTED_V5 : ACCEPTED_V3)[sessionPresent ? 1 : 0];
   if (connack.length > connection.maxOutgoingPacketSize) {
     // What the CONNACK must say does not fit the client's Maximum Packet Size [MQTT-3.1.2-24]:
     // closed without it, as Mosquitto does; the session goes on as after any close.
