@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { ClientConnection, Transport } from '@mqtt-adapt/router';
+import type { YieldingInput } from './input-fairness.js';
 
 /** Time a closing socket has to flush to a peer that does not read before it is destroyed. */
 export const CLOSE_GRACE_MS = 1000;
@@ -40,6 +41,10 @@ const WRITTEN = 1;
 /** Written to more than once in this turn: the socket is corked until the flush. */
 const CORKED = 2;
 const CLOSING = 4;
+/** The router paused the input (a hook or the store pending, flow control). */
+const ROUTER_PAUSED = 8;
+/** The input yielded to other clients for a turn (`input-fairness.ts`). */
+const YIELDED = 16;
 
 /** A transport whose writes of a turn are handed to its socket at the end of the turn. */
 export interface TurnWriter {
@@ -99,14 +104,14 @@ export function flushAtEndOfTurn(writer: TurnWriter): void {
  * transport of that listener), the router's connection and a few numbers, and nothing else;
  * the transports written to in a turn are flushed by one `process.nextTick` for them all.
  */
-export class SocketTransport implements Transport, TurnWriter {
+export class SocketTransport implements Transport, TurnWriter, YieldingInput {
   readonly remoteAddress: string;
   /** The options it was created with: one object shared by every transport of a listener. */
   readonly options: SocketTransportOptions;
   /** The router's connection for this transport, once the listener has attached one. */
   connection: ClientConnection | undefined = undefined;
   readonly #socket: TransportSocket;
-  /** `WRITTEN` | `CORKED` | `CLOSING`. */
+  /** `WRITTEN` | `CORKED` | `CLOSING` | `ROUTER_PAUSED` | `YIELDED`. */
   #state = 0;
   #backlogAtTurnStart = 0;
   /** The first write of this turn, held back until a second one or the end of the turn. */
@@ -218,11 +223,23 @@ export class SocketTransport implements Transport, TurnWriter {
   }
 
   pause(): void {
+    this.#state |= ROUTER_PAUSED;
     this.#socket.pause();
   }
 
   resume(): void {
-    if ((this.#state & CLOSING) === 0) this.#socket.resume();
+    this.#state &= ~ROUTER_PAUSED;
+    if ((this.#state & (CLOSING | YIELDED)) === 0) this.#socket.resume();
+  }
+
+  yieldInput(): void {
+    this.#state |= YIELDED;
+    this.#socket.pause();
+  }
+
+  resumeInput(): void {
+    this.#state &= ~YIELDED;
+    if ((this.#state & (CLOSING | ROUTER_PAUSED)) === 0) this.#socket.resume();
   }
 }
 

@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import type { Broker } from '@mqtt-adapt/router';
 import type { Logger } from 'pino';
+import { chargeInput } from './input-fairness.js';
 import {
   bind,
   boundAddress,
@@ -208,6 +209,7 @@ function onSocketData(this: AttachedSocket, chunk: Buffer): void {
   } finally {
     endInputTurn();
   }
+  chargeInput(transport, chunk.length);
 }
 
 function onSocketDrain(this: AttachedSocket): void {

@@ -6,6 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Broker, ClientConnection } from '@mqtt-adapt/router';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { chargeInput } from './input-fairness.js';
 import {
   bind,
   boundAddress,
@@ -176,6 +177,7 @@ function attachWebSocket(
     } finally {
       endInputTurn();
     }
+    chargeInput(transport, data.length);
   });
   socket.on('drain', () => connection.drained());
   ws.on('error', (error) => {

@@ -1,5 +1,6 @@
 import type { Transport } from '@mqtt-adapt/router';
 import type { WebSocket } from 'ws';
+import type { YieldingInput } from './input-fairness.js';
 import {
   CLOSE_GRACE_MS,
   flushAtEndOfTurn,
@@ -43,7 +44,7 @@ const NORMAL_CLOSURE = 1000;
  * false only when the backlog from earlier turns reached the high-water mark; the socket's
  * `drain` then becomes `ClientConnection.drained()` (the listener wires it).
  */
-export class WebSocketTransport implements Transport, TurnWriter {
+export class WebSocketTransport implements Transport, TurnWriter, YieldingInput {
   readonly remoteAddress: string;
   readonly protocolVersions: readonly (3 | 4 | 5)[] | undefined;
   readonly identity: string | undefined;
@@ -53,6 +54,9 @@ export class WebSocketTransport implements Transport, TurnWriter {
   #corked = false;
   #backlogAtTurnStart = 0;
   #closing = false;
+  /** The router paused the input; the input yielded to other clients for a turn. */
+  #routerPaused = false;
+  #yielded = false;
   #graceTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(ws: WebSocket, socket: WebSocketRawSocket, options: WebSocketTransportOptions = {}) {
@@ -117,11 +121,23 @@ export class WebSocketTransport implements Transport, TurnWriter {
   }
 
   pause(): void {
+    this.#routerPaused = true;
     this.#ws.pause();
   }
 
   resume(): void {
-    if (!this.#closing) this.#ws.resume();
+    this.#routerPaused = false;
+    if (!this.#closing && !this.#yielded) this.#ws.resume();
+  }
+
+  yieldInput(): void {
+    this.#yielded = true;
+    this.#ws.pause();
+  }
+
+  resumeInput(): void {
+    this.#yielded = false;
+    if (!this.#closing && !this.#routerPaused) this.#ws.resume();
   }
 }
 

@@ -10,6 +10,7 @@ import {
 import type { BrokerCore } from './broker-core.js';
 import type { ClientConnection } from './client-connection.js';
 import { DISCONNECT_REASON_STRINGS, disconnectPacket } from './disconnect-reasons.js';
+import { DurableAcks, type DurableAckTarget } from './durable-acks.js';
 import type { AuthExchange } from './handlers/auth.js';
 import { refuseUnsupportedVersion } from './handlers/connect.js';
 import { handlePacket, passesHold } from './handlers/packet.js';
@@ -67,8 +68,7 @@ class ConnectionExtras {
   /** A malformed packet behind packets still waiting: reported after them, in stream order. */
   deferredFailure: MalformedPacketError | undefined = undefined;
   /** Acks waiting for a store flush; later acks queue behind them to keep their order. */
-  ackTail: Promise<void> | undefined = undefined;
-  acksWaiting = 0;
+  acks: DurableAcks | undefined = undefined;
 }
 
 /**
@@ -82,7 +82,7 @@ class ConnectionExtras {
  * `flags`, and what few connections need lives in `ConnectionExtras`, allocated at the first
  * need. Every field costs 8 bytes per connection; a double field 16 more.
  */
-export class Connection implements ClientConnection, DeadlineEntry, DecoderClient {
+export class Connection implements ClientConnection, DeadlineEntry, DecoderClient, DurableAckTarget {
   state: ConnectionState = ConnectionState.AwaitingConnect;
   session: Session | undefined = undefined;
   client: ClientInfo | undefined = undefined;
@@ -352,34 +352,25 @@ export class Connection implements ClientConnection, DeadlineEntry, DecoderClien
    */
   ackDurably(packet: Packet, afterSend?: () => void): void {
     const flushed = this.core.persistence.store.flush();
-    if (flushed === undefined && (this.extras === undefined || this.extras.acksWaiting === 0)) {
-      this.sendAck(packet);
-      afterSend?.();
+    const acks = this.extras?.acks;
+    if (flushed === undefined && (acks === undefined || acks.waiting === 0)) {
+      this.sendAckNow(packet, afterSend);
       return;
     }
     const extras = this.needExtras();
-    extras.acksWaiting++;
-    const previous = extras.ackTail ?? Promise.resolve();
-    extras.ackTail = previous
-      .then(() => flushed)
-      .then(
-        () => {
-          extras.acksWaiting--;
-          if (extras.acksWaiting === 0) extras.ackTail = undefined;
-          if (this.state === ConnectionState.Closed) return;
-          try {
-            this.sendAck(packet);
-            afterSend?.();
-          } catch (error) {
-            this.failed(error);
-          }
-        },
-        (error: unknown) => {
-          extras.acksWaiting--;
-          if (extras.acksWaiting === 0) extras.ackTail = undefined;
-          this.storeFailed(error);
-        },
-      );
+    extras.acks ??= new DurableAcks(this);
+    extras.acks.add(packet, afterSend, flushed);
+  }
+
+  /** Open: acks may still be written (`DurableAckTarget`). */
+  get isOpen(): boolean {
+    return this.state !== ConnectionState.Closed;
+  }
+
+  /** Writes an acknowledgement now, then runs `afterSend` (`DurableAckTarget`). */
+  sendAckNow(packet: Packet, afterSend: (() => void) | undefined): void {
+    this.sendAck(packet);
+    afterSend?.();
   }
 
   /**
