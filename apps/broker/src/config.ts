@@ -1,3 +1,5 @@
+import { resolveBridges } from './bridges/bridge-checks.js';
+import type { BridgeConfig } from './bridges/bridge-config.js';
 import {
   type Check,
   configError,
@@ -57,6 +59,11 @@ export interface BrokerConfig {
   sysInterval: number;
   /** Logins and authorization from the store's users and ACL rules (`mqtt-adapt user`, `acl`). */
   auth: AuthConfig;
+  /**
+   * Bridges to RabbitMQ, NATS JetStream, Redis Streams or another MQTT broker (see
+   * `src/bridges/bridge-config.ts` and the README's Bridges section). Default: none.
+   */
+  bridges: BridgeConfig[];
 }
 
 /** Users and ACL rules live in the store; these settings say how they are applied. */
@@ -185,6 +192,8 @@ export interface BrokerConfigInput extends ListenerShortcutsInput {
   metrics?: Partial<MetricsConfig>;
   sysInterval?: number;
   auth?: Partial<AuthConfig>;
+  /** Validated as the config file's `bridges:` list (defaults filled in per field). */
+  bridges?: unknown[];
 }
 
 /** Node's timers hold at most 2^31 - 1 ms. */
@@ -248,6 +257,7 @@ export function resolveConfig(input: unknown): BrokerConfig {
     'metrics',
     'sysInterval',
     'auth',
+    'bridges',
     'tls',
     'ws',
     'wss',
@@ -267,6 +277,7 @@ export function resolveConfig(input: unknown): BrokerConfig {
     metrics: resolveMetrics(root.metrics),
     sysInterval: optional(root.sysInterval, 'sysInterval', fieldChecks.sysInterval, defaultSysInterval),
     auth: resolveAuth(root.auth),
+    bridges: resolveBridges(root.bridges),
   };
   if (config.auth.maxFailureDelayMs >= config.limits.authenticateTimeoutMs) {
     throw configError(

@@ -12,7 +12,13 @@ export type BrokerAppErrorCode =
    * The store cannot be opened at startup (data directory not creatable, corrupt or newer
    * database, PostgreSQL unreachable). Nothing was bound. Exit code 1.
    */
-  | 'BROKER_STORE_UNAVAILABLE';
+  | 'BROKER_STORE_UNAVAILABLE'
+  /**
+   * A bridge could not start for a reason retrying will not fix (the engine refused its stream
+   * or queue declaration, the broker refused its subscription). An unreachable engine is not
+   * one: the broker starts and the bridge keeps retrying. Exit code 1.
+   */
+  | 'BROKER_BRIDGE_FAILED';
 
 /**
  * An error whose message is the one line the CLI prints before it exits, e.g.

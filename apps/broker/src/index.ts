@@ -1,3 +1,15 @@
+export type {
+  BridgeCodec,
+  BridgeConfig,
+  BridgeDownlinkConfig,
+  BridgeRequestReplyConfig,
+  BridgeRetryConfig,
+  BridgeType,
+  BridgeUplinkConfig,
+  UplinkAckMode,
+} from './bridges/bridge-config.js';
+export { BRIDGE_TYPES, UPLINK_ACK_MODES } from './bridges/bridge-config.js';
+export type { BridgeState, BridgeStatus } from './bridges/bridge-runtime.js';
 export { packageVersion } from './cli-command.js';
 export type {
   BrokerConfig,

@@ -1,5 +1,7 @@
 import type { Broker, LimitHits, Store } from '@mqtt-adapt/router';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { observeBridges } from './bridges/bridge-metrics.js';
+import type { BridgeStatus } from './bridges/bridge-runtime.js';
 import type { BrokerFigures, Figures } from './broker-figures.js';
 import type { ListenerAddress } from './tcp-listener.js';
 
@@ -192,6 +194,11 @@ export class BrokerMetrics {
         }
       },
     });
+  }
+
+  /** `mqtt_adapt_bridge_*`: per-rule counters, queue depth and latency of the configured bridges. */
+  observeBridges(status: () => BridgeStatus[]): void {
+    observeBridges(this.registry, status);
   }
 
   /** `mqtt_adapt_build_info{version}` 1, the usual way to expose a version. */

@@ -1,5 +1,6 @@
 import type { Broker, Store } from '@mqtt-adapt/router';
 import type { Logger } from 'pino';
+import type { BridgeStatus } from './bridges/bridge-runtime.js';
 import { BrokerFigures } from './broker-figures.js';
 import { packageVersion } from './cli-command.js';
 import type { BrokerConfig } from './config.js';
@@ -19,6 +20,7 @@ export class Observability {
   private figures: BrokerFigures | undefined;
   private sys: SysTopics | undefined;
   private isReady = false;
+  private bridges: (() => BridgeStatus[]) | undefined;
 
   private constructor(
     private readonly config: BrokerConfig,
@@ -62,6 +64,11 @@ export class Observability {
     this.figures = new BrokerFigures(broker);
   }
 
+  /** The running bridges: per-rule metrics and `$SYS/broker/bridges/...` once ready. */
+  observeBridges(status: () => BridgeStatus[]): void {
+    this.bridges = status;
+  }
+
   /** The store is open and every listener bound; logs the metrics server's `listening` line. */
   ready(broker: Broker, listeners: readonly MeasuredListener[]): void {
     const figures = this.figures ?? new BrokerFigures(broker);
@@ -70,6 +77,7 @@ export class Observability {
     if (this.metrics !== undefined && this.server !== undefined) {
       this.metrics.observeVersion(version);
       this.metrics.observeBroker(broker, figures, listeners);
+      if (this.bridges !== undefined) this.metrics.observeBridges(this.bridges);
       this.log.info({ ...this.server.address }, 'listening');
     }
     if (this.config.sysInterval > 0) {
@@ -79,6 +87,7 @@ export class Observability {
         figures: () => figures.read(),
         onPublish: () => figures.countOwnPublish(),
         logger: this.log,
+        ...(this.bridges === undefined ? {} : { bridges: this.bridges }),
       });
     }
     this.isReady = true;

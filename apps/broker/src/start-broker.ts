@@ -1,6 +1,8 @@
 import { Broker, type BrokerHooks, isStoreError, type Store } from '@mqtt-adapt/router';
 import pino, { type Logger } from 'pino';
 import { StoreAuth } from './auth/store-auth.js';
+import { withBridgeAccess } from './bridges/bridge-access.js';
+import { BridgeRuntime } from './bridges/bridge-runtime.js';
 import { type BrokerConfig, type BrokerConfigInput, resolveConfig, toBrokerOptions } from './config.js';
 import { BrokerAppError } from './errors.js';
 import {
@@ -89,7 +91,14 @@ async function startServing(
   // Users and ACL rules from the store unless the embedder brings its own hooks.
   const auth =
     options.hooks === undefined ? new StoreAuth(store, { ...resolved.auth, logger: log }) : undefined;
-  const broker = createRouter(resolved, log, options.hooks ?? auth?.hooks(), store);
+  const bridges = new BridgeRuntime(resolved.bridges, log);
+  const hooks = options.hooks ?? auth?.hooks();
+  const broker = createRouter(
+    resolved,
+    log,
+    bridges.isEmpty ? hooks : withBridgeAccess(hooks, bridges.beforePublishAck),
+    store,
+  );
   if (auth !== undefined) observability.observeLoginFailures(() => auth.loginFailures);
   observability.attach(broker);
   if (log.isLevelEnabled('debug')) logClientEvents(broker, log);
@@ -112,6 +121,17 @@ async function startServing(
     if (isStoreError(error)) throw storeUnavailable(resolved, error, store);
     throw error;
   }
+  // Bridges before listeners: their persistent sessions subscribe before any device publishes.
+  const bridgeDrainMs = Math.max(1, Math.floor(resolved.shutdownTimeoutMs / 2));
+  try {
+    await bridges.start(broker);
+  } catch (error) {
+    await bridges.close(0);
+    auth?.stop();
+    await broker.close();
+    throw error;
+  }
+  if (!bridges.isEmpty) observability.observeBridges(() => bridges.status());
 
   const listeners: RunningListener[] = [];
   try {
@@ -123,6 +143,7 @@ async function startServing(
   } catch (error) {
     for (const listener of listeners) listener.stopAccepting();
     auth?.stop();
+    await bridges.close(0);
     await broker.close();
     await Promise.all(listeners.map((listener) => listener.closed()));
     throw error;
@@ -140,6 +161,8 @@ async function startServing(
       auth?.stop();
       for (const listener of listeners) listener.stopAccepting();
       let failure: unknown;
+      // Messages in flight are confirmed (or left in the bridges' sessions) before clients go.
+      await bridges.close(bridgeDrainMs);
       try {
         // Closes every client, then flushes and closes the store.
         await broker.close();

@@ -5,6 +5,7 @@ import {
   systemClock,
   type TimerHandle,
 } from '@mqtt-adapt/router';
+import type { BridgeStatus } from './bridges/bridge-runtime.js';
 import type { Figures } from './broker-figures.js';
 
 /**
@@ -74,6 +75,8 @@ export interface SysTopicsOptions {
   /** Default: the system clock. Tests pass `FakeClock` from `@mqtt-adapt/router/testing`. */
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /** The bridges: `$SYS/broker/connection/<bridge>/state` and `$SYS/broker/bridges/<bridge>/<rule>/...`. */
+  readonly bridges?: () => readonly BridgeStatus[];
 }
 
 export interface SysTopics {
@@ -142,6 +145,7 @@ export function startSysTopics(
     }
     previous = figures;
     previousAt = now;
+    if (options.bridges !== undefined) publishBridges(options.bridges(), publish);
   };
 
   const tick = (): void => {
@@ -162,4 +166,25 @@ export function startSysTopics(
       timer = undefined;
     },
   };
+}
+
+/**
+ * Mosquitto's bridge state topic (`$SYS/broker/connection/<name>/state`, 1 connected, 0 not) and
+ * per rule `$SYS/broker/bridges/<bridge>/<rule>/{forwarded,failed,retried,dead-lettered,queue-depth}`.
+ */
+function publishBridges(
+  bridges: readonly BridgeStatus[],
+  publish: (topicName: string, text: string) => void,
+): void {
+  for (const bridge of bridges) {
+    publish(`$SYS/broker/connection/${bridge.name}/state`, bridge.state === 'connected' ? '1' : '0');
+    for (const rule of bridge.rules) {
+      const base = `$SYS/broker/bridges/${bridge.name}/${rule.rule}`;
+      publish(`${base}/forwarded`, String(rule.forwarded));
+      publish(`${base}/failed`, String(rule.failed));
+      publish(`${base}/retried`, String(rule.retried));
+      publish(`${base}/dead-lettered`, String(rule.deadLettered));
+      publish(`${base}/queue-depth`, String(rule.queueDepth));
+    }
+  }
 }

@@ -52,6 +52,7 @@ describe('resolveConfig', () => {
       metrics: { port: undefined, host: '127.0.0.1' },
       sysInterval: 10,
       auth: { allowAnonymous: undefined, failureDelayMs: 1000, maxFailureDelayMs: 4000 },
+      bridges: [],
     });
     expect(resolveConfig(undefined)).toEqual(resolveConfig({}));
   });
@@ -164,7 +165,7 @@ describe('resolveConfig', () => {
     ],
     [
       { zzz: 1 },
-      'config: zzz is not a known key; known keys: listeners, limits, log, dataDir, store, shutdownTimeoutMs, metrics, sysInterval, auth, tls, ws, wss',
+      'config: zzz is not a known key; known keys: listeners, limits, log, dataDir, store, shutdownTimeoutMs, metrics, sysInterval, auth, bridges, tls, ws, wss',
     ],
   ])('rejects %j with one line naming key, value and fix', (input, message) => {
     const error = appErrorOf(() => resolveConfig(input));

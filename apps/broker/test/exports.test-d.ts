@@ -3,6 +3,9 @@
 import type { Broker } from '@mqtt-adapt/router';
 import { expectTypeOf } from 'vitest';
 import {
+  type BridgeConfig,
+  type BridgeType,
+  type BridgeUplinkConfig,
   type BrokerAppErrorCode,
   type BrokerConfig,
   type BrokerConfigInput,
@@ -43,7 +46,11 @@ expectTypeOf<BrokerAppErrorCode>().toEqualTypeOf<
   | 'BROKER_PORT_IN_USE'
   | 'BROKER_LISTEN_FAILED'
   | 'BROKER_STORE_UNAVAILABLE'
+  | 'BROKER_BRIDGE_FAILED'
 >();
+expectTypeOf<BrokerConfig['bridges']>().toEqualTypeOf<BridgeConfig[]>();
+expectTypeOf<BridgeType>().toEqualTypeOf<'rabbitmq' | 'nats' | 'redis' | 'mqtt'>();
+expectTypeOf<BridgeUplinkConfig['ack']>().toEqualTypeOf<'store' | 'after-confirm'>();
 expectTypeOf<BrokerConfig['store']>().toEqualTypeOf<StoreConfig>();
 expectTypeOf<StoreType>().toEqualTypeOf<'memory' | 'sqlite' | 'postgres'>();
 expectTypeOf<StoreConfig['url']>().toEqualTypeOf<string | undefined>();

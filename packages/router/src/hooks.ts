@@ -103,6 +103,19 @@ export interface BrokerHooks {
    * is the session's last connection (a restored session offline: `remoteAddress` is empty).
    */
   authorizeRead?(client: ClientInfo, topicName: string): boolean;
+  /**
+   * Runs per inbound PUBLISH the broker accepted (authorized, routed to its subscribers), before
+   * its acknowledgement. Return `undefined` to acknowledge as usual. Return a promise to hold
+   * the PUBACK (QoS 1) or PUBREC (QoS 2) until it resolves, e.g. until a bridge's destination
+   * confirmed the message ("ack after confirm"). While it is pending, the client's later
+   * packets wait behind it (acknowledgements stay in order, and the client is not read past
+   * `maxPendingPacketsBeforeConnack` packets: that is the backpressure). A QoS 2 packet id is
+   * remembered only once the promise resolved. A rejection (or a throw) acknowledges nothing:
+   * the connection is closed (5.0: DISCONNECT 0x80), so the client sends the message again on
+   * its next connection; for QoS 0 a rejection is only logged. Unset (the default), nothing is
+   * allocated per message.
+   */
+  beforePublishAck?(client: ClientInfo, message: Message): Promise<void> | undefined;
 }
 
 /** Why a connection closed, for events and logs. */

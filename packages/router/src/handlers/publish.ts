@@ -3,7 +3,8 @@ import { type AckPacket, PacketType, type PublishPacket, ReasonCode } from '@mqt
 import { withReasonString } from '../ack-reasons.js';
 import { type Connection, ConnectionState } from '../connection.js';
 import { forwardedProperties } from '../forwarded-properties.js';
-import { createMessage, type RoutedMessage } from '../message.js';
+import type { BrokerHooks } from '../hooks.js';
+import { createMessage, type Message, type RoutedMessage } from '../message.js';
 import { resolveTopicAlias } from './topic-alias.js';
 import { topicNameRefusal } from './topic-limits.js';
 
@@ -65,10 +66,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): Pr
     return undefined;
   }
   const authorize = connection.core.hooks.authorizePublish;
-  if (authorize === undefined) {
-    accept(connection, packet, message);
-    return undefined;
-  }
+  if (authorize === undefined) return accept(connection, packet, message);
   let allowed: boolean | Promise<boolean>;
   try {
     allowed = authorize(connection.client!, topicName, packet.qos, packet.retain);
@@ -76,15 +74,12 @@ export function handlePublish(connection: Connection, packet: PublishPacket): Pr
     connection.core.logger.error({ err: error }, 'authorizePublish hook failed');
     allowed = false;
   }
-  if (!(allowed instanceof Promise)) {
-    settle(connection, packet, message, allowed);
-    return undefined;
-  }
+  if (!(allowed instanceof Promise)) return settle(connection, packet, message, allowed);
   return allowed.then(
     (answer) => settle(connection, packet, message, answer),
     (error: unknown) => {
       connection.core.logger.error({ err: error }, 'authorizePublish hook failed');
-      settle(connection, packet, message, false);
+      return settle(connection, packet, message, false);
     },
   );
 }
@@ -120,12 +115,9 @@ function settle(
   packet: PublishPacket,
   message: RoutedMessage,
   allowed: boolean,
-): void {
-  if (connection.state !== ConnectionState.Connected) return;
-  if (allowed) {
-    accept(connection, packet, message);
-    return;
-  }
+): Promise<void> | undefined {
+  if (connection.state !== ConnectionState.Connected) return undefined;
+  if (allowed) return accept(connection, packet, message);
   connection.core.logger.debug(
     { clientId: message.publisherId, topicName: message.topicName },
     'publish not authorized',
@@ -133,17 +125,80 @@ function settle(
   connection.core.drop(message, message.publisherId!, 'not-authorized');
   // 3.x has no negative PUBACK: the message is acknowledged and discarded, as Mosquitto does.
   acknowledge(connection, packet, ReasonCode.NotAuthorized, 'not authorized to publish to this topic');
+  return undefined;
 }
 
-function accept(connection: Connection, packet: PublishPacket, message: RoutedMessage): void {
+function accept(
+  connection: Connection,
+  packet: PublishPacket,
+  message: RoutedMessage,
+): Promise<void> | undefined {
   const session = connection.session!;
-  if (packet.qos === 2) {
-    session.inboundQos2.add(packet.packetId!);
-    connection.core.persistence.addInboundQos2(session, packet.packetId!);
-  }
+  const hold = connection.core.hooks.beforePublishAck;
+  if (hold !== undefined) return acceptHeld(connection, packet, message, hold);
+  if (packet.qos === 2) rememberQos2(connection, packet);
   const matched = connection.core.route(message, session);
   // 5.0: tell the publisher nobody was subscribed [MQTT-3.4.2.1]; the message was still accepted.
   acknowledge(connection, packet, matched === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success);
+  return undefined;
+}
+
+function rememberQos2(connection: Connection, packet: PublishPacket): void {
+  const session = connection.session!;
+  session.inboundQos2.add(packet.packetId!);
+  connection.core.persistence.addInboundQos2(session, packet.packetId!);
+}
+
+/**
+ * `beforePublishAck` is set: route, then acknowledge once the hook's promise resolved. The QoS 2
+ * packet id is remembered only then, so that a message re-sent after a refusal (or a crash
+ * before the hook resolved) is routed again instead of being acknowledged as a duplicate.
+ */
+function acceptHeld(
+  connection: Connection,
+  packet: PublishPacket,
+  message: RoutedMessage,
+  hold: NonNullable<BrokerHooks['beforePublishAck']>,
+): Promise<void> | undefined {
+  const matched = connection.core.route(message, connection.session!);
+  let held: Promise<void> | undefined;
+  try {
+    held = hold(connection.client!, message);
+  } catch (error) {
+    held = Promise.reject(error);
+  }
+  if (held === undefined) {
+    if (packet.qos === 2) rememberQos2(connection, packet);
+    acknowledge(connection, packet, matched === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success);
+    return undefined;
+  }
+  return held.then(
+    () => {
+      if (connection.state !== ConnectionState.Connected) return;
+      if (packet.qos === 2) rememberQos2(connection, packet);
+      // Held by the hook: someone took the message, whether or not a session subscribed.
+      acknowledge(connection, packet, ReasonCode.Success);
+    },
+    (error: unknown) => refuseHeld(connection, packet, message, error),
+  );
+}
+
+/** The hook refused: acknowledge nothing and close, so that the client sends the message again. */
+function refuseHeld(connection: Connection, packet: PublishPacket, message: Message, error: unknown): void {
+  const logger = connection.core.logger;
+  if (packet.qos === 0) {
+    logger.debug(
+      { clientId: message.publisherId, topicName: message.topicName, err: error },
+      'beforePublishAck refused a QoS 0 message',
+    );
+    return;
+  }
+  if (connection.state !== ConnectionState.Connected) return;
+  logger.warn(
+    { clientId: message.publisherId, topicName: message.topicName, err: error },
+    'message not confirmed before its acknowledgement; closing the connection unacknowledged',
+  );
+  connection.close('store-failure', ReasonCode.UnspecifiedError, 'message not confirmed; send it again');
 }
 
 /**
