@@ -9,7 +9,6 @@
 //   node apps/broker/bench/lib/idle-probe.mjs heap-diff BEFORE.heapsnapshot AFTER.heapsnapshot [--per N] [--top 30]
 //   node apps/broker/bench/lib/idle-probe.mjs cycles ... --wrap='valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p'
 //   node apps/broker/bench/lib/idle-probe.mjs cpu-top FILE.cpuprofile [--top 30]
-//   node apps/broker/bench/lib/idle-probe.mjs bare-server [--port 0]
 //
 // idle: a fresh server per repetition; 300 connect/disconnect cycles of warm-up, 1.5 s idle,
 // VmRSS; N MQTT 3.1.1 clients (clean session, keepalive 60, 200 handshakes in flight) opened
@@ -32,12 +31,10 @@
 // --servers takes `ours` (--ours-cli, default this checkout's dist/cli.js), `base` (another
 // build, --base-cli, e.g. a work tree of HEAD: before/after in one interleaved run) and `bare`.
 //
-// The bare server is a copy of bench/bare-server.mjs's logic (a fixed CONNACK for CONNECT,
-// PINGRESP for PINGREQ, close on DISCONNECT, nothing else), kept here so that this probe's floor
-// does not move while the bench is being changed.
+// The bare server is the bench's own (bench/bare-server.mjs): one floor for both.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -106,7 +103,7 @@ function cpuSecondsOf(pid) {
 function startServer(kind, { oursCli, baseCli, nodeArgs = [], cwd, wrapCommand }) {
   const args =
     kind === 'bare'
-      ? [...nodeArgs, fileURLToPath(import.meta.url), 'bare-server', '--port', '0']
+      ? [...nodeArgs, fileURLToPath(new URL('../bare-server.mjs', import.meta.url)), '--port', '0']
       : [
           ...nodeArgs,
           kind === 'base' ? baseCli : oursCli,
@@ -570,76 +567,6 @@ function splitArgs(text) {
   return text === undefined || text === '' ? [] : text.split(/\s+/).filter(Boolean);
 }
 
-function bareServer(port) {
-  const CONNACK = Buffer.from([0x20, 0x02, 0x00, 0x00]);
-  const PINGRESP = Buffer.from([0xd0, 0x00]);
-  const ignoreError = () => {};
-  const onConnection = (socket) => {
-    let skip = 0;
-    let head = null;
-    socket.on('data', (chunk) => {
-      let buf = chunk;
-      let i = 0;
-      if (skip > 0) {
-        if (skip >= buf.length) {
-          skip -= buf.length;
-          return;
-        }
-        i = skip;
-        skip = 0;
-      }
-      if (head !== null) {
-        buf = Buffer.concat([head, buf.subarray(i)]);
-        head = null;
-        i = 0;
-      }
-      const n = buf.length;
-      while (i < n) {
-        const type = buf[i] >> 4;
-        let p = i + 1;
-        let length = 0;
-        let multiplier = 1;
-        let byte = 0x80;
-        for (let k = 0; byte & 0x80; k++) {
-          if (k === 4) {
-            socket.destroy();
-            return;
-          }
-          if (p >= n) {
-            head = Buffer.from(buf.subarray(i));
-            return;
-          }
-          byte = buf[p++];
-          length += (byte & 0x7f) * multiplier;
-          multiplier *= 128;
-        }
-        if (type === 1) socket.write(CONNACK);
-        else if (type === 12) socket.write(PINGRESP);
-        else if (type === 14) {
-          socket.destroy();
-          return;
-        }
-        const end = p + length;
-        if (end > n) {
-          skip = end - n;
-          return;
-        }
-        i = end;
-      }
-    });
-    socket.on('error', ignoreError);
-  };
-  const server = createServer({ noDelay: true }, onConnection);
-  server.listen({ port, host: HOST }, () => {
-    process.stdout.write(
-      `${JSON.stringify({ msg: 'listening', port: server.address().port, broker: 'bare' })}\n`,
-    );
-  });
-  const stop = () => process.exit(0);
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-}
-
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
@@ -676,12 +603,7 @@ switch (positionals[0]) {
   case 'cpu-top':
     cpuTop(positionals[1], Number(values.top));
     break;
-  case 'bare-server':
-    bareServer(Number(values.port));
-    break;
   default:
-    console.error(
-      'usage: idle-probe.mjs idle|cycles|heap-diff|bare-server [options] (see the top of this file)',
-    );
+    console.error('usage: idle-probe.mjs idle|cycles|heap-diff|cpu-top [options] (see the top of this file)');
     process.exit(2);
 }
