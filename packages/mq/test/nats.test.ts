@@ -8,6 +8,7 @@ import { createJetStreamConsumer, createJetStreamProducer } from '../src/adapter
 import { Bridge, jsonCodec, producerDeadLetters } from '../src/index.js';
 import { MemoryBrokerLink } from './fixtures/memory-link.js';
 import { CuttableProxy } from './fixtures/proxy.js';
+import { answeringDevice, injectAcrossOutage } from './fixtures/scenarios.js';
 import { checkOrder, mqttClient, NATS_PORT, uniqueName, waitFor } from './fixtures/services.js';
 
 const servers = `127.0.0.1:${NATS_PORT}`;
@@ -125,16 +126,7 @@ describe('nats jetstream adapter', () => {
     bridges.push(bridge);
     await bridge.start();
     const device = await client();
-    const commands: string[] = [];
-    device.on('message', (_topic, payload, packet) => {
-      commands.push(payload.toString());
-      const { responseTopic, correlationData } = packet.properties ?? {};
-      if (responseTopic)
-        void device.publishAsync(responseTopic, `done:${payload}`, {
-          qos: 1,
-          properties: { correlationData: correlationData! },
-        });
-    });
+    const commands = answeringDevice(device);
     await device.subscribeAsync(`${prefix}/n1/d1/command`, { qos: 1 });
     const js = jetstream(nc);
     for (let i = 0; i < 10; i++)
@@ -182,21 +174,7 @@ describe('nats jetstream adapter', () => {
     });
     bridges.push(bridge);
     await bridge.start();
-    let acked = 0;
-    const inject = (seq: number) =>
-      link.inject(`n/d${seq % 4}/telemetry`, JSON.stringify({ seq })).then(() => void acked++);
-    const acks = [0, 1, 2, 3].map(inject);
-    await Promise.all(acks);
-    await proxy.cut();
-    for (let seq = 4; seq < 40; seq++) acks.push(inject(seq));
-    await new Promise((r) => setTimeout(r, 800));
-    const held = bridge.metrics().rules[0]!;
-    expect(acked).toBe(4);
-    expect(held.queueDepth).toBe(36);
-    expect(held.saturated).toBe(true);
-    expect(held.retried).toBeGreaterThan(0);
-    await proxy.restore();
-    await Promise.all(acks);
+    await injectAcrossOutage(link, bridge, proxy, 800);
     const got = await read(s.name, (g) => g.length >= 40);
     await new Promise((r) => setTimeout(r, 100));
     const { byDevice, duplicates } = checkOrder(

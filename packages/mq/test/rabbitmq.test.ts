@@ -7,6 +7,7 @@ import { createRabbitMqConsumer, createRabbitMqProducer } from '../src/adapters/
 import { Bridge, jsonCodec, producerDeadLetters } from '../src/index.js';
 import { MemoryBrokerLink } from './fixtures/memory-link.js';
 import { CuttableProxy } from './fixtures/proxy.js';
+import { answeringDevice, injectAcrossOutage } from './fixtures/scenarios.js';
 import { checkOrder, mqttClient, RABBITMQ_PORT, type Seq, uniqueName, waitFor } from './fixtures/services.js';
 
 const url = `amqp://guest:guest@127.0.0.1:${RABBITMQ_PORT}`;
@@ -128,16 +129,7 @@ describe('rabbitmq adapter', () => {
     bridges.push(bridge);
     await bridge.start();
     const device = await client();
-    const commands: string[] = [];
-    device.on('message', (_topic, payload, packet) => {
-      commands.push(payload.toString());
-      const { responseTopic, correlationData } = packet.properties ?? {};
-      if (responseTopic)
-        void device.publishAsync(responseTopic, `done:${payload}`, {
-          qos: 1,
-          properties: { correlationData: correlationData! },
-        });
-    });
+    const commands = answeringDevice(device);
     await device.subscribeAsync(`${prefix}/n1/d1/command`, { qos: 1 });
     for (let i = 0; i < 10; i++) {
       ch.sendToQueue(queue, Buffer.from(JSON.stringify({ nodeId: 'n1', deviceId: 'd1', payload: { i } })));
@@ -183,22 +175,7 @@ describe('rabbitmq adapter', () => {
     });
     bridges.push(bridge);
     await bridge.start();
-    let acked = 0;
-    const inject = (seq: number) =>
-      link.inject(`n/d${seq % 4}/telemetry`, JSON.stringify({ seq })).then(() => void acked++);
-    const acks = [0, 1, 2, 3].map(inject);
-    await Promise.all(acks); // connected and flowing
-    await proxy.cut(); // kills the AMQP connection mid-stream
-    for (let seq = 4; seq < 40; seq++) acks.push(inject(seq));
-    await new Promise((r) => setTimeout(r, 400));
-    const held = bridge.metrics().rules[0]!;
-    expect(acked).toBe(4);
-    expect(held.queueDepth).toBe(36);
-    expect(held.saturated).toBe(true);
-    expect(held.retried).toBeGreaterThan(0);
-    expect(link.pauses).toBe(1);
-    await proxy.restore();
-    await Promise.all(acks);
+    await injectAcrossOutage(link, bridge, proxy, 400);
     const got = await take(queue, (g) => new Set(g.map((m) => json(m).payload.seq)).size >= 40);
     const received: Seq[] = got.map((m) => ({ device: json(m).deviceId, seq: json(m).payload.seq }));
     const { byDevice, duplicates } = checkOrder(received);

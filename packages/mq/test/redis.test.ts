@@ -7,6 +7,7 @@ import { createRedisStreamConsumer, createRedisStreamProducer } from '../src/ada
 import { Bridge, producerDeadLetters } from '../src/index.js';
 import { MemoryBrokerLink } from './fixtures/memory-link.js';
 import { CuttableProxy } from './fixtures/proxy.js';
+import { answeringDevice, injectAcrossOutage } from './fixtures/scenarios.js';
 import { checkOrder, mqttClient, REDIS_PORT, uniqueName, waitFor } from './fixtures/services.js';
 
 const url = `redis://127.0.0.1:${REDIS_PORT}`;
@@ -132,16 +133,7 @@ describe('redis streams adapter', () => {
     bridges.push(bridge);
     await bridge.start();
     const device = await client();
-    const commands: string[] = [];
-    device.on('message', (_topic, payload, packet) => {
-      commands.push(payload.toString());
-      const { responseTopic, correlationData } = packet.properties ?? {};
-      if (responseTopic)
-        void device.publishAsync(responseTopic, `done:${payload}`, {
-          qos: 1,
-          properties: { correlationData: correlationData! },
-        });
-    });
+    const commands = answeringDevice(device);
     await device.subscribeAsync(`${prefix}/n1/d1/command`, { qos: 1 });
     for (let i = 0; i < 10; i++)
       await redis.xadd(stream, '*', 'body', JSON.stringify({ nodeId: 'n1', deviceId: 'd1', payload: { i } }));
@@ -237,21 +229,7 @@ describe('redis streams adapter', () => {
     });
     bridges.push(bridge);
     await bridge.start();
-    let acked = 0;
-    const inject = (seq: number) =>
-      link.inject(`n/d${seq % 4}/telemetry`, JSON.stringify({ seq })).then(() => void acked++);
-    const acks = [0, 1, 2, 3].map(inject);
-    await Promise.all(acks);
-    await proxy.cut();
-    for (let seq = 4; seq < 40; seq++) acks.push(inject(seq));
-    await new Promise((r) => setTimeout(r, 400));
-    const held = bridge.metrics().rules[0]!;
-    expect(acked).toBe(4);
-    expect(held.queueDepth).toBe(36);
-    expect(held.saturated).toBe(true);
-    expect(held.retried).toBeGreaterThan(0);
-    await proxy.restore();
-    await Promise.all(acks);
+    await injectAcrossOutage(link, bridge, proxy, 400);
     const got = await entries(stream);
     const { byDevice, duplicates } = checkOrder(
       got.map((e) => ({ device: e.body.deviceId, seq: e.body.payload.seq })),
