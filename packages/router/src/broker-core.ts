@@ -226,7 +226,7 @@ export class BrokerCore {
       return;
     }
     if (!online) {
-      this.queueOffline(session, message, qos, retain, subscriptionIdentifiers, sharedFilter);
+      this.queueOffline(session, message, qos, retain, subscriptionIdentifiers, sharedFilter, source);
       return;
     }
     if (
@@ -265,7 +265,10 @@ export class BrokerCore {
     }
   }
 
-  /** Offline: the oldest queued message makes room, so a returning client gets the newest data. */
+  /**
+   * Offline: the oldest queued message makes room, so a returning client gets the newest data.
+   * A lossless session drops nothing: at the mark it holds `source` as an online one does.
+   */
   private queueOffline(
     session: Session,
     message: RoutedMessage,
@@ -273,10 +276,14 @@ export class BrokerCore {
     retain: boolean,
     subscriptionIdentifiers: number[] | undefined,
     sharedFilter: string | undefined,
+    source: Connection | undefined,
   ): void {
-    if (session.queue.length >= this.options.maxQueuedMessages) this.dropOldest(session);
+    const lossless = session.lossless;
+    if (!lossless && session.queue.length >= this.options.maxQueuedMessages) this.dropOldest(session);
     const seq = this.persistence.saveDelivery(session, message, qos, retain);
-    session.queue.push({ message, qos, retain, seq, subscriptionIdentifiers, sharedFilter });
+    const entry = { message, qos, retain, seq, subscriptionIdentifiers, sharedFilter };
+    if (lossless) this.flow.enqueue(session, entry, source);
+    else session.queue.push(entry);
   }
 
   private dropOldest(session: Session): void {
@@ -345,7 +352,7 @@ export class BrokerCore {
   /** The session's connection got its CONNACK: deliveries go to it from now on. */
   sessionConnected(session: Session, connection: Connection): void {
     session.connection = connection;
-    this.flow.sessionOnline(session);
+    this.flow.sessionOnline(session, connection.isLossless);
   }
 
   /** Called by a connection once it is closed, whatever the reason. */
@@ -359,8 +366,10 @@ export class BrokerCore {
     // Unacknowledged messages of shared subscriptions go to another member of their group.
     redistributeShared(this, session);
     const livesOn = session.expiryInterval > 0;
-    // Offline, a session keeps at most maxQueuedMessages: the oldest go first.
-    while (livesOn && session.queueLength > this.options.maxQueuedMessages) this.dropOldest(session);
+    // Offline, a session keeps at most maxQueuedMessages: the oldest go first (lossless: none).
+    if (livesOn && !session.lossless) {
+      while (session.queueLength > this.options.maxQueuedMessages) this.dropOldest(session);
+    }
     const will = session.will;
     session.will = undefined;
     if (livesOn) {
@@ -390,7 +399,7 @@ export class BrokerCore {
     const subscriptions = session.subscriptionsIfAny; // none allocated: nothing to remove
     if (subscriptions !== undefined)
       for (const topicFilter of subscriptions.keys()) this.subscriptions.remove(topicFilter, session);
-    this.flow.sessionOffline(session);
+    this.flow.sessionEnded(session);
     this.persistence.deleteSession(session);
     session.releaseCollections();
   }

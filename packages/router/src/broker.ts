@@ -12,7 +12,7 @@ import type { BrokerEventName, BrokerListener } from './hooks.js';
 import { silentLogger } from './logger.js';
 import { MemoryStore } from './memory-store.js';
 import { createMessage, type RoutedMessage } from './message.js';
-import type { BrokerOptions, ResolvedBrokerOptions } from './options.js';
+import type { AcceptOptions, BrokerOptions, ResolvedBrokerOptions } from './options.js';
 import type { Store } from './store.js';
 import type { Transport } from './transport.js';
 
@@ -203,8 +203,11 @@ export class Broker {
     this.state = 'open';
   }
 
-  /** Starts serving one connection. The app forwards the transport's events to the result. */
-  accept(transport: Transport): ClientConnection {
+  /**
+   * Starts serving one connection. The app forwards the transport's events to the result.
+   * `options.lossless` exempts its session from the limits that drop or disconnect (see `AcceptOptions`).
+   */
+  accept(transport: Transport, options?: AcceptOptions): ClientConnection {
     if (this.state !== 'open') {
       transport.close();
       if (this.state === 'closed') {
@@ -223,7 +226,7 @@ export class Broker {
       }
       core.limits.connectionAccepted();
     }
-    const connection = new Connection(core, transport);
+    const connection = new Connection(core, transport, options?.lossless === true);
     core.connections.add(connection);
     return connection;
   }

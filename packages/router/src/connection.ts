@@ -45,6 +45,8 @@ const WAITING = 4;
 const READING_PAUSED = 8;
 /** The decoder this connection holds (a packet split across chunks) is a `first` one. */
 const FIRST_DECODER = 16;
+/** Accepted with `AcceptOptions.lossless`: its session never drops an acknowledged message. */
+const LOSSLESS = 32;
 
 /**
  * What few connections ever need, in one object allocated at the first need (see `Connection.extras`):
@@ -104,7 +106,7 @@ export class Connection implements ClientConnection, DeadlineEntry, DecoderClien
   maxOutgoingPacketSize = PROTOCOL_MAX_PACKET_SIZE;
   /** This connection's slot in `core.deadlines` (`DeadlineEntry`); -1 while it has no deadline. */
   deadlineIndex = -1;
-  /** `CONGESTED` | `PROBLEM_INFORMATION` | `WAITING` | `READING_PAUSED` | `FIRST_DECODER`. */
+  /** `CONGESTED` | `PROBLEM_INFORMATION` | `WAITING` | `READING_PAUSED` | `FIRST_DECODER` | `LOSSLESS`. */
   private flags = PROBLEM_INFORMATION;
   /** A decoder holding part of a packet split across chunks; undefined between packets. */
   private decoder: Decoder | undefined = undefined;
@@ -119,8 +121,10 @@ export class Connection implements ClientConnection, DeadlineEntry, DecoderClien
   constructor(
     readonly core: BrokerCore,
     readonly transport: Transport,
+    lossless = false,
   ) {
     const options = core.options;
+    if (lossless) this.flags |= LOSSLESS;
     this.inflightLimit = options.maxInflightMessages;
     if (options.maxPublishRatePerClient > 0) {
       this.needExtras().publishRate = new PublishRateLimiter(this, options.maxPublishRatePerClient);
@@ -137,6 +141,11 @@ export class Connection implements ClientConnection, DeadlineEntry, DecoderClien
   /** The transport is past its high-water mark: QoS 0 is dropped, QoS 1/2 waits. */
   get congested(): boolean {
     return (this.flags & CONGESTED) !== 0;
+  }
+
+  /** Accepted with `AcceptOptions.lossless` (see `FlowControl`). */
+  get isLossless(): boolean {
+    return (this.flags & LOSSLESS) !== 0;
   }
 
   /** 5.0: the client did not set Request Problem Information to 0, so Reason Strings may go. */

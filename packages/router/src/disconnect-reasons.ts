@@ -21,6 +21,7 @@ export const DISCONNECT_REASON_STRINGS: Readonly<Record<DisconnectReason, string
   'internal-error': 'internal error while serving this client',
   'subscriber-stalled': 'nothing acknowledged while a full queue held publishers back',
   'partial-packet-budget': "partly received packets exceed the broker's budget",
+  'publish-not-confirmed': 'message not confirmed, so not acknowledged; send it again',
 };
 
 /**

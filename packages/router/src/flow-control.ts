@@ -25,6 +25,11 @@ export interface FlowControlCounters {
  * A subscriber that holds publishers back and acknowledges nothing for
  * `stalledSubscriberTimeoutMs` is disconnected, so a stuck one cannot stall others forever.
  * Offline sessions never hold anyone back: past `maxQueuedMessages` they drop their oldest.
+ *
+ * A lossless session (its connection accepted with `AcceptOptions.lossless`, e.g. a bridge that
+ * acknowledges only once its destination confirmed) is the exception to both: it is never
+ * disconnected as stalled, and offline too it holds its publishers at the mark instead of
+ * dropping (`BrokerCore.queueOffline`); they are released when it drains after reconnecting.
  */
 export class FlowControl {
   /** Bytes of messages queued for online sessions; each message counted once. */
@@ -78,21 +83,39 @@ export class FlowControl {
     this.releaseGlobalIfRoom();
   }
 
-  /** The session's connection is up: its queue counts toward the broker's queued bytes. */
-  sessionOnline(session: Session): void {
+  /**
+   * The session's connection is up: its queue counts toward the broker's queued bytes, and the
+   * session takes that connection's `lossless` policy.
+   */
+  sessionOnline(session: Session, lossless: boolean): void {
+    if (session.lossless !== lossless) {
+      // Held under the other policy's bookkeeping (stall clock or not): let go, re-held at the
+      // next publish into a full queue.
+      this.releaseSession(session);
+      session.lossless = lossless;
+    }
     if (session.queueCounted) return;
     session.queueCounted = true;
     session.offlineDropLogged = false;
     if (session.queueLength > 0) for (const entry of session.queue) this.countIn(entry.message);
   }
 
-  /** The session's connection is gone: it holds nobody back, its queue no longer counts. */
+  /**
+   * The session's connection is gone: its queue no longer counts, and it holds nobody back,
+   * unless it is lossless (its publishers wait for it to come back and drain).
+   */
   sessionOffline(session: Session): void {
-    this.releaseSession(session);
+    if (!session.lossless) this.releaseSession(session);
     if (!session.queueCounted) return;
     session.queueCounted = false;
     if (session.queueLength > 0) for (const entry of session.queue) this.countOut(entry.message);
     this.releaseGlobalIfRoom();
+  }
+
+  /** The session ended: whatever it held is released, lossless or not. */
+  sessionEnded(session: Session): void {
+    session.lossless = false;
+    this.sessionOffline(session);
   }
 
   /** A publisher's connection closed: forget it (its holders may still list it; release skips it). */
@@ -105,9 +128,12 @@ export class FlowControl {
     if (held === undefined) {
       held = new Set();
       session.heldPublishers = held;
-      session.lastProgressAt = this.options.clock.now();
-      this.holdingSessions.add(session);
-      this.armStallTimer();
+      // A lossless session waits as long as it takes: no stall clock.
+      if (!session.lossless) {
+        session.lastProgressAt = this.options.clock.now();
+        this.holdingSessions.add(session);
+        this.armStallTimer();
+      }
     }
     if (held.has(publisher)) return;
     held.add(publisher);

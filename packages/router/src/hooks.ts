@@ -111,8 +111,9 @@ export interface BrokerHooks {
    * packets wait behind it (acknowledgements stay in order, and the client is not read past
    * `maxPendingPacketsBeforeConnack` packets: that is the backpressure). A QoS 2 packet id is
    * remembered only once the promise resolved. A rejection (or a throw) acknowledges nothing:
-   * the connection is closed (5.0: DISCONNECT 0x80), so the client sends the message again on
-   * its next connection; for QoS 0 a rejection is only logged. Unset (the default), nothing is
+   * the connection is closed (5.0: DISCONNECT 0x80 with a Reason String; `clientDisconnected`
+   * reason `publish-not-confirmed`), so the client sends the message again on its next
+   * connection; for QoS 0 a rejection is only logged. Unset (the default), nothing is
    * allocated per message.
    */
   beforePublishAck?(client: ClientInfo, message: Message): Promise<void> | undefined;
@@ -137,7 +138,12 @@ export type DisconnectReason =
   /** Its full queue held publishers back and it acknowledged nothing for `stalledSubscriberTimeoutMs`. */
   | 'subscriber-stalled'
   /** Its partly received packet took the broker past `maxPartialPacketBytes`. */
-  | 'partial-packet-budget';
+  | 'partial-packet-budget'
+  /**
+   * `beforePublishAck` refused (rejected or threw) one of its QoS 1/2 messages: it was not
+   * acknowledged, and the client sends it again on its next connection (5.0: DISCONNECT 0x80).
+   */
+  | 'publish-not-confirmed';
 
 export type DropReason =
   | 'slow-consumer'

@@ -31,7 +31,7 @@ export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export { MemoryStore } from './memory-store.js';
 export type { Message } from './message.js';
-export type { BrokerOptions } from './options.js';
+export type { AcceptOptions, BrokerOptions } from './options.js';
 export { RetainedIndex } from './retained-index.js';
 export type { SubscriptionOptions } from './session.js';
 export type {

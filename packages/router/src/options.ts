@@ -34,7 +34,8 @@ export interface BrokerOptions {
   /**
    * QoS 1/2 messages queued per session behind the in-flight window or while offline. An
    * online session at this mark pauses the publishers feeding it until it drains (no message is
-   * dropped); an offline session drops its oldest. Default 1000.
+   * dropped); an offline session drops its oldest (a lossless one holds its publishers instead,
+   * see `AcceptOptions`). Default 1000.
    */
   maxQueuedMessages?: number;
   /**
@@ -45,7 +46,7 @@ export interface BrokerOptions {
   /**
    * A subscriber whose queue is full (it is holding publishers back) and that acknowledges
    * nothing for this long is disconnected; a persistent session then keeps queuing offline up
-   * to `maxQueuedMessages`. Default 30 000 ms.
+   * to `maxQueuedMessages`. Lossless sessions (`AcceptOptions`) are exempt. Default 30 000 ms.
    */
   stalledSubscriberTimeoutMs?: number;
   /**
@@ -172,6 +173,22 @@ export interface BrokerOptions {
   clock?: Clock;
   /** Generates client ids for empty client ids with clean session. Default: `mqtt-adapt-` + random. */
   generateClientId?: () => string;
+}
+
+/** How the broker treats one connection, chosen by the application that accepts it (`Broker.accept`). */
+export interface AcceptOptions {
+  /**
+   * The connection's session never loses an acknowledged message to a limit: it is never
+   * disconnected as a stalled subscriber (`stalledSubscriberTimeoutMs`), and at
+   * `maxQueuedMessages`, online or offline, it holds the publishers feeding it instead of
+   * dropping its oldest message; they resume once it drains to half after (re)connecting. Meant
+   * for in-process consumers the application runs itself, such as a bridge that acknowledges a
+   * message only once its destination confirmed it: a network client with it could hold its
+   * publishers for as long as it likes. The session keeps the policy while offline, until a
+   * connection without it takes the session over; it is not stored (after a restart the session
+   * is an ordinary one until such a connection comes back). Default false.
+   */
+  readonly lossless?: boolean;
 }
 
 export type ResolvedBrokerOptions = Required<

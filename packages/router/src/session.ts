@@ -61,6 +61,7 @@ class SessionExtras {
   nextSeq = 1;
   heldPublishers: Set<Connection> | undefined = undefined;
   lastProgressAt = 0;
+  lossless = false;
   offlineDropLogged = false;
   expiresAt: number | undefined = undefined;
   expiryTimer: TimerHandle | undefined = undefined;
@@ -215,6 +216,19 @@ export class Session {
 
   set lastProgressAt(at: number) {
     if (at !== 0 || this.extras !== undefined) this.need().lastProgressAt = at;
+  }
+
+  /**
+   * Its last connection was accepted with `AcceptOptions.lossless`: never disconnected as
+   * stalled, and a full queue (online or offline) holds publishers instead of dropping. Kept
+   * while offline; not stored (a restored session is an ordinary one until such a connection).
+   */
+  get lossless(): boolean {
+    return this.extras === undefined ? false : this.extras.lossless;
+  }
+
+  set lossless(lossless: boolean) {
+    if (lossless || this.extras !== undefined) this.need().lossless = lossless;
   }
 
   /** An offline drop was logged since the session was last online (logged once per session). */

@@ -1,6 +1,6 @@
 import { PacketType, ReasonCode } from '@mqtt-adapt/codec';
 import { describe, expect, it } from 'vitest';
-import type { Message } from '../src/index.js';
+import type { DisconnectReason, Message } from '../src/index.js';
 import { ack, connect, createBroker, publishes, publishPacket, subscribe } from './helpers.js';
 
 /** A hook that holds every acknowledgement until the test settles it. */
@@ -70,17 +70,23 @@ describe('beforePublishAck: acknowledgement after an outside confirmation', () =
     expect(pub.take()).toEqual([ack(PacketType.Puback, 4)]);
   });
 
-  it('a rejection acknowledges nothing and closes the connection (5.0: DISCONNECT 0x80)', async () => {
+  it("a rejection acknowledges nothing and closes the connection (5.0: DISCONNECT 0x80, reason 'publish-not-confirmed')", async () => {
     const { held, hook } = holdingHook();
     const { broker } = await createBroker({ hooks: { beforePublishAck: hook } });
+    const reasons: DisconnectReason[] = [];
+    broker.on('clientDisconnected', (_client, reason) => reasons.push(reason));
     const pub = connect(broker, { clientId: 'pub', version: 5 });
     pub.send(publishPacket('t', 'x', 1, { packetId: 5 }));
     held[0]!.reject(new Error('destination down'));
     await flush();
     const packets = pub.take();
     expect(packets.map((p) => p.type)).toEqual([PacketType.Disconnect]);
-    expect(packets[0]).toMatchObject({ reasonCode: ReasonCode.UnspecifiedError });
+    expect(packets[0]).toMatchObject({
+      reasonCode: ReasonCode.UnspecifiedError,
+      properties: { reasonString: 'message not confirmed, so not acknowledged; send it again' },
+    });
     expect(pub.transport.closed).toBe(true);
+    expect(reasons).toEqual(['publish-not-confirmed']);
   });
 
   it('3.1.1: a throwing hook closes without PUBACK', async () => {
@@ -91,11 +97,14 @@ describe('beforePublishAck: acknowledgement after an outside confirmation', () =
         },
       },
     });
+    const reasons: DisconnectReason[] = [];
+    broker.on('clientDisconnected', (_client, reason) => reasons.push(reason));
     const pub = connect(broker, { clientId: 'pub' });
     pub.send(publishPacket('t', 'x', 1, { packetId: 6 }));
     await flush();
     expect(pub.take()).toEqual([]);
     expect(pub.transport.closed).toBe(true);
+    expect(reasons).toEqual(['publish-not-confirmed']);
   });
 
   it('QoS 2: a refused message re-sent on the next connection is routed again, not taken for a duplicate', async () => {

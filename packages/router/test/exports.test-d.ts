@@ -1,6 +1,7 @@
 // Every public type is reachable from the package root and keeps its shape (checked by tsc).
 import { expectTypeOf } from 'vitest';
 import {
+  type AcceptOptions,
   Broker,
   type BrokerHooks,
   type BrokerOptions,
@@ -32,6 +33,8 @@ const options: BrokerOptions = { store: new MemoryStore(), clock: new FakeClock(
 const broker = new Broker(options);
 expectTypeOf(broker.open()).toEqualTypeOf<Promise<void>>();
 expectTypeOf(broker.accept(new FakeTransport())).toEqualTypeOf<ClientConnection>();
+expectTypeOf(broker.accept(new FakeTransport(), { lossless: true })).toEqualTypeOf<ClientConnection>();
+expectTypeOf<AcceptOptions['lossless']>().toEqualTypeOf<boolean | undefined>();
 expectTypeOf(broker.stats).toEqualTypeOf<BrokerStats>();
 expectTypeOf(broker.store).toEqualTypeOf<Store>();
 expectTypeOf<Transport['write']>().returns.toEqualTypeOf<boolean>();

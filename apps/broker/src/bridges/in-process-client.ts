@@ -17,11 +17,16 @@ export interface InProcessClientOptions {
   readonly remoteAddress: string;
   /** Clean Start 0 and a Session Expiry Interval of "never": the session outlives the connection. */
   readonly persistent: boolean;
+  /**
+   * Accepted with the router's `AcceptOptions.lossless`: never disconnected as a stalled
+   * subscriber, and a full queue holds the publishers feeding it instead of dropping messages.
+   */
+  readonly lossless: boolean;
   /** MQTT 5 Receive Maximum: the broker sends at most this many QoS 1/2 messages unacknowledged. */
   readonly receiveMaximum: number;
   /** A PUBLISH from the broker. Acknowledge it with `acknowledge(packet)` (or never, to have it redelivered). */
   onPublish(packet: PublishPacket, client: InProcessClient): void;
-  /** The broker closed the connection (takeover, stalled subscriber, shutdown), or `disconnect()` did. */
+  /** The broker closed the connection (takeover, stalled subscriber unless lossless, shutdown), or `disconnect()` did. */
   onClose(client: InProcessClient): void;
 }
 
@@ -72,7 +77,7 @@ export class InProcessClient implements Transport {
     options: InProcessClientOptions,
   ): Promise<{ client: InProcessClient; sessionPresent: boolean }> {
     const client = new InProcessClient(options);
-    client.#connection = broker.accept(client);
+    client.#connection = broker.accept(client, { lossless: options.lossless });
     const connack = client.#wait('connack');
     client.#send({
       type: PacketType.Connect,

@@ -50,7 +50,8 @@ interface StoreSession {
  *   message is acknowledged when the store holds it for that session; the session acknowledges
  *   its copy only after the destination confirmed it, so what is unconfirmed at a crash is
  *   delivered again after the restart. Its Receive Maximum is the rule's `maxInFlight`; past
- *   that the router queues for it and, its queue full, slows the publishers.
+ *   that the router queues for it and, its queue full, slows the publishers. The session is
+ *   lossless (`AcceptOptions.lossless`): never disconnected as stalled, never trimmed offline.
  * - `ack: after-confirm` uplinks: registered with `PublishConfirmations` (the router's
  *   `beforePublishAck` hook); nothing is subscribed.
  * - publishes (commands, responses) and the response filter: one clean control session.
@@ -151,6 +152,9 @@ export class RouterLink implements BrokerLink {
       clientId: `${BRIDGE_CLIENT_ID_PREFIX}${bridge}:${session.rule}`,
       remoteAddress: `${BRIDGE_REMOTE_ADDRESS_PREFIX}${bridge}`,
       persistent: true,
+      // The broker acknowledged these messages to devices: a destination down for long holds
+      // the devices (flow control) instead of the session being dropped as stalled or trimmed.
+      lossless: true,
       receiveMaximum: session.receiveMaximum,
       onPublish: (packet, from) => this.#deliver(session, from, packet),
       onClose: (from) => this.#sessionLost(session, from),
@@ -212,6 +216,7 @@ export class RouterLink implements BrokerLink {
       clientId: `${BRIDGE_CLIENT_ID_PREFIX}${bridge}`,
       remoteAddress: `${BRIDGE_REMOTE_ADDRESS_PREFIX}${bridge}`,
       persistent: false,
+      lossless: false,
       receiveMaximum: 65_535,
       onPublish: (packet, from) => this.#dispatch(packet, from),
       onClose: () => {

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -132,4 +133,47 @@ export function isOrderedPerDevice(payloads: readonly string[]): boolean {
     }
   }
   return true;
+}
+
+/**
+ * A TCP proxy in front of a service on 127.0.0.1 (as `packages/mq/test/fixtures/proxy.ts`), so a
+ * test can take the destination down (connections killed, port closed) and bring it back on the
+ * same port.
+ */
+export class CuttableProxy {
+  readonly #targetPort: number;
+  readonly #sockets = new Set<Socket>();
+  #server: Server | undefined;
+  port = 0;
+
+  constructor(targetPort: number) {
+    this.#targetPort = targetPort;
+  }
+
+  async start(): Promise<this> {
+    const server = createServer((client) => {
+      const upstream = connect(this.#targetPort, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        this.#sockets.add(s);
+        s.on('close', () => this.#sockets.delete(s));
+        s.on('error', () => s.destroy());
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    this.#server = server;
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    const address = server.address();
+    if (address !== null && typeof address === 'object') this.port = address.port;
+    return this;
+  }
+
+  /** Kills every connection and stops listening: the port refuses connections until `start()`. */
+  async cut(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    for (const s of this.#sockets) s.destroy();
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }

@@ -198,7 +198,7 @@ function refuseHeld(connection: Connection, packet: PublishPacket, message: Mess
     { clientId: message.publisherId, topicName: message.topicName, err: error },
     'message not confirmed before its acknowledgement; closing the connection unacknowledged',
   );
-  connection.close('store-failure', ReasonCode.UnspecifiedError, 'message not confirmed; send it again');
+  connection.close('publish-not-confirmed', ReasonCode.UnspecifiedError);
 }
 
 /**
