@@ -45,6 +45,7 @@ describe('bridges: config', () => {
         responseTemplate: '{node_id}/{device_id}/response',
         qos: 1,
         timeoutMs: 30000,
+        correlation: 'auto',
       },
       uplinks: [
         {
@@ -135,6 +136,10 @@ describe('bridges: config', () => {
     [
       { ...rabbit, exchange: undefined },
       'config: bridges[0].exchange is missing; rabbitmq uplinks publish to an exchange (exchange: { name: iot })',
+    ],
+    [
+      { ...rabbit, requestReply: { correlation: 'header' } },
+      'config: bridges[0].requestReply.correlation = "header" is not a correlation (auto, envelope)',
     ],
     [
       { ...rabbit, uplinks: [], downlinks: [] },

@@ -13,6 +13,13 @@ export interface RequestReplyOptions {
   readonly qos?: QoS;
   /** Default for `request()` and for answering queue messages with a reply-to. Default 30000. */
   readonly timeoutMs?: number;
+  /**
+   * How a device learns the correlation id. `auto` (default): MQTT 5 Correlation Data and
+   * Response Topic when the link carries properties, else the JSON wrapper. `envelope`: always
+   * the JSON wrapper `{ correlationId, payload, encoding }` (properties too, where carried), for
+   * fleets with MQTT 3.1.1 devices, which never see properties.
+   */
+  readonly correlation?: 'auto' | 'envelope';
 }
 
 export interface RequestOptions {
@@ -49,14 +56,15 @@ const utf8 = new TextDecoder();
 
 /**
  * Publishes commands and matches responses by correlation id: MQTT 5 Correlation Data when the
- * link carries properties, else a `correlationId` field of a JSON wrapper
- * `{ correlationId, payload, encoding }` that the device echoes in its JSON response.
+ * link carries properties, else (or with `correlation: 'envelope'`) a `correlationId` field of a
+ * JSON wrapper `{ correlationId, payload, encoding }` that the device echoes in its JSON response.
  */
 export class RequestReply {
   readonly commandTemplate: TopicTemplate;
   readonly responseTemplate: TopicTemplate;
   readonly qos: QoS;
   readonly timeoutMs: number;
+  readonly correlation: 'auto' | 'envelope';
   readonly #link: BrokerLink;
   readonly #waiters = new Map<string, Waiter>();
 
@@ -66,6 +74,7 @@ export class RequestReply {
     this.responseTemplate = compileTemplate(options.responseTemplate ?? standardTemplates.response);
     this.qos = options.qos ?? 1;
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.correlation = options.correlation ?? 'auto';
   }
 
   get pending(): number {
@@ -82,7 +91,8 @@ export class RequestReply {
     const properties: MessageProperties | undefined = this.#link.supportsProperties
       ? { correlationData: Buffer.from(correlationId, 'utf8'), responseTopic }
       : undefined;
-    const body = properties ? payload : wrapWithCorrelation(payload, correlationId);
+    const wrapped = properties === undefined || this.correlation === 'envelope';
+    const body = wrapped ? wrapWithCorrelation(payload, correlationId) : payload;
     const published = this.#link.publish(topic, body, {
       qos: options.qos ?? this.qos,
       ...(properties ? { properties } : {}),

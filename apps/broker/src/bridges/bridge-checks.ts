@@ -232,7 +232,13 @@ function stream(value: unknown, key: string): JetStreamStreamConfig {
 
 function requestReply(value: unknown, key: string): BridgeRequestReplyConfig | false {
   if (value === false) return false;
-  const entry = mapping(value, key, ['commandTemplate', 'responseTemplate', 'qos', 'timeoutMs']);
+  const entry = mapping(value, key, [
+    'commandTemplate',
+    'responseTemplate',
+    'qos',
+    'timeoutMs',
+    'correlation',
+  ]);
   return {
     commandTemplate: opt(
       entry.commandTemplate,
@@ -252,6 +258,12 @@ function requestReply(value: unknown, key: string): BridgeRequestReplyConfig | f
       `${key}.timeoutMs`,
       integerIn(1, MAX_TIMEOUT_MS, 'a timeout in ms'),
       defaultRequestReply.timeoutMs,
+    ),
+    correlation: opt(
+      entry.correlation,
+      `${key}.correlation`,
+      oneOf(['auto', 'envelope'] as const, 'a correlation'),
+      defaultRequestReply.correlation,
     ),
   };
 }

@@ -99,6 +99,12 @@ export interface BridgeRequestReplyConfig {
   qos: 0 | 1 | 2;
   /** Default 30000 ms. */
   timeoutMs: number;
+  /**
+   * `auto` (default): MQTT 5 Correlation Data and Response Topic. `envelope`: commands are also
+   * wrapped in JSON `{ correlationId, payload, encoding }`, for MQTT 3.1.1 devices, which echo
+   * `correlationId` in a JSON response.
+   */
+  correlation: 'auto' | 'envelope';
 }
 
 export interface RabbitMqExchangeConfig {
@@ -171,6 +177,7 @@ export const defaultRequestReply: Readonly<BridgeRequestReplyConfig> = Object.fr
   responseTemplate: '{node_id}/{device_id}/response',
   qos: 1,
   timeoutMs: 30_000,
+  correlation: 'auto',
 });
 
 /** What separates the levels of a destination of each engine. */

@@ -211,6 +211,71 @@ describe('request and response over a queue message with a reply-to', () => {
     }
   });
 
+  it('correlation: envelope — a 3.1.1 device gets the correlation id in a JSON wrapper and echoes it', async () => {
+    const connection = await amqpConnect(RABBITMQ_URL).catch((error: unknown) => {
+      throw unreachable('RabbitMQ', RABBITMQ_URL, error);
+    });
+    const channel = await connection.createChannel();
+    const run = runId();
+    try {
+      workspace = new BridgeWorkspace({
+        bridges: [
+          {
+            name: 'rabbit',
+            type: 'rabbitmq',
+            url: RABBITMQ_URL,
+            requestReply: {
+              commandTemplate: `${run}/{device_id}/command`,
+              responseTemplate: `${run}/{device_id}/response`,
+              timeoutMs: 5000,
+              correlation: 'envelope',
+            },
+            downlinks: [{ name: 'commands', source: `${run}-cmd`, template: `${run}/{device_id}/command` }],
+          },
+        ],
+      });
+      const broker = await workspace.start();
+      // A 3.1.1 device sees no properties: it answers with the wrapper's correlationId.
+      const v311 = await device(broker.url, { protocolVersion: 4 });
+      const commands: unknown[] = [];
+      v311.on('message', (_topic, payload) => {
+        const command = JSON.parse(payload.toString()) as { correlationId: string; payload: unknown };
+        commands.push(command);
+        void v311.publishAsync(
+          `${run}/d3/response`,
+          JSON.stringify({ correlationId: command.correlationId, rebooted: true }),
+          { qos: 1 },
+        );
+      });
+      await v311.subscribeAsync(`${run}/d3/command`, { qos: 1 });
+
+      const { queue: replyQueue } = await channel.assertQueue('', { exclusive: true });
+      const reply = new Promise<{ body: string; correlationId: unknown }>((resolve) => {
+        void channel.consume(
+          replyQueue,
+          (message) => {
+            if (message === null) return;
+            resolve({ body: message.content.toString(), correlationId: message.properties.correlationId });
+          },
+          { noAck: true },
+        );
+      });
+      await channel.checkQueue(`${run}-cmd`);
+      channel.sendToQueue(
+        `${run}-cmd`,
+        Buffer.from(JSON.stringify({ deviceId: 'd3', payload: { reboot: true } })),
+        { replyTo: replyQueue, correlationId: `${run}-c3` },
+      );
+      const answer = await within(reply, 10_000, () => `no reply; device got ${JSON.stringify(commands)}`);
+      expect(commands).toEqual([{ correlationId: `${run}-c3`, payload: { reboot: true }, encoding: 'json' }]);
+      expect(JSON.parse(answer.body)).toEqual({ correlationId: `${run}-c3`, rebooted: true });
+      expect(answer.correlationId).toBe(`${run}-c3`);
+    } finally {
+      await channel.deleteQueue(`${run}-cmd`).catch(() => {});
+      await connection.close();
+    }
+  });
+
   it('NATS: a command with a Reply-To header reaches the device; its response is published on that subject', async () => {
     const nc = await natsConnect({ servers: NATS_URL }).catch((error: unknown) => {
       throw unreachable('NATS', NATS_URL, error);
