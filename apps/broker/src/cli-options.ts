@@ -22,7 +22,8 @@ export interface ParsedArgs {
 export function brokerFlagOptions(): Record<string, { type: 'string' | 'boolean'; short?: string }> {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { ...commandFlags };
   for (const spec of configOptions) {
-    options[spec.flag] = spec.short ? { type: 'string', short: spec.short } : { type: 'string' };
+    const type = spec.isSwitch === true ? 'boolean' : 'string';
+    options[spec.flag] = spec.short ? { type, short: spec.short } : { type };
   }
   return options;
 }
@@ -70,6 +71,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
   }
   const overrides: ConfigOverride[] = [];
   for (const spec of configOptions) {
+    if (spec.isSwitch === true && booleans.has(spec.flag)) overrides.push({ path: spec.path, value: true });
     const raw = strings.get(spec.flag);
     if (raw !== undefined)
       overrides.push({ path: spec.path, value: parseValue(spec, raw, `--${spec.flag}`) });

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { ADMIN_COMMANDS, runAdminCommand } from './admin/admin-command.js';
 import { prepareCli } from './cli-command.js';
+import { runClusterCommand } from './cluster/cluster-command.js';
 import { exitCodeFor, isBrokerAppError } from './errors.js';
 import { createLogger } from './logger.js';
 import { exitOnSignals, reloadOnSignal } from './shutdown.js';
@@ -8,11 +9,16 @@ import { type RunningBroker, startBroker } from './start-broker.js';
 
 // The `mqtt-adapt` executable. Exit codes: 0 stopped cleanly (or --help, --version,
 // --print-config), 1 runtime error (port in use, forced shutdown, crash), 2 invalid config.
-// `mqtt-adapt user ...` and `mqtt-adapt acl ...` manage users and ACL rules in the store.
+// `mqtt-adapt user ...` and `mqtt-adapt acl ...` manage users and ACL rules in the store;
+// `mqtt-adapt cluster status` lists the nodes of a cluster.
 const argv = process.argv.slice(2);
 const isAdmin = (ADMIN_COMMANDS as readonly string[]).includes(argv[0] ?? '');
-const command = isAdmin ? undefined : prepareCli(argv, process.env);
-if (command === undefined) {
+const isClusterCommand = argv[0] === 'cluster';
+const command = isAdmin || isClusterCommand ? undefined : prepareCli(argv, process.env);
+if (isClusterCommand) {
+  // `mqtt-adapt cluster status`: the membership table of the shared PostgreSQL.
+  process.exitCode = await runClusterCommand(argv, process.env, process);
+} else if (command === undefined) {
   // `mqtt-adapt acl list | head`: a reader that stops early is no error.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') throw error;

@@ -1,5 +1,6 @@
 import { resolveBridges } from './bridges/bridge-checks.js';
 import type { BridgeConfig } from './bridges/bridge-config.js';
+import { type ClusterConfig, clusterChecks, resolveCluster } from './cluster/cluster-config.js';
 import {
   type Check,
   configError,
@@ -64,6 +65,11 @@ export interface BrokerConfig {
    * `src/bridges/bridge-config.ts` and the README's Bridges section). Default: none.
    */
   bridges: BridgeConfig[];
+  /**
+   * Cluster mode: nodes sharing the PostgreSQL store exchange live publishes over NATS (see
+   * `src/cluster/cluster-config.ts` and the README's Cluster section). Default: off.
+   */
+  cluster: ClusterConfig;
 }
 
 /** Users and ACL rules live in the store; these settings say how they are applied. */
@@ -194,6 +200,7 @@ export interface BrokerConfigInput extends ListenerShortcutsInput {
   auth?: Partial<AuthConfig>;
   /** Validated as the config file's `bridges:` list (defaults filled in per field). */
   bridges?: unknown[];
+  cluster?: Partial<ClusterConfig>;
 }
 
 /** Node's timers hold at most 2^31 - 1 ms. */
@@ -240,6 +247,7 @@ export const fieldChecks = {
   allowAnonymous: allowAnonymousValue(),
   failureDelayMs: integerIn(0, MAX_TIMEOUT_MS, 'a delay in ms'),
   maxFailureDelayMs: integerIn(0, MAX_TIMEOUT_MS, 'a delay in ms'),
+  ...clusterChecks,
 } as const satisfies Record<string, Check<unknown>>;
 
 /**
@@ -258,16 +266,18 @@ export function resolveConfig(input: unknown): BrokerConfig {
     'sysInterval',
     'auth',
     'bridges',
+    'cluster',
     'tls',
     'ws',
     'wss',
   ]);
+  const store = resolveStore(root.store);
   const config: BrokerConfig = {
     listeners: resolveListeners(root.listeners, { tls: root.tls, ws: root.ws, wss: root.wss }),
     limits: resolveLimits(root.limits),
     log: resolveLog(root.log),
     dataDir: optional(root.dataDir, 'dataDir', fieldChecks.dataDir, defaultDataDir),
-    store: resolveStore(root.store),
+    store,
     shutdownTimeoutMs: optional(
       root.shutdownTimeoutMs,
       'shutdownTimeoutMs',
@@ -278,6 +288,7 @@ export function resolveConfig(input: unknown): BrokerConfig {
     sysInterval: optional(root.sysInterval, 'sysInterval', fieldChecks.sysInterval, defaultSysInterval),
     auth: resolveAuth(root.auth),
     bridges: resolveBridges(root.bridges),
+    cluster: resolveCluster(root.cluster, store.type),
   };
   if (config.auth.maxFailureDelayMs >= config.limits.authenticateTimeoutMs) {
     throw configError(

@@ -18,7 +18,9 @@ export type BrokerAppErrorCode =
    * or queue declaration, the broker refused its subscription). An unreachable engine is not
    * one: the broker starts and the bridge keeps retrying. Exit code 1.
    */
-  | 'BROKER_BRIDGE_FAILED';
+  | 'BROKER_BRIDGE_FAILED'
+  /** Cluster mode cannot start: NATS unreachable, or the membership table cannot be written. Exit code 1. */
+  | 'BROKER_CLUSTER_UNAVAILABLE';
 
 /**
  * An error whose message is the one line the CLI prints before it exits, e.g.

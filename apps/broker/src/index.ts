@@ -11,6 +11,7 @@ export type {
 export { BRIDGE_TYPES, UPLINK_ACK_MODES } from './bridges/bridge-config.js';
 export type { BridgeState, BridgeStatus } from './bridges/bridge-runtime.js';
 export { packageVersion } from './cli-command.js';
+export type { ClusterConfig } from './cluster/cluster-config.js';
 export type {
   BrokerConfig,
   BrokerConfigInput,

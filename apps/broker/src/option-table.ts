@@ -1,6 +1,8 @@
 // The option table: every setting's flag, MQTT_ADAPT_* variable and config key in one place,
 // plus what reads variables, applies overrides and prints --help from it. The flag parser
 // itself (node:util parseArgs) is in cli-options.ts, so that the library entry does not pull it.
+
+import { defaultCluster } from './cluster/cluster-config.js';
 import {
   defaultAuth,
   defaultDataDir,
@@ -36,6 +38,8 @@ export interface OptionSpec {
   readonly check: Check<unknown>;
   /** A value for "needs a value, e.g. ..." when the default is not one. */
   readonly example?: string;
+  /** A switch: the flag takes no value and means `true` (`--cluster`); the variable is `true`/`false`. */
+  readonly isSwitch?: boolean;
 }
 
 function option(
@@ -46,7 +50,7 @@ function option(
   check: Check<unknown>,
   defaultValue: string | number,
   description: string,
-  extra: { short?: string; example?: string; numeric?: boolean } = {},
+  extra: { short?: string; example?: string; numeric?: boolean; isSwitch?: boolean } = {},
 ): OptionSpec {
   // `extra.numeric`: a number, though the default is a word (`off`).
   const numeric = typeof defaultValue === 'number';
@@ -517,6 +521,53 @@ export const configOptions: readonly OptionSpec[] = [
     defaultAuth.maxFailureDelayMs,
     'longest delay after failed logins from one address',
   ),
+  option(
+    'cluster',
+    'MQTT_ADAPT_CLUSTER',
+    ['cluster', 'enabled'],
+    'true|false',
+    fieldChecks.clusterEnabled,
+    'false',
+    'join a cluster: nodes sharing the postgres store exchange publishes over NATS (needs --store postgres); the flag takes no value',
+    { isSwitch: true },
+  ),
+  option(
+    'nats-url',
+    'MQTT_ADAPT_NATS_URL',
+    ['cluster', 'natsUrl'],
+    'url',
+    fieldChecks.natsUrl,
+    defaultCluster.natsUrl,
+    'cluster: NATS server the nodes exchange publishes through',
+  ),
+  option(
+    'node-id',
+    'MQTT_ADAPT_NODE_ID',
+    ['cluster', 'nodeId'],
+    'id',
+    fieldChecks.nodeId,
+    'hostname-pid-random',
+    'cluster: name of this node (letters, digits, - and _); generated and logged when unset',
+    { example: 'broker-1' },
+  ),
+  option(
+    'cluster-heartbeat-ms',
+    'MQTT_ADAPT_CLUSTER_HEARTBEAT_MS',
+    ['cluster', 'heartbeatMs'],
+    'ms',
+    fieldChecks.heartbeatMs,
+    defaultCluster.heartbeatMs,
+    "cluster: interval of this node's heartbeat and of its look at the other nodes",
+  ),
+  option(
+    'cluster-dead-after-ms',
+    'MQTT_ADAPT_CLUSTER_DEAD_AFTER_MS',
+    ['cluster', 'deadAfterMs'],
+    'ms',
+    fieldChecks.deadAfterMs,
+    defaultCluster.deadAfterMs,
+    'cluster: a node whose heartbeat is older than this is lapsed (no more messages are sent to it)',
+  ),
 ];
 
 /** The config file's flag and variable: not a config key itself. */
@@ -613,7 +664,8 @@ export function helpText(version: string): string {
     `${''.padEnd(width)}env ${CONFIG_FILE_ENV}; default: none`,
   );
   for (const spec of configOptions) {
-    lines.push(`${flagColumn(spec, spec.placeholder).padEnd(width)}${spec.description}`);
+    const placeholder = spec.isSwitch === true ? undefined : spec.placeholder;
+    lines.push(`${flagColumn(spec, placeholder).padEnd(width)}${spec.description}`);
     lines.push(
       `${''.padEnd(width)}env ${spec.env}, config ${formatPath(spec.path)}; default: ${spec.defaultValue}`,
     );

@@ -3,8 +3,9 @@ import pino, { type Logger } from 'pino';
 import { StoreAuth } from './auth/store-auth.js';
 import { withBridgeAccess } from './bridges/bridge-access.js';
 import { BridgeRuntime } from './bridges/bridge-runtime.js';
+import { ClusterNode } from './cluster/cluster-node.js';
 import { type BrokerConfig, type BrokerConfigInput, resolveConfig, toBrokerOptions } from './config.js';
-import { BrokerAppError } from './errors.js';
+import { BrokerAppError, isBrokerAppError } from './errors.js';
 import {
   type ListenerAddress,
   type RunningListener,
@@ -93,11 +94,17 @@ async function startServing(
     options.hooks === undefined ? new StoreAuth(store, { ...resolved.auth, logger: log }) : undefined;
   const bridges = new BridgeRuntime(resolved.bridges, log);
   const hooks = options.hooks ?? auth?.hooks();
+  // Cluster mode only: single-node mode creates nothing and the router gets no fan-out hook.
+  const cluster =
+    resolved.cluster.enabled && resolved.store.url !== undefined
+      ? new ClusterNode(resolved.cluster, { url: resolved.store.url, schema: resolved.store.schema }, log)
+      : undefined;
   const broker = createRouter(
     resolved,
     log,
     bridges.isEmpty ? hooks : withBridgeAccess(hooks, bridges.beforePublishAck),
     store,
+    cluster,
   );
   if (auth !== undefined) observability.observeLoginFailures(() => auth.loginFailures);
   observability.attach(broker);
@@ -120,6 +127,15 @@ async function startServing(
     await broker.close();
     if (isStoreError(error)) throw storeUnavailable(resolved, error, store);
     throw error;
+  }
+  // Before bridges and listeners: the first client's publish already reaches the other nodes.
+  try {
+    await cluster?.start(broker);
+  } catch (error) {
+    auth?.stop();
+    await cluster?.close().catch(() => undefined);
+    await broker.close();
+    throw clusterUnavailable(error);
   }
   // Bridges before listeners: their persistent sessions subscribe before any device publishes.
   const bridgeDrainMs = Math.max(1, Math.floor(resolved.shutdownTimeoutMs / 2));
@@ -170,6 +186,8 @@ async function startServing(
         failure = error;
         log.error({ err: error }, 'broker close failed; closing sockets anyway');
       }
+      // After the router: the wills its close published still reach the other nodes.
+      await cluster?.close();
       await Promise.all(listeners.map((listener) => listener.closed()));
       await observability.close();
       if (failure !== undefined) throw failure;
@@ -191,9 +209,16 @@ function createRouter(
   logger: Logger,
   hooks: BrokerHooks | undefined,
   store: Store,
+  fanOut: ClusterNode | undefined,
 ): Broker {
   try {
-    return new Broker({ ...toBrokerOptions(config.limits), logger, store, ...(hooks ? { hooks } : {}) });
+    return new Broker({
+      ...toBrokerOptions(config.limits),
+      logger,
+      store,
+      ...(hooks ? { hooks } : {}),
+      ...(fanOut ? { fanOut } : {}),
+    });
   } catch (error) {
     // The router checks its options too; its verdict is a config error like ours.
     if ((error as { code?: unknown }).code === 'ROUTER_INVALID_OPTION') {
@@ -203,6 +228,16 @@ function createRouter(
     }
     throw error;
   }
+}
+
+/** A cluster start failure as the one line the CLI prints (exit 1). */
+function clusterUnavailable(error: unknown): unknown {
+  if (isBrokerAppError(error)) return error;
+  return new BrokerAppError(
+    'BROKER_CLUSTER_UNAVAILABLE',
+    `cluster: cannot join: ${(error as Error).message}; check the database and NATS`,
+    { cause: error },
+  );
 }
 
 /** Connects and disconnects at debug; subscribed only when debug is on, so free otherwise. */

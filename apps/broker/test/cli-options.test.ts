@@ -181,7 +181,7 @@ describe('helpText', () => {
 
   it('shows every option with its flag, variable, config key and default', () => {
     for (const spec of configOptions) {
-      expect(help).toContain(`--${spec.flag} <${spec.placeholder}>`);
+      expect(help).toContain(spec.isSwitch ? `--${spec.flag} ` : `--${spec.flag} <${spec.placeholder}>`);
       expect(help).toContain(
         `env ${spec.env}, config ${formatPath(spec.path)}; default: ${spec.defaultValue}`,
       );

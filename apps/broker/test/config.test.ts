@@ -53,6 +53,13 @@ describe('resolveConfig', () => {
       sysInterval: 10,
       auth: { allowAnonymous: undefined, failureDelayMs: 1000, maxFailureDelayMs: 4000 },
       bridges: [],
+      cluster: {
+        enabled: false,
+        natsUrl: 'nats://127.0.0.1:4222',
+        nodeId: undefined,
+        heartbeatMs: 1000,
+        deadAfterMs: 5000,
+      },
     });
     expect(resolveConfig(undefined)).toEqual(resolveConfig({}));
   });
@@ -165,7 +172,7 @@ describe('resolveConfig', () => {
     ],
     [
       { zzz: 1 },
-      'config: zzz is not a known key; known keys: listeners, limits, log, dataDir, store, shutdownTimeoutMs, metrics, sysInterval, auth, bridges, tls, ws, wss',
+      'config: zzz is not a known key; known keys: listeners, limits, log, dataDir, store, shutdownTimeoutMs, metrics, sysInterval, auth, bridges, cluster, tls, ws, wss',
     ],
   ])('rejects %j with one line naming key, value and fix', (input, message) => {
     const error = appErrorOf(() => resolveConfig(input));

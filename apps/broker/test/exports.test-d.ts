@@ -47,6 +47,7 @@ expectTypeOf<BrokerAppErrorCode>().toEqualTypeOf<
   | 'BROKER_LISTEN_FAILED'
   | 'BROKER_STORE_UNAVAILABLE'
   | 'BROKER_BRIDGE_FAILED'
+  | 'BROKER_CLUSTER_UNAVAILABLE'
 >();
 expectTypeOf<BrokerConfig['bridges']>().toEqualTypeOf<BridgeConfig[]>();
 expectTypeOf<BridgeType>().toEqualTypeOf<'rabbitmq' | 'nats' | 'redis' | 'mqtt'>();

@@ -5,6 +5,7 @@ import type { Clock } from './clock.js';
 import { type Connection, ConnectionState } from './connection.js';
 import { DelayedWills } from './delayed-wills.js';
 import { DeliveryEncoder } from './delivery-encoder.js';
+import type { FanOutHook } from './fan-out.js';
 import { FlowControl } from './flow-control.js';
 import type { BrokerHooks, DisconnectReason, DropReason } from './hooks.js';
 import { DeadlineHeap } from './internal/deadline-heap.js';
@@ -38,6 +39,8 @@ export class BrokerCore {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly hooks: BrokerHooks;
+  /** `BrokerOptions.fanOut`: hears of every message routed here that did not come from it. */
+  readonly fanOut: FanOutHook | undefined;
   readonly persistence: Persistence;
   readonly counters = {
     messagesReceived: 0,
@@ -63,6 +66,7 @@ export class BrokerCore {
     this.logger = options.logger;
     this.clock = options.clock;
     this.hooks = options.hooks;
+    this.fanOut = options.fanOut;
     this.events = new EventHub(this.logger);
     this.persistence = new Persistence(options.store);
     this.flow = new FlowControl(options, this.logger);
@@ -71,7 +75,7 @@ export class BrokerCore {
     this.limits = new Limits(options, this.logger);
     this.deadlines = new DeadlineHeap(this.clock);
     this.decoders = new DecoderPool(options.maxPacketSize, options.maxConnectPacketSize);
-    this.subscriptions = new SubscriptionIndex(options.maxTopicLevels);
+    this.subscriptions = new SubscriptionIndex(options.maxTopicLevels, options.fanOut);
   }
 
   /** Rebuilds sessions (offline), subscriptions and retained messages from the store. */
@@ -98,12 +102,22 @@ export class BrokerCore {
    * the highest granted QoS of its matching subscriptions [MQTT-3.3.5-1]. `origin` is the
    * connection a will came from, for the log line of a retained limit. Returns how many sessions
    * matched (before authorization): 0 means no matching subscribers (5.0 PUBACK 0x10).
+   * `remote`: the message was routed by another node (`Broker.deliverRemote`): that node stored
+   * it if retained, so here it only updates the retained index, and `fanOut` does not see it.
    */
-  route(message: RoutedMessage, publisher: Session | undefined, origin?: Connection): number {
+  route(
+    message: RoutedMessage,
+    publisher: Session | undefined,
+    origin?: Connection,
+    remote?: boolean,
+  ): number {
     this.counters.messagesReceived++;
     // Its expiry clock starts now, at arrival.
     isExpired(message, this.clock);
-    if (message.retain) this.retain(message, publisher?.connection ?? origin);
+    if (message.retain) {
+      if (remote === true) this.setRetained(message);
+      else this.retain(message, publisher?.connection ?? origin);
+    }
     const encoder = new DeliveryEncoder(message);
     const merger = this.subscriptions.collect(message.topicName, publisher);
     // The publishing connection, paused by flow control when a subscriber's queue is full.
@@ -134,6 +148,7 @@ export class BrokerCore {
     } finally {
       this.subscriptions.release(merger);
     }
+    if (this.fanOut !== undefined && remote !== true) this.fanOut.routed(message);
     if (this.events.has('messagePublished')) this.events.emit('messagePublished', message);
     return count;
   }

@@ -123,6 +123,7 @@ function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
   return {
     ...merged,
     hooks: options.hooks ?? {},
+    fanOut: options.fanOut,
     logger: options.logger ?? silentLogger,
     store: options.store ?? new MemoryStore(),
     clock: options.clock ?? systemClock,
@@ -233,6 +234,21 @@ export class Broker {
 
   /** Publishes a message from the application (not from a client). */
   publish(input: PublishInput): void {
+    this.core.route(this.applicationMessage(input), undefined);
+  }
+
+  /**
+   * Delivers a message another node of a cluster routed (see `BrokerOptions.fanOut`) to the
+   * matching sessions of this broker only: `fanOut.routed` does not see it (no loops), and a
+   * retained one updates the retained index but is not written to the store (the node that
+   * accepted it did). Validated as `publish`; returns how many sessions matched.
+   */
+  deliverRemote(input: PublishInput): number {
+    return this.core.route(this.applicationMessage(input), undefined, undefined, true);
+  }
+
+  /** Checks an application's message and builds the routed form (a copy of its payload). */
+  private applicationMessage(input: PublishInput): RoutedMessage {
     const core = this.core;
     if (!isValidTopicName(input.topicName)) {
       throw new RouterError(
@@ -268,7 +284,7 @@ export class Broker {
       undefined,
     );
     checkEncodable(message);
-    this.core.route(message, undefined);
+    return message;
   }
 
   on<E extends BrokerEventName>(event: E, listener: BrokerListener<E>): () => void {

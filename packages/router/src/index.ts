@@ -9,6 +9,7 @@ export type { Clock, TimerHandle } from './clock.js';
 export { systemClock } from './clock.js';
 export type { RouterErrorCode, StoreErrorCode } from './errors.js';
 export { isRouterError, isStoreError, RouterError, StoreError } from './errors.js';
+export type { FanOutHook } from './fan-out.js';
 export type {
   AuthenticateRequest,
   AuthenticateResult,

@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js';
+import type { FanOutHook } from './fan-out.js';
 import type { BrokerHooks } from './hooks.js';
 import type { Logger } from './logger.js';
 import type { Store } from './store.js';
@@ -173,6 +174,11 @@ export interface BrokerOptions {
   clock?: Clock;
   /** Generates client ids for empty client ids with clean session. Default: `mqtt-adapt-` + random. */
   generateClientId?: () => string;
+  /**
+   * Hands routed messages and subscription changes to a layer beyond this broker (a cluster);
+   * see `FanOutHook` and `Broker.deliverRemote`. Default: unset, nothing is handed on.
+   */
+  fanOut?: FanOutHook;
 }
 
 /** How the broker treats one connection, chosen by the application that accepts it (`Broker.accept`). */
@@ -192,9 +198,10 @@ export interface AcceptOptions {
 }
 
 export type ResolvedBrokerOptions = Required<
-  Omit<BrokerOptions, 'hooks' | 'serverKeepAliveSeconds' | 'responseInformation'>
+  Omit<BrokerOptions, 'hooks' | 'serverKeepAliveSeconds' | 'responseInformation' | 'fanOut'>
 > & {
   hooks: BrokerHooks;
+  fanOut: FanOutHook | undefined;
   serverKeepAliveSeconds: number | undefined;
   responseInformation: string | undefined;
 };

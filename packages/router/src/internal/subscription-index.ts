@@ -1,5 +1,6 @@
 import { DeliveryMerger, type Subscription, SubscriptionTrie } from '@mqtt-adapt/topic';
 import { ConnectionState } from '../connection.js';
+import type { FanOutHook } from '../fan-out.js';
 import type { Session, SubscriptionOptions } from '../session.js';
 
 function isOnline(session: Session): boolean {
@@ -16,11 +17,17 @@ export class SubscriptionIndex {
   private readonly matches: Subscription<Session, SubscriptionOptions>[] = [];
   private readonly merger = new DeliveryMerger<Session, SubscriptionOptions>();
   private busy = false;
+  /** Subscriptions per filter, kept only with a fan-out hook: it hears of first and last ones. */
+  private readonly filterCounts: Map<string, number> | undefined;
 
   /** `maxLevels`: the broker's `maxTopicLevels`, which SUBSCRIBE checks before `add`. */
-  constructor(maxLevels: number) {
+  constructor(
+    maxLevels: number,
+    private readonly fanOut?: FanOutHook,
+  ) {
     // Shared subscriptions pick among online members only; offline ones are skipped.
     this.trie = new SubscriptionTrie<Session, SubscriptionOptions>({ isAvailable: isOnline, maxLevels });
+    this.filterCounts = fanOut === undefined ? undefined : new Map();
   }
 
   get size(): number {
@@ -28,11 +35,24 @@ export class SubscriptionIndex {
   }
 
   add(topicFilter: string, session: Session, options: SubscriptionOptions): void {
-    this.trie.add(topicFilter, session, options);
+    const added = this.trie.add(topicFilter, session, options);
+    const counts = this.filterCounts;
+    if (counts === undefined || !added) return;
+    const count = counts.get(topicFilter) ?? 0;
+    counts.set(topicFilter, count + 1);
+    if (count === 0) this.fanOut!.filterAdded(topicFilter);
   }
 
   remove(topicFilter: string, session: Session): boolean {
-    return this.trie.remove(topicFilter, session);
+    const removed = this.trie.remove(topicFilter, session);
+    const counts = this.filterCounts;
+    if (counts === undefined || !removed) return removed;
+    const count = counts.get(topicFilter) ?? 0;
+    if (count <= 1) {
+      counts.delete(topicFilter);
+      this.fanOut!.filterRemoved(topicFilter);
+    } else counts.set(topicFilter, count - 1);
+    return removed;
   }
 
   /**

@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { prepareCli } from '../src/cli-command.js';
+import { decodeBusFrame, encodeBusFrame } from '../src/cluster/bus-frame.js';
+import { generateNodeId, resolveCluster } from '../src/cluster/cluster-config.js';
+import { LocalInterest } from '../src/cluster/local-interest.js';
+import { RemoteInterest } from '../src/cluster/remote-interest.js';
+import { resolveConfig } from '../src/config.js';
+
+describe('LocalInterest', () => {
+  it('changes on the first and last subscription of a filter; shared filters count as their topic filter', () => {
+    let changes = 0;
+    const local = new LocalInterest(1000, () => changes++);
+    local.add('a/#');
+    local.add('$share/g1/a/#');
+    local.add('$share/g2/b/+');
+    expect(local.filters()).toEqual(['a/#', 'b/+']);
+    expect(changes).toBe(2);
+    expect(local.version).toBe(1002);
+    local.remove('a/#');
+    expect(local.filters()).toEqual(['a/#', 'b/+']);
+    local.remove('$share/g1/a/#');
+    local.remove('never/added');
+    expect(local.filters()).toEqual(['b/+']);
+    expect(changes).toBe(3);
+  });
+});
+
+describe('RemoteInterest', () => {
+  it('names each matching node once, however many of its filters match', () => {
+    const remote = new RemoteInterest();
+    remote.update('b', 1, ['t/#', 't/+/x', 'other']);
+    remote.update('c', 1, ['t/a/x']);
+    remote.update('d', 1, []);
+    const out: string[] = [];
+    expect(remote.matchNodes('t/a/x', out)).toBe(2);
+    expect(out.sort()).toEqual(['b', 'c']);
+    expect(remote.matchNodes('nothing', out)).toBe(0);
+    expect(remote.allNodes(out)).toBe(3);
+  });
+
+  it('applies only newer versions, and forgets removed nodes', () => {
+    const remote = new RemoteInterest();
+    expect(remote.update('b', 5, ['x'])).toBe(true);
+    expect(remote.update('b', 4, ['y'])).toBe(false);
+    expect(remote.matchNodes('y', [])).toBe(0);
+    expect(remote.update('b', 6, ['y'])).toBe(true);
+    const out: string[] = [];
+    expect(remote.matchNodes('x', out)).toBe(0);
+    expect(remote.matchNodes('y', out)).toBe(1);
+    remote.removeNode('b');
+    expect(remote.matchNodes('y', out)).toBe(0);
+    expect(remote.nodeIds).toEqual([]);
+  });
+
+  it('skips a filter it cannot use instead of failing the whole update', () => {
+    const remote = new RemoteInterest();
+    remote.update('b', 1, ['bad/#/x', 'good']);
+    expect(remote.matchNodes('good', [])).toBe(1);
+  });
+});
+
+describe('bus frame', () => {
+  it('round-trips topic, payload, QoS, retain and properties as an MQTT 5.0 PUBLISH', () => {
+    const message = {
+      topicName: 'a/b',
+      payload: Buffer.from('hello'),
+      qos: 1 as const,
+      retain: true,
+      properties: { contentType: 'text/plain', userProperties: [['k', 'v']] as Array<[string, string]> },
+      publisherId: 'p',
+    };
+    const decoded = decodeBusFrame(encodeBusFrame(message));
+    expect(decoded).toMatchObject({ topicName: 'a/b', qos: 1, retain: true });
+    expect(decoded.payload.toString()).toBe('hello');
+    expect(decoded.properties).toMatchObject({ contentType: 'text/plain' });
+  });
+
+  it('rejects bytes that are not one PUBLISH', () => {
+    expect(() => decodeBusFrame(Buffer.from([0xc0, 0x00]))).toThrow(/not one PUBLISH/);
+    expect(() => decodeBusFrame(Buffer.from([0x30, 0x05, 0x00]))).toThrow();
+  });
+});
+
+describe('cluster config', () => {
+  it('is off by default, with the documented defaults', () => {
+    expect(resolveConfig({}).cluster).toEqual({
+      enabled: false,
+      natsUrl: 'nats://127.0.0.1:4222',
+      nodeId: undefined,
+      heartbeatMs: 1000,
+      deadAfterMs: 5000,
+    });
+  });
+
+  it('needs the postgres store, with one config line saying so', () => {
+    expect(() => resolveConfig({ cluster: { enabled: true } })).toThrow(
+      'config: cluster.enabled = true needs store.type = "postgres" (is "sqlite"); pass --store postgres --database-url ... or drop --cluster',
+    );
+    const config = resolveConfig({
+      store: { type: 'postgres', url: 'postgres://u@h/db' },
+      cluster: { enabled: true, nodeId: 'n-1' },
+    });
+    expect(config.cluster).toMatchObject({ enabled: true, nodeId: 'n-1' });
+  });
+
+  it('validates each key in the one-line style', () => {
+    expect(() => resolveCluster({ nodeId: 'a.b' }, 'postgres')).toThrow(
+      'config: cluster.nodeId = "a.b" is not a node id (letters, digits, - and _, 1-64)',
+    );
+    expect(() => resolveCluster({ natsUrl: 'http://x' }, 'postgres')).toThrow(
+      'config: cluster.natsUrl = "http://x" is not a NATS URL (nats://host:4222)',
+    );
+    expect(() => resolveCluster({ enabled: true, heartbeatMs: 1000, deadAfterMs: 1500 }, 'postgres')).toThrow(
+      /cluster.deadAfterMs = 1500 is not above twice cluster.heartbeatMs = 1000/,
+    );
+    expect(() => resolveCluster({ enable: true }, 'postgres')).toThrow(/cluster.enable is not a known key/);
+  });
+
+  it('generates node ids usable as NATS subject tokens', () => {
+    expect(generateNodeId('db.example.com', 42)).toMatch(/^db-example-com-42-[0-9a-f]{6}$/);
+  });
+
+  it('--cluster takes no value, --node-id overrides, --print-config shows it', () => {
+    const command = prepareCli(
+      [
+        '--store',
+        'postgres',
+        '--database-url',
+        'postgres://u:secret@h/db',
+        '--cluster',
+        '--node-id',
+        'n-2',
+        '--print-config',
+      ],
+      {},
+    );
+    expect(command.kind).toBe('exit');
+    const printed = JSON.parse((command as { stdout: string }).stdout) as { cluster: unknown };
+    expect(printed.cluster).toEqual({
+      enabled: true,
+      natsUrl: 'nats://127.0.0.1:4222',
+      nodeId: 'n-2',
+      heartbeatMs: 1000,
+      deadAfterMs: 5000,
+    });
+    expect(prepareCli(['--cluster'], {})).toMatchObject({
+      exitCode: 2,
+      stderr: expect.stringMatching(/^config: cluster.enabled = true needs store.type = "postgres"/),
+    });
+    expect(prepareCli(['--cluster=yes'], {})).toMatchObject({
+      exitCode: 2,
+      stderr: 'config: --cluster takes no value; drop "=yes"\n',
+    });
+  });
+});

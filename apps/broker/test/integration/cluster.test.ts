@@ -1,0 +1,200 @@
+import { randomBytes } from 'node:crypto';
+import { type NatsConnection, connect as natsConnect } from '@nats-io/transport-node';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, startTestBroker, type TestBroker } from './helpers.js';
+import { PG_TEST_URL, withPostgres } from './persistence-harness.js';
+
+// Three broker processes on one PostgreSQL schema and the real NATS, with --cluster. A service
+// that is down fails these tests (never skips).
+const NATS_TEST_URL = process.env.NATS_TEST_URL ?? 'nats://127.0.0.1:4222';
+const schema = `mqtt_adapt_cluster_${randomBytes(6).toString('hex')}`;
+const HEARTBEAT_MS = 200;
+const DEAD_AFTER_MS = 1000;
+const nodeIds = ['node-a', 'node-b', 'node-c'] as const;
+
+const brokers = new Map<string, TestBroker>();
+const clients: MqttClient[] = [];
+let nats: NatsConnection;
+/** NATS messages seen per target node on the cluster's message subjects. */
+const busCount = new Map<string, number>();
+
+function clusterArgs(nodeId: string): string[] {
+  return [
+    ...['--store', 'postgres', '--database-url', PG_TEST_URL, '--database-schema', schema],
+    ...['--cluster', '--nats-url', NATS_TEST_URL, '--node-id', nodeId],
+    ...['--cluster-heartbeat-ms', String(HEARTBEAT_MS), '--cluster-dead-after-ms', String(DEAD_AFTER_MS)],
+  ];
+}
+
+async function client(nodeId: string, clientId: string): Promise<MqttClient> {
+  const connection = await mqtt.connectAsync(brokers.get(nodeId)!.url, { clientId, reconnectPeriod: 0 });
+  clients.push(connection);
+  return connection;
+}
+
+/** Payloads received by a client, in arrival order, with the QoS they came with. */
+function collect(
+  connection: MqttClient,
+): Array<{ topic: string; payload: string; qos: number; retain: boolean }> {
+  const received: Array<{ topic: string; payload: string; qos: number; retain: boolean }> = [];
+  connection.on('message', (topic, payload, packet) =>
+    received.push({ topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain }),
+  );
+  return received;
+}
+
+async function until(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The filters a node has stored in its membership row. */
+async function storedInterest(nodeId: string): Promise<string[]> {
+  const { rows } = await withPostgres((pg) =>
+    pg.query<{ interest: string[] }>(`SELECT interest FROM ${schema}.cluster_nodes WHERE node_id = $1`, [
+      nodeId,
+    ]),
+  );
+  return rows[0]?.interest ?? [];
+}
+
+async function clusterStatus(): Promise<Array<{ nodeId: string; lapsed: boolean; clients: number }>> {
+  const run = await runCli([
+    'cluster',
+    'status',
+    '--json',
+    '--database-url',
+    PG_TEST_URL,
+    '--database-schema',
+    schema,
+    '--cluster-dead-after-ms',
+    String(DEAD_AFTER_MS),
+  ]);
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  return JSON.parse(run.stdout) as Array<{ nodeId: string; lapsed: boolean; clients: number }>;
+}
+
+beforeAll(async () => {
+  try {
+    await withPostgres((pg) => pg.query('SELECT 1'));
+  } catch (error) {
+    throw new Error(
+      `PostgreSQL is unreachable at ${PG_TEST_URL} (${(error as Error).message}); the cluster tests fail rather than skip`,
+    );
+  }
+  try {
+    nats = await natsConnect({ servers: NATS_TEST_URL, timeout: 3000 });
+  } catch (error) {
+    throw new Error(
+      `NATS is unreachable at ${NATS_TEST_URL} (${(error as Error).message}); the cluster tests fail rather than skip`,
+    );
+  }
+  nats.subscribe(`mqtt-adapt.${schema}.msg.>`, {
+    callback: (_error, msg) => {
+      const target = msg.subject.split('.').at(-1)!;
+      busCount.set(target, (busCount.get(target) ?? 0) + 1);
+    },
+  });
+  // One after the other: the first one migrates the schema.
+  for (const nodeId of nodeIds) brokers.set(nodeId, await startTestBroker({ args: clusterArgs(nodeId) }));
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(clients.map((connection) => connection.endAsync(true).catch(() => undefined)));
+  await Promise.all([...brokers.values()].map((broker) => broker.stop('SIGKILL')));
+  await nats?.close();
+  await withPostgres((pg) => pg.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).catch(() => undefined);
+});
+
+describe('cluster mode (three nodes, one PostgreSQL, NATS)', () => {
+  it('logs the node id it joined with', async () => {
+    const line = await brokers.get('node-b')!.waitForLine((l) => l.msg === 'cluster: joined');
+    expect(line.nodeId).toBe('node-b');
+  });
+
+  it('delivers QoS 0 and QoS 1 across nodes as one node would: counts, QoS, order per publisher; one bus message per interested node', async () => {
+    const onB = await client('node-b', 'sub-b');
+    const onB2 = await client('node-b', 'sub-b2');
+    const onC = await client('node-c', 'sub-c');
+    const receivedB = collect(onB);
+    const receivedB2 = collect(onB2);
+    const receivedC = collect(onC);
+    await onB.subscribeAsync('t/#', { qos: 1 });
+    await onB2.subscribeAsync('t/a/#', { qos: 1 });
+    await onC.subscribeAsync('t/+/x', { qos: 0 });
+    await until(async () => (await storedInterest('node-b')).length === 2, 'node-b interest stored');
+    await until(async () => (await storedInterest('node-c')).length === 1, 'node-c interest stored');
+    // The others read the rows at their next heartbeat (announcements over NATS are sooner).
+    await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS * 3));
+    busCount.clear();
+
+    const pubA = await client('node-a', 'pub-a');
+    const pubB = await client('node-b', 'pub-b');
+    const n = 100;
+    const sends: Array<Promise<unknown>> = [];
+    for (let i = 0; i < n; i++) {
+      sends.push(pubA.publishAsync('t/a/x', `a-${i}`, { qos: (i % 2) as 0 | 1 }));
+      sends.push(pubB.publishAsync('t/b/x', `b-${i}`, { qos: 1 }));
+    }
+    await Promise.all(sends);
+    const fromA = (list: typeof receivedB) => list.filter((m) => m.topic === 't/a/x');
+    const fromB = (list: typeof receivedB) => list.filter((m) => m.topic === 't/b/x');
+    await until(
+      () => receivedB.length === 2 * n && receivedB2.length === n && receivedC.length === 2 * n,
+      'all deliveries',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300)); // nothing more may come
+    const expectedA = Array.from({ length: n }, (_, i) => `a-${i}`);
+    const expectedB = Array.from({ length: n }, (_, i) => `b-${i}`);
+    for (const list of [receivedB, receivedC]) {
+      expect(list).toHaveLength(2 * n);
+      expect(fromA(list).map((m) => m.payload)).toEqual(expectedA);
+      expect(fromB(list).map((m) => m.payload)).toEqual(expectedB);
+    }
+    expect(receivedB2.map((m) => m.payload)).toEqual(expectedA);
+    // QoS: the lower of the published and the granted one.
+    expect(fromA(receivedB).map((m) => m.qos)).toEqual(expectedA.map((_, i) => i % 2));
+    expect(fromB(receivedB).every((m) => m.qos === 1)).toBe(true);
+    expect(receivedC.every((m) => m.qos === 0)).toBe(true);
+    // Bus: A's messages once to B (two subscribers there) and once to C; B's only to C; none to A.
+    expect(busCount.get('node-b') ?? 0).toBe(n);
+    expect(busCount.get('node-c') ?? 0).toBe(2 * n);
+    expect(busCount.get('node-a') ?? 0).toBe(0);
+  }, 30_000);
+
+  it('a retained message published on one node is served by another to a later subscriber', async () => {
+    const pub = await client('node-a', 'pub-retained');
+    await pub.publishAsync('r/1', 'kept', { qos: 1, retain: true });
+    await until(async () => {
+      const probe = await client('node-c', `probe-${randomBytes(3).toString('hex')}`);
+      const got = collect(probe);
+      await probe.subscribeAsync('r/#', { qos: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await probe.endAsync();
+      return got.some((m) => m.payload === 'kept' && m.retain);
+    }, 'retained message on node-c');
+  }, 20_000);
+
+  it('cluster status lists the three nodes; a SIGKILLed one shows lapsed after deadAfterMs, a stopped one is gone', async () => {
+    const status = await clusterStatus();
+    expect(status.map((node) => node.nodeId)).toEqual([...nodeIds]);
+    expect(status.every((node) => !node.lapsed)).toBe(true);
+    await brokers.get('node-c')!.stop('SIGKILL');
+    await brokers.get('node-b')!.stop('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, DEAD_AFTER_MS + HEARTBEAT_MS));
+    const after = await clusterStatus();
+    expect(after.map((node) => [node.nodeId, node.lapsed])).toEqual([
+      ['node-a', false],
+      ['node-c', true],
+    ]);
+  }, 30_000);
+});
