@@ -3,6 +3,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import mqtt, { type MqttClient } from 'mqtt';
 import { type StartOptions, startTestBroker, type TestBroker } from './helpers.js';
 
 /*
@@ -175,5 +176,20 @@ export class CuttableProxy {
     this.#server = undefined;
     for (const s of this.#sockets) s.destroy();
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** The MQTT.js devices a test file opens (MQTT 5 by default, no reconnect), closed after each test. */
+export class TestDevices {
+  readonly #clients: MqttClient[] = [];
+
+  async connect(url: string, options: mqtt.IClientOptions = {}): Promise<MqttClient> {
+    const client = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 0, ...options });
+    this.#clients.push(client);
+    return client;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all(this.#clients.splice(0).map((client) => client.endAsync(true).catch(() => {})));
   }
 }

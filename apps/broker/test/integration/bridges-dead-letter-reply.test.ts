@@ -1,7 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { createInbox, connect as natsConnect, headers as natsHeaders } from '@nats-io/transport-node';
-import { connect as amqpConnect } from 'amqplib';
-import mqtt, { type MqttClient } from 'mqtt';
+import { connect as amqpConnect, type Channel } from 'amqplib';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   BridgeWorkspace,
@@ -11,6 +11,7 @@ import {
   RABBITMQ_URL,
   REDIS_URL,
   readStream,
+  TestDevices,
   unreachable,
 } from './bridge-harness.js';
 import { runId } from './mqtt-wire.js';
@@ -22,20 +23,16 @@ import { runId } from './mqtt-wire.js';
  * with the device's response.
  */
 
-const clients: MqttClient[] = [];
+const devices = new TestDevices();
 let workspace: BridgeWorkspace | undefined;
 
 afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.endAsync(true).catch(() => {})));
+  await devices.closeAll();
   await workspace?.cleanup();
   workspace = undefined;
 });
 
-async function device(url: string, options: mqtt.IClientOptions = {}): Promise<MqttClient> {
-  const client = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 0, ...options });
-  clients.push(client);
-  return client;
-}
+const device = (url: string, options?: IClientOptions): Promise<MqttClient> => devices.connect(url, options);
 
 /** A 5.0 device subscribed to `topic` that answers each command on its Response Topic with its Correlation Data. */
 async function answeringDevice(url: string, topic: string, answer: string): Promise<string[]> {
@@ -52,6 +49,24 @@ async function answeringDevice(url: string, topic: string, answer: string): Prom
   });
   await client.subscribeAsync(topic, { qos: 1 });
   return commands;
+}
+
+/** An exclusive reply queue on `channel` and its first message (body and AMQP correlation id). */
+async function firstReply(
+  channel: Channel,
+): Promise<{ replyQueue: string; reply: Promise<{ body: string; correlationId: unknown }> }> {
+  const { queue: replyQueue } = await channel.assertQueue('', { exclusive: true });
+  const reply = new Promise<{ body: string; correlationId: unknown }>((resolve) => {
+    void channel.consume(
+      replyQueue,
+      (message) => {
+        if (message === null) return;
+        resolve({ body: message.content.toString(), correlationId: message.properties.correlationId });
+      },
+      { noAck: true },
+    );
+  });
+  return { replyQueue, reply };
 }
 
 function within<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
@@ -183,17 +198,7 @@ describe('request and response over a queue message with a reply-to', () => {
       const broker = await workspace.start();
       const commands = await answeringDevice(broker.url, `${run}/d7/command`, '{"rebooted":true}');
 
-      const { queue: replyQueue } = await channel.assertQueue('', { exclusive: true });
-      const reply = new Promise<{ body: string; correlationId: unknown }>((resolve) => {
-        void channel.consume(
-          replyQueue,
-          (message) => {
-            if (message === null) return;
-            resolve({ body: message.content.toString(), correlationId: message.properties.correlationId });
-          },
-          { noAck: true },
-        );
-      });
+      const { replyQueue, reply } = await firstReply(channel);
       // The consumer declares the command queue when the bridge starts.
       await channel.checkQueue(`${run}-cmd`);
       channel.sendToQueue(
@@ -249,17 +254,7 @@ describe('request and response over a queue message with a reply-to', () => {
       });
       await v311.subscribeAsync(`${run}/d3/command`, { qos: 1 });
 
-      const { queue: replyQueue } = await channel.assertQueue('', { exclusive: true });
-      const reply = new Promise<{ body: string; correlationId: unknown }>((resolve) => {
-        void channel.consume(
-          replyQueue,
-          (message) => {
-            if (message === null) return;
-            resolve({ body: message.content.toString(), correlationId: message.properties.correlationId });
-          },
-          { noAck: true },
-        );
-      });
+      const { replyQueue, reply } = await firstReply(channel);
       await channel.checkQueue(`${run}-cmd`);
       channel.sendToQueue(
         `${run}-cmd`,

@@ -1,7 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { connect as amqpConnect } from 'amqplib';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   BridgeWorkspace,
@@ -13,6 +13,7 @@ import {
   RABBITMQ_URL,
   REDIS_URL,
   readStream,
+  TestDevices,
   unreachable,
 } from './bridge-harness.js';
 import { runId } from './mqtt-wire.js';
@@ -24,20 +25,16 @@ import { runId } from './mqtt-wire.js';
  * MQTT to Mosquitto both ways; metrics, $SYS and the reserved client ids.
  */
 
-const clients: MqttClient[] = [];
+const devices = new TestDevices();
 let workspace: BridgeWorkspace | undefined;
 
 afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.endAsync(true).catch(() => {})));
+  await devices.closeAll();
   await workspace?.cleanup();
   workspace = undefined;
 });
 
-async function device(url: string, options: mqtt.IClientOptions = {}): Promise<MqttClient> {
-  const client = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 0, ...options });
-  clients.push(client);
-  return client;
-}
+const device = (url: string, options?: IClientOptions): Promise<MqttClient> => devices.connect(url, options);
 
 /** Each of `devices` publishes `count` QoS 1 messages `<device>:<seq>` to `<node>/<device>/<kind>`, pipelined. */
 async function publishAll(url: string, node: string, kind: string, devices: string[], count: number) {
@@ -287,12 +284,9 @@ describe('bridges to RabbitMQ and NATS JetStream', () => {
 
 describe('bridge to another MQTT broker (Mosquitto)', () => {
   it('forwards local topics out through the prefix map, and remote topics in', async () => {
-    const remote = await mqtt
-      .connectAsync(MOSQUITTO_URL, { protocolVersion: 5, reconnectPeriod: 0 })
-      .catch((error: unknown) => {
-        throw unreachable('Mosquitto', MOSQUITTO_URL, error);
-      });
-    clients.push(remote);
+    const remote = await device(MOSQUITTO_URL).catch((error: unknown) => {
+      throw unreachable('Mosquitto', MOSQUITTO_URL, error);
+    });
     const run = runId();
     workspace = new BridgeWorkspace({
       bridges: [
