@@ -30,6 +30,26 @@ export interface PgStoreOptions {
   applicationName?: string;
   /** pino-compatible logger (reconnects, migrations, failed batches). Default: silent. */
   logger?: Logger;
+  /**
+   * Cluster mode: this store serves only the sessions it claimed (`experimental_claimSession`), and every
+   * session write of a batch is checked against `session_owners` in the database; writes for a
+   * client id another node claimed since (a newer epoch) are refused. Unset (default): no
+   * ownership, no check, every session in the schema is restored by `open()`.
+   */
+  experimental_fencing?: PgStoreFencing;
+}
+
+/** `PgStoreOptions.experimental_fencing`: who this node is, and what to do when it was fenced off. */
+export interface PgStoreFencing {
+  /** This node's id, written as `session_owners.owner_node` by its claims. Non-empty. */
+  nodeId: string;
+  /**
+   * Writes for `clientId` were refused (dropped from their batch, nothing of them committed)
+   * because `ownerNode` claimed it since: close that session here without writing more. Called
+   * synchronously before the batch's `flush()` settles, so a connection closed here sends no
+   * acknowledgement that depended on them. Must not throw.
+   */
+  onFenced?: (clientId: string, ownerNode: string | undefined) => void;
 }
 
 export interface ResolvedPgStoreOptions {
@@ -40,6 +60,7 @@ export interface ResolvedPgStoreOptions {
   readonly flushIntervalMs: number;
   readonly applicationName: string;
   readonly logger: Logger;
+  readonly fencing: Readonly<PgStoreFencing> | undefined;
 }
 
 const schemaPattern = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -73,7 +94,14 @@ export function resolveOptions(options: PgStoreOptions): ResolvedPgStoreOptions 
   if (applicationName.length > 63) {
     throw new RangeError(`applicationName of ${applicationName.length} characters exceeds 63`);
   }
+  const fencing = options.experimental_fencing;
+  if (fencing !== undefined && (typeof fencing.nodeId !== 'string' || fencing.nodeId === '')) {
+    throw new TypeError(
+      "experimental_fencing.nodeId must be a non-empty string (this node's id in the cluster)",
+    );
+  }
   return {
+    fencing: fencing === undefined ? undefined : { ...fencing },
     connectionString: options.connectionString,
     schema,
     maxConnections,

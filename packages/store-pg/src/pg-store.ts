@@ -19,14 +19,16 @@ import {
 } from '@mqtt-adapt/router';
 import type { PoolClient } from 'pg';
 import type { Batch } from './internal/batch.js';
+import { claimSession, type SessionClaim } from './internal/claim.js';
 import { describeTarget } from './internal/connection.js';
 import { Database } from './internal/database.js';
+import { Fence } from './internal/fence.js';
 import { GroupCommit } from './internal/group-commit.js';
 import { decodeProperties } from './internal/json.js';
 import { migrate } from './internal/migrate.js';
 import type { MessageKey } from './internal/plan.js';
 import type { LoadedSnapshot } from './internal/snapshot.js';
-import { loadSnapshot } from './internal/snapshot.js';
+import { loadRetainedOnly, loadSnapshot } from './internal/snapshot.js';
 import type { Sql } from './internal/sql.js';
 import { buildSql } from './internal/sql.js';
 import { retainedQuery } from './internal/topic-filter.js';
@@ -58,12 +60,20 @@ export class PgStore implements Store {
   private messageKeys = new Map<number, MessageKey>();
   private readonly keyOf = (messageId: number): MessageKey =>
     this.messageKeys.get(messageId) ?? { epoch: this.epoch, id: messageId };
+  /** Cluster mode (`options.fencing`): the client ids this store claimed; undefined otherwise. */
+  private readonly fence: Fence | undefined;
+  /** Router ids of claimed messages count down from -1: the router's count up from 1. */
+  private lastClaimedId = 0;
+  private readonly allocateClaimedId = (): number => --this.lastClaimedId;
 
   constructor(options: PgStoreOptions) {
     this.options = resolveOptions(options);
     this.schema = this.options.schema;
     this.sql = buildSql(this.schema);
     this.target = describeTarget(this.options.connectionString);
+    const fencing = this.options.fencing;
+    this.fence =
+      fencing === undefined ? undefined : new Fence(fencing.nodeId, fencing.onFenced, this.options.logger);
   }
 
   /**
@@ -85,7 +95,11 @@ export class PgStore implements Store {
     try {
       await migrate(client, this.schema, migrations, this.options.logger);
       epoch = await this.startEpoch(client);
-      loaded = await loadSnapshot(client, this.sql, this.options.logger);
+      // Fenced (cluster mode): no session is served before it is claimed.
+      loaded =
+        this.fence === undefined
+          ? await loadSnapshot(client, this.sql, this.options.logger)
+          : await loadRetainedOnly(client, this.sql);
     } catch (error) {
       db.release(client, error);
       if (!reopening) await this.dropDatabase();
@@ -99,12 +113,14 @@ export class PgStore implements Store {
     db.release(client);
     this.epoch = epoch;
     this.messageKeys = loaded.messageKeys;
+    this.fence?.owned.clear();
     this.commits ??= new GroupCommit(
       db,
       this.sql,
       this.keyOf,
       this.options.flushIntervalMs,
       this.options.logger,
+      this.fence,
     );
     this.commits.inline.reset(loaded.inline);
     this.state = 'open';
@@ -114,6 +130,49 @@ export class PgStore implements Store {
       'postgres store open',
     );
     return loaded.snapshot;
+  }
+
+  /**
+   * Cluster mode (needs `options.experimental_fencing`): makes this node the owner of `clientId` with the
+   * next epoch, atomically, and returns its stored session as it is now. From then on writes for
+   * it from any other holder of an older epoch are refused by the database; this store's own
+   * writes for it pass until another node claims it (then `fencing.onFenced` is called). Writes
+   * of this store still pending are committed first. Rejects with `STORE_UNAVAILABLE` when the
+   * database cannot be reached (nothing claimed), `TypeError` without `fencing`.
+   */
+  async experimental_claimSession(clientId: string): Promise<SessionClaim> {
+    const fence = this.fence;
+    if (fence === undefined) {
+      throw new TypeError(
+        'experimental_claimSession needs the experimental_fencing option (cluster mode): new PgStore({ experimental_fencing: { nodeId } })',
+      );
+    }
+    const db = this.readable();
+    await this.settlePending();
+    const client = await db.acquire(); // rejects with STORE_UNAVAILABLE after its retries
+    try {
+      const { claim, inline } = await claimSession(
+        client,
+        this.sql,
+        clientId,
+        fence.nodeId,
+        this.epoch,
+        this.allocateClaimedId,
+        this.options.logger,
+      );
+      db.release(client);
+      fence.owned.set(clientId, claim.epoch);
+      this.commits?.inline.adopt(inline);
+      return claim;
+    } catch (error) {
+      db.release(client, error);
+      if (isStoreError(error)) throw error;
+      throw new StoreError(
+        'STORE_UNAVAILABLE',
+        `cannot claim session "${clientId}" in postgres schema "${this.schema}": ${db.describe(error)}`,
+        { cause: error },
+      );
+    }
   }
 
   flush(): Promise<void> {

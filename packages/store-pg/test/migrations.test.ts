@@ -44,6 +44,7 @@ const allVersions = [
   { version: 2, name: 'auth records' },
   { version: 3, name: 'session expiry' },
   { version: 4, name: 'inline message bodies' },
+  { version: 5, name: 'session owners' },
 ];
 
 async function versions(name: string): Promise<Array<{ version: number; name: string }>> {
@@ -68,6 +69,7 @@ describe('migrations', () => {
       'meta',
       'retained',
       'schema_version',
+      'session_owners',
       'sessions',
       'subscriptions',
       'users',

@@ -5,6 +5,7 @@ import type {
   StoredMessage,
   SubscriptionOptions,
 } from '@mqtt-adapt/router';
+import type { Fenced } from './fence.js';
 
 /** A pending `updateDelivery` for a delivery not saved in the same batch. */
 export interface DeliveryUpdate {
@@ -64,6 +65,8 @@ export class Batch {
   readonly messages = new Map<number, StoredMessage | null>();
   readonly retainedDeletes = new Set<string>();
   readonly retained = new Map<string, RetainedRecord | null>();
+  /** Client ids whose writes the fence dropped from this batch (cluster mode only). */
+  fenced: Fenced[] | undefined = undefined;
   /** Set when the batch before this one failed while this one already had waiters. */
   inheritedError: unknown = undefined;
   private promise: Promise<void> | undefined = undefined;

@@ -4,9 +4,10 @@ import type { PoolClient } from 'pg';
 import { Batch } from './batch.js';
 import { isConnectionError, sleep } from './connection.js';
 import type { Database } from './database.js';
+import type { Fence } from './fence.js';
 import { InlineBodies } from './inline-bodies.js';
 import type { MessageKey } from './plan.js';
-import { planBatch } from './plan.js';
+import { planBatch, type Statement } from './plan.js';
 import type { Sql } from './sql.js';
 
 /** Starts the transaction and names its id, in one round trip, for the in-doubt check. */
@@ -66,6 +67,8 @@ export class GroupCommit {
     private readonly keyOf: (messageId: number) => MessageKey,
     private readonly flushIntervalMs: number,
     private readonly logger: Logger,
+    /** Cluster mode: session writes checked against `session_owners`; undefined otherwise. */
+    private readonly fence: Fence | undefined = undefined,
   ) {}
 
   /** The batch writes go to; schedules its commit. */
@@ -141,6 +144,8 @@ export class GroupCommit {
   private finish(batch: Batch, failure: unknown): void {
     this.inFlight = undefined;
     this.inFlightDone = undefined;
+    // Before any waiter: a session fenced off is closed before an ack that needed its writes.
+    if (batch.fenced !== undefined) this.fence?.report(batch);
     if (failure === undefined) this.inline.commit();
     else this.inline.failed();
     if (failure !== undefined) {
@@ -215,6 +220,7 @@ export class GroupCommit {
 
   /** Commits `batch` in one transaction; rejects with `STORE_WRITE_FAILED` when it could not. */
   private async commit(batch: Batch): Promise<void> {
+    if (this.fence !== undefined && batch.clients.size > 0) return this.commitFenced(batch, this.fence);
     const statements = planBatch(batch, this.sql, this.keyOf, this.inline);
     // Everything cancelled out (deliveries acknowledged before the commit): nothing to send.
     if (statements.length === 0) {
@@ -229,6 +235,33 @@ export class GroupCommit {
       await this.rollback(client, error);
       throw this.writeFailed(batch, error, 'nothing of it was committed');
     }
+    await this.commitBegun(batch, client, xid);
+    this.commitMs += EWMA * (performance.now() - startedAt - this.commitMs);
+  }
+
+  /**
+   * `commit` in cluster mode for a batch with session writes: the transaction begins first, the
+   * fence drops the writes of client ids this store no longer owns (share-locking the owner
+   * rows until COMMIT), then the rest is planned and sent as usual.
+   */
+  private async commitFenced(batch: Batch, fence: Fence): Promise<void> {
+    const startedAt = performance.now();
+    const { client, xid } = await this.begin(batch);
+    let statements: Statement[];
+    try {
+      await fence.check(client, this.sql, batch);
+      statements = planBatch(batch, this.sql, this.keyOf, this.inline);
+      for (const statement of statements) await client.query(statement);
+    } catch (error) {
+      await this.rollback(client, error);
+      throw this.writeFailed(batch, error, 'nothing of it was committed');
+    }
+    await this.commitBegun(batch, client, xid);
+    if (statements.length > 0) this.commitMs += EWMA * (performance.now() - startedAt - this.commitMs);
+  }
+
+  /** COMMIT of a transaction whose statements were sent; asks `txid_status` if the link dropped. */
+  private async commitBegun(batch: Batch, client: PoolClient, xid: string): Promise<void> {
     try {
       await client.query('COMMIT');
     } catch (error) {
@@ -246,7 +279,6 @@ export class GroupCommit {
       );
     }
     this.db.release(client);
-    this.commitMs += EWMA * (performance.now() - startedAt - this.commitMs);
   }
 
   /**

@@ -52,6 +52,11 @@ export class InlineBodies {
     this.commit();
   }
 
+  /** Bodies a claim (cluster mode) just wrote inline, committed already: no undo entry. */
+  adopt(messages: Iterable<StoredMessage>): void {
+    for (const message of messages) this.bodies.set(message.id, message);
+  }
+
   /** Bodies found inline by `open()`. */
   reset(loaded: Iterable<StoredMessage>): void {
     this.bodies.clear();

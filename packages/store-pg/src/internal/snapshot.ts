@@ -68,6 +68,22 @@ export async function loadSnapshot(client: PoolClient, sql: Sql, logger: Logger)
 }
 
 /**
+ * `open()` of a fenced store (cluster mode): retained messages only. It serves no session until
+ * it claims one (`claimSession`), and its message ids cannot collide with stored rows (they are
+ * stored under its own new epoch), so `maxMessageId` is 0.
+ */
+export async function loadRetainedOnly(client: PoolClient, sql: Sql): Promise<LoadedSnapshot> {
+  const rows = (await client.query(sql.snapshotRetained)).rows;
+  const retained: RetainedRecord[] = rows.map((row) => ({
+    topicName: row.topic_name as string,
+    payload: row.payload as Buffer,
+    qos: row.qos as QoS,
+    properties: decodeProperties(row.properties),
+  }));
+  return { snapshot: { sessions: [], retained, maxMessageId: 0 }, messageKeys: new Map(), inline: [] };
+}
+
+/**
  * The `messages` rows plus one row per body held inline by a delivery (migration 4) whose key
  * has no `messages` row (a promoted body has one, and it wins), in (epoch, id) order, so that
  * inline bodies take part in id assignment like the others.

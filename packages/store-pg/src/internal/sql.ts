@@ -100,6 +100,40 @@ WHERE topic_name NOT LIKE '$%' ORDER BY topic_name`,
     aclDelete: `WITH w AS (DELETE FROM ${t('acl_rules')} WHERE id = $1) ${bumpAuthVersion}`,
     authVersion: `SELECT value FROM ${t('meta')} WHERE key = 'auth_version'`,
 
+    // Fencing (cluster mode, `PgStoreOptions.fencing`); a store without it never runs these.
+    // The owner rows of a batch's client ids, share-locked until its COMMIT: a claim (which
+    // updates the row) waits for the batch, and a batch begun after a claim sees its epoch.
+    ownersCheck: `SELECT client_id, owner_node, owner_epoch FROM ${t('session_owners')}
+WHERE client_id = ANY($1::text[]) ORDER BY client_id FOR SHARE`,
+    // The previous owner comes from the statement's snapshot (a hint for the takeover notice).
+    ownerClaim: `INSERT INTO ${t('session_owners')} AS o (client_id, owner_node, owner_epoch) VALUES ($1, $2, 1)
+ON CONFLICT (client_id) DO UPDATE SET owner_node = EXCLUDED.owner_node, owner_epoch = o.owner_epoch + 1,
+  claimed_at = now()
+RETURNING owner_epoch, (SELECT p.owner_node FROM ${t('session_owners')} p WHERE p.client_id = $1) AS previous_node`,
+    claimSession: `SELECT client_id, protocol_version, session_expiry_interval, username, expires_at
+FROM ${t('sessions')} WHERE client_id = $1`,
+    claimSubscriptions: `SELECT client_id, topic_filter, qos, no_local, retain_as_published, retain_handling,
+  subscription_identifier FROM ${t('subscriptions')} WHERE client_id = $1 ORDER BY position`,
+    // Each delivery with its body: the messages row if there is one (it wins), else inline.
+    claimDeliveries: `SELECT d.seq, d.message_epoch, d.message_id, d.qos, d.retain, d.packet_id, d.released,
+  CASE WHEN m.id IS NULL THEN d.topic_name ELSE m.topic_name END AS topic_name,
+  CASE WHEN m.id IS NULL THEN d.payload ELSE m.payload END AS payload,
+  CASE WHEN m.id IS NULL THEN d.message_qos ELSE m.qos END AS message_qos,
+  CASE WHEN m.id IS NULL THEN d.message_retain ELSE m.retain END AS message_retain,
+  CASE WHEN m.id IS NULL THEN d.properties ELSE m.properties END AS properties
+FROM ${t('deliveries')} d LEFT JOIN ${t('messages')} m ON m.epoch = d.message_epoch AND m.id = d.message_id
+WHERE d.client_id = $1 ORDER BY d.seq`,
+    claimInbound: `SELECT packet_id FROM ${t('inbound_qos2')} WHERE client_id = $1 ORDER BY position`,
+    // A claimed session's deliveries take their bodies inline under the claimer's keys: they no
+    // longer depend on a messages row its writer (another node) may delete.
+    claimRekey: `UPDATE ${t('deliveries')} x SET message_epoch = $2, message_id = u.message_id,
+  topic_name = u.topic_name, payload = u.payload, message_qos = u.message_qos,
+  message_retain = u.message_retain, properties = u.properties
+FROM unnest($3::int8[], $4::int8[], $5::text[], $6::bytea[], $7::int2[], $8::bool[], $9::jsonb[])
+  AS u(seq, message_id, topic_name, payload, message_qos, message_retain, properties)
+WHERE x.client_id = $1 AND x.seq = u.seq`,
+    ownerOf: `SELECT owner_node, owner_epoch FROM ${t('session_owners')} WHERE client_id = $1`,
+
     nextEpoch: `SELECT nextval('"${schema}".store_epochs') AS epoch,
   current_setting('synchronous_commit') AS synchronous_commit`,
     snapshotSessions: `SELECT client_id, protocol_version, session_expiry_interval, username, expires_at FROM ${t('sessions')}
