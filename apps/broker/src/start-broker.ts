@@ -1,4 +1,5 @@
 import { Broker, type BrokerHooks, isStoreError, type Store } from '@mqtt-adapt/router';
+import { PgStore } from '@mqtt-adapt/store-pg';
 import pino, { type Logger } from 'pino';
 import { StoreAuth } from './auth/store-auth.js';
 import { withBridgeAccess } from './bridges/bridge-access.js';
@@ -87,18 +88,21 @@ async function startServing(
 ): Promise<RunningBroker> {
   // Certificate files are checked before the store opens: a bad one fails startup (exit 2).
   const tlsFiles = readListenerFiles(resolved.listeners);
-  const store = createStore(resolved, log);
+  // Cluster mode only: single-node mode creates nothing, the store is not fenced and the router
+  // gets no fan-out or ownership hook.
+  const cluster =
+    resolved.cluster.enabled && resolved.store.url !== undefined
+      ? new ClusterNode(resolved.cluster, { url: resolved.store.url, schema: resolved.store.schema }, log)
+      : undefined;
+  const store = createStore(resolved, log, cluster?.takeover.fencing());
+  // The config allows --cluster only with --store postgres.
+  if (cluster !== undefined && store instanceof PgStore) cluster.takeover.useStore(store);
   observability.instrumentStore(store);
   // Users and ACL rules from the store unless the embedder brings its own hooks.
   const auth =
     options.hooks === undefined ? new StoreAuth(store, { ...resolved.auth, logger: log }) : undefined;
   const bridges = new BridgeRuntime(resolved.bridges, log);
   const hooks = options.hooks ?? auth?.hooks();
-  // Cluster mode only: single-node mode creates nothing and the router gets no fan-out hook.
-  const cluster =
-    resolved.cluster.enabled && resolved.store.url !== undefined
-      ? new ClusterNode(resolved.cluster, { url: resolved.store.url, schema: resolved.store.schema }, log)
-      : undefined;
   const broker = createRouter(
     resolved,
     log,
@@ -209,7 +213,7 @@ function createRouter(
   logger: Logger,
   hooks: BrokerHooks | undefined,
   store: Store,
-  fanOut: ClusterNode | undefined,
+  cluster: ClusterNode | undefined,
 ): Broker {
   try {
     return new Broker({
@@ -217,7 +221,7 @@ function createRouter(
       logger,
       store,
       ...(hooks ? { hooks } : {}),
-      ...(fanOut ? { fanOut } : {}),
+      ...(cluster ? { fanOut: cluster, sessionOwnership: cluster.takeover } : {}),
     });
   } catch (error) {
     // The router checks its options too; its verdict is a config error like ours.

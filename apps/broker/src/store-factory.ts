@@ -1,6 +1,6 @@
 import { sep } from 'node:path';
 import { isStoreError, type Logger, MemoryStore, type Store, type StoreError } from '@mqtt-adapt/router';
-import { PgStore } from '@mqtt-adapt/store-pg';
+import { PgStore, type PgStoreFencing } from '@mqtt-adapt/store-pg';
 import { openSqliteStore, SQLITE_DATABASE_FILE } from '@mqtt-adapt/store-sqlite';
 import type { BrokerConfig, StoreType } from './config.js';
 import { BrokerAppError } from './errors.js';
@@ -12,8 +12,11 @@ interface StoreKind {
   readonly what: string;
   /** The database file, or the URL with its password redacted. */
   location(config: BrokerConfig): string;
-  /** The store, not opened yet (`broker.open()` opens it). May throw a `StoreError`. */
-  create(config: BrokerConfig, logger: Logger): Store;
+  /**
+   * The store, not opened yet (`broker.open()` opens it). May throw a `StoreError`. `fencing`:
+   * cluster mode (postgres only).
+   */
+  create(config: BrokerConfig, logger: Logger, fencing?: PgStoreFencing): Store;
   /** Prefixes of the store's own messages that restate what could not be opened. */
   restatements(config: BrokerConfig, store: Store | undefined): RegExp[];
 }
@@ -43,8 +46,13 @@ const storeKinds: Readonly<Record<StoreType, StoreKind>> = {
   postgres: {
     what: 'postgres database',
     location: (config) => redactSecrets(config.store.url ?? '(no URL)'),
-    create: (config, logger) =>
-      new PgStore({ connectionString: config.store.url!, schema: config.store.schema, logger }),
+    create: (config, logger, fencing) =>
+      new PgStore({
+        connectionString: config.store.url!,
+        schema: config.store.schema,
+        logger,
+        ...(fencing ? { experimental_fencing: fencing } : {}),
+      }),
     restatements: () => [/^cannot connect to postgres at \S+: /],
   },
 };
@@ -59,12 +67,12 @@ export function sqliteDatabasePath(dataDir: string): string {
 
 /**
  * The one store factory: the store `config.store.type` names, configured from `config`, not
- * opened yet. A store that cannot even be created (the sqlite data directory cannot be made)
+ * opened yet; `fencing` (cluster mode) is passed to a postgres store. A store that cannot even be created (the sqlite data directory cannot be made)
  * throws `BROKER_STORE_UNAVAILABLE`.
  */
-export function createStore(config: BrokerConfig, logger: Logger): Store {
+export function createStore(config: BrokerConfig, logger: Logger, fencing?: PgStoreFencing): Store {
   try {
-    return storeKinds[config.store.type].create(config, logger);
+    return storeKinds[config.store.type].create(config, logger, fencing);
   } catch (error) {
     if (isStoreError(error)) throw storeUnavailable(config, error, undefined);
     throw error;

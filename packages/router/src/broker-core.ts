@@ -1,5 +1,5 @@
 import type { QoS } from '@mqtt-adapt/codec';
-import { restoreBroker } from './broker-restore.js';
+import { installSession, restoreBroker } from './broker-restore.js';
 import type { BrokerStats } from './broker-stats.js';
 import type { Clock } from './clock.js';
 import { type Connection, ConnectionState } from './connection.js';
@@ -23,8 +23,9 @@ import { Persistence } from './persistence.js';
 import { RetainedIndex } from './retained-index.js';
 import type { InflightMessage, QueuedMessage, Session } from './session.js';
 import { SessionExpiry } from './session-expiry.js';
+import type { SessionOwnershipHook } from './session-ownership.js';
 import { redistributeShared } from './shared-redelivery.js';
-import type { StoreSnapshot } from './store.js';
+import type { SessionSnapshot, StoreSnapshot } from './store.js';
 
 /**
  * The broker's shared state and delivery logic, used by connections and handlers. Not part of
@@ -41,6 +42,8 @@ export class BrokerCore {
   readonly hooks: BrokerHooks;
   /** `BrokerOptions.fanOut`: hears of every message routed here that did not come from it. */
   readonly fanOut: FanOutHook | undefined;
+  /** `BrokerOptions.sessionOwnership`: claims a client id's session at CONNECT. */
+  readonly sessionOwnership: SessionOwnershipHook | undefined;
   readonly persistence: Persistence;
   readonly counters = {
     messagesReceived: 0,
@@ -67,6 +70,7 @@ export class BrokerCore {
     this.clock = options.clock;
     this.hooks = options.hooks;
     this.fanOut = options.fanOut;
+    this.sessionOwnership = options.sessionOwnership;
     this.events = new EventHub(this.logger);
     this.persistence = new Persistence(options.store);
     this.flow = new FlowControl(options, this.logger);
@@ -81,6 +85,36 @@ export class BrokerCore {
   /** Rebuilds sessions (offline), subscriptions and retained messages from the store. */
   restore(snapshot: StoreSnapshot): void {
     restoreBroker(this, snapshot);
+  }
+
+  /** A session a `SessionOwnershipHook` claimed, unless one is held here already (that one is newer). */
+  installClaimed(snapshot: SessionSnapshot): void {
+    if (!this.sessions.has(snapshot.session.clientId)) installSession(this, snapshot);
+  }
+
+  /**
+   * Another broker owns `clientId` now: its connection here is closed (5.0: DISCONNECT
+   * `reasonCode`) and its session forgotten without a write to the store. The will goes only when
+   * its Will Delay Interval is 0: a delayed will waits for the client not to come back, and it
+   * came back elsewhere. Message bodies stored for it are not released either (a write): with
+   * a store that copies them at claim (store-pg) they stay as rows nobody refers to. False when
+   * no session is held.
+   */
+  dropSession(clientId: string, reasonCode: number): boolean {
+    const session = this.sessions.get(clientId);
+    if (session === undefined) return false;
+    // From here on, Persistence writes nothing for it: the store belongs to the new owner.
+    session.persistent = false;
+    this.wills.cancel(session);
+    if (session.willDelayMs > 0) session.will = undefined;
+    // Ends the session unless it lives on (expiry > 0): then it is ended just below.
+    session.connection?.close('session-taken-over', reasonCode);
+    if (this.sessions.get(clientId) === session) {
+      this.wills.cancel(session);
+      this.endSession(session);
+    }
+    this.logger.debug({ clientId }, 'session dropped: owned by another broker');
+    return true;
   }
 
   /** An offline session's Session Expiry Interval passed: it ends, with what it held. */

@@ -6,7 +6,7 @@ import { createMessage, type RoutedMessage } from './message.js';
 import { restoreSession } from './persistence.js';
 import { Session, type SubscriptionOptions } from './session.js';
 import { NEVER_EXPIRES } from './session-expiry.js';
-import type { SessionRecord, StoreSnapshot } from './store.js';
+import type { SessionRecord, SessionSnapshot, StoreSnapshot } from './store.js';
 
 /**
  * Rebuilds the broker's state from a store snapshot at `open()`: sessions (offline, with their
@@ -18,26 +18,8 @@ export function restoreBroker(core: BrokerCore, snapshot: StoreSnapshot): void {
   const messages = new Map<number, RoutedMessage>();
   const ended: Session[] = [];
   for (const sessionSnapshot of snapshot.sessions) {
-    const record = sessionSnapshot.session;
-    const expiryInterval = Math.min(
-      record.sessionExpiryInterval ?? NEVER_EXPIRES,
-      core.options.maxSessionExpirySeconds,
-    );
-    const session = restoreSession(
-      sessionSnapshot,
-      messages,
-      () => new Session(record.clientId, true, record.protocolVersion, expiryInterval),
-    );
-    session.client = {
-      clientId: session.clientId,
-      username: record.username,
-      remoteAddress: '',
-      protocolVersion: session.protocolVersion,
-    };
-    core.sessions.set(session.clientId, session);
-    for (const [topicFilter, options] of session.subscriptions)
-      restoreSubscription(core, session, topicFilter, options);
-    if (!resumeExpiry(core, session, record)) ended.push(session);
+    const session = restoreOne(core, sessionSnapshot, messages);
+    if (!resumeExpiry(core, session, sessionSnapshot.session)) ended.push(session);
   }
   // Removed with their queued messages once every message body is restored and counted.
   for (const session of ended) core.endSession(session);
@@ -57,6 +39,44 @@ export function restoreBroker(core: BrokerCore, snapshot: StoreSnapshot): void {
       ),
     );
   }
+}
+
+/**
+ * Installs one stored session as an offline session of this broker, as `open()` restores one:
+ * what a `SessionOwnershipHook` claimed at CONNECT. It ends at once (removed from the store)
+ * when its expiry passed.
+ */
+export function installSession(core: BrokerCore, sessionSnapshot: SessionSnapshot): void {
+  const session = restoreOne(core, sessionSnapshot, new Map());
+  if (!resumeExpiry(core, session, sessionSnapshot.session)) core.endSession(session);
+}
+
+/** Rebuilds one session, offline, with its subscriptions in the index. */
+function restoreOne(
+  core: BrokerCore,
+  sessionSnapshot: SessionSnapshot,
+  messages: Map<number, RoutedMessage>,
+): Session {
+  const record = sessionSnapshot.session;
+  const expiryInterval = Math.min(
+    record.sessionExpiryInterval ?? NEVER_EXPIRES,
+    core.options.maxSessionExpirySeconds,
+  );
+  const session = restoreSession(
+    sessionSnapshot,
+    messages,
+    () => new Session(record.clientId, true, record.protocolVersion, expiryInterval),
+  );
+  session.client = {
+    clientId: session.clientId,
+    username: record.username,
+    remoteAddress: '',
+    protocolVersion: session.protocolVersion,
+  };
+  core.sessions.set(session.clientId, session);
+  for (const [topicFilter, options] of session.subscriptions)
+    restoreSubscription(core, session, topicFilter, options);
+  return session;
 }
 
 /**

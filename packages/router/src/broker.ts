@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { encodedLength, PacketType, type Properties, type QoS } from '@mqtt-adapt/codec';
+import { encodedLength, PacketType, type Properties, type QoS, ReasonCode } from '@mqtt-adapt/codec';
 import { isValidTopicName } from '@mqtt-adapt/topic';
 import { BrokerCore } from './broker-core.js';
 import type { BrokerStats } from './broker-stats.js';
@@ -124,6 +124,7 @@ function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
     ...merged,
     hooks: options.hooks ?? {},
     fanOut: options.fanOut,
+    sessionOwnership: options.sessionOwnership,
     logger: options.logger ?? silentLogger,
     store: options.store ?? new MemoryStore(),
     clock: options.clock ?? systemClock,
@@ -245,6 +246,18 @@ export class Broker {
    */
   deliverRemote(input: PublishInput): number {
     return this.core.route(this.applicationMessage(input), undefined, undefined, true);
+  }
+
+  /**
+   * Cluster seam: another broker owns `clientId` now (see `SessionOwnershipHook`). Closes its
+   * connection here, if any (5.0: DISCONNECT `reasonCode`, default 0x8E Session taken over;
+   * 3.x: closed), and forgets its session without writing anything to the store: the new
+   * owner has it. Its will is published only when its Will Delay Interval is 0 (a delayed will
+   * is for a client that does not come back; this one came back elsewhere). Returns whether a
+   * session was held here.
+   */
+  dropSession(clientId: string, reasonCode: number = ReasonCode.SessionTakenOver): boolean {
+    return this.core.dropSession(clientId, reasonCode);
   }
 
   /** Checks an application's message and builds the routed form (a copy of its payload). */

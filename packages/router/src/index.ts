@@ -35,6 +35,7 @@ export type { Message } from './message.js';
 export type { AcceptOptions, BrokerOptions } from './options.js';
 export { RetainedIndex } from './retained-index.js';
 export type { SubscriptionOptions } from './session.js';
+export type { SessionOwnershipHook } from './session-ownership.js';
 export type {
   AclAction,
   AclPermission,

@@ -2,6 +2,7 @@ import type { Clock } from './clock.js';
 import type { FanOutHook } from './fan-out.js';
 import type { BrokerHooks } from './hooks.js';
 import type { Logger } from './logger.js';
+import type { SessionOwnershipHook } from './session-ownership.js';
 import type { Store } from './store.js';
 
 /** Broker limits and behaviour. Every field is optional; defaults are in `defaultBrokerOptions`. */
@@ -179,6 +180,11 @@ export interface BrokerOptions {
    * see `FanOutHook` and `Broker.deliverRemote`. Default: unset, nothing is handed on.
    */
   fanOut?: FanOutHook;
+  /**
+   * Cluster seam: claims a client id's session at CONNECT (see `SessionOwnershipHook`). Unset
+   * (default): sessions are this broker's alone.
+   */
+  sessionOwnership?: SessionOwnershipHook;
 }
 
 /** How the broker treats one connection, chosen by the application that accepts it (`Broker.accept`). */
@@ -198,10 +204,14 @@ export interface AcceptOptions {
 }
 
 export type ResolvedBrokerOptions = Required<
-  Omit<BrokerOptions, 'hooks' | 'serverKeepAliveSeconds' | 'responseInformation' | 'fanOut'>
+  Omit<
+    BrokerOptions,
+    'hooks' | 'serverKeepAliveSeconds' | 'responseInformation' | 'fanOut' | 'sessionOwnership'
+  >
 > & {
   hooks: BrokerHooks;
   fanOut: FanOutHook | undefined;
+  sessionOwnership: SessionOwnershipHook | undefined;
   serverKeepAliveSeconds: number | undefined;
   responseInformation: string | undefined;
 };

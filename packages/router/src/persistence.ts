@@ -83,13 +83,15 @@ export class Persistence {
 
   /** A queued delivery was sent with `packetId`, or (QoS 2) its PUBREC arrived. */
   updateDelivery(session: Session, entry: InflightMessage): void {
-    if (entry.seq !== 0)
+    if (entry.seq !== 0 && session.persistent)
       this.store.updateDelivery(session.clientId, entry.seq, entry.packetId, entry.released);
   }
 
   /** The delivery is complete (acknowledged) or dropped. */
   deleteDelivery(session: Session, entry: QueuedMessage): void {
-    if (entry.seq === 0) return;
+    // A session dropped for another owner writes nothing, not even a body's deletion: its rows
+    // may still refer to it (the new owner's store decides).
+    if (entry.seq === 0 || !session.persistent) return;
     this.store.deleteDelivery(session.clientId, entry.seq);
     this.unref(entry.message);
   }

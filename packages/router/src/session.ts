@@ -95,8 +95,10 @@ export class Session {
     /**
      * Stored in the `Store`: the session was created with an expiry above 0. It stays stored
      * when a later connection sets the expiry to 0 (it then ends when that connection closes).
+     * Cleared when the session is dropped for another owner (`Broker.dropSession`): nothing more
+     * of it is written.
      */
-    readonly persistent: boolean,
+    public persistent: boolean,
     public protocolVersion: 3 | 4 | 5,
     /**
      * Seconds the session outlives its connection (MQTT 5.0 §3.1.2.11.2): 0 ends it when the

@@ -8,11 +8,20 @@ import { type ClusterConfig, generateNodeId } from './cluster-config.js';
 import { LocalInterest } from './local-interest.js';
 import { Membership } from './membership.js';
 import { RemoteInterest } from './remote-interest.js';
+import { SessionTakeover } from './session-takeover.js';
 
 /** NATS subjects of one cluster: scoped by the store's schema, so clusters can share a NATS. */
-export function clusterSubjects(schema: string): { messages: (nodeId: string) => string; interest: string } {
+export function clusterSubjects(schema: string): {
+  messages: (nodeId: string) => string;
+  interest: string;
+  takeover: (nodeId: string) => string;
+} {
   const prefix = `mqtt-adapt.${schema}`;
-  return { messages: (nodeId) => `${prefix}.msg.${nodeId}`, interest: `${prefix}.interest` };
+  return {
+    messages: (nodeId) => `${prefix}.msg.${nodeId}`,
+    interest: `${prefix}.interest`,
+    takeover: (nodeId) => `${prefix}.takeover.${nodeId}`,
+  };
 }
 
 interface InterestAnnouncement {
@@ -29,6 +38,8 @@ interface InterestAnnouncement {
  */
 export class ClusterNode implements FanOutHook {
   readonly nodeId: string;
+  /** The router's `SessionOwnershipHook` and the store's fencing: one owner per client id. */
+  readonly takeover: SessionTakeover;
   private readonly local: LocalInterest;
   private readonly remote = new RemoteInterest();
   private readonly subjects: ReturnType<typeof clusterSubjects>;
@@ -53,6 +64,7 @@ export class ClusterNode implements FanOutHook {
     // Versions grow across restarts under one node id: others ignore what is not newer.
     this.local = new LocalInterest(Date.now() * 1000, () => this.scheduleAnnounce());
     this.subjects = clusterSubjects(store.schema);
+    this.takeover = new SessionTakeover(this.nodeId, this.subjects.takeover, log);
   }
 
   routed(message: Message): void {
@@ -105,6 +117,7 @@ export class ClusterNode implements FanOutHook {
     this.nc.subscribe(this.subjects.messages(this.nodeId), {
       callback: (error, msg) => this.received(error, msg),
     });
+    this.takeover.start(this.nc, broker);
     this.nc.subscribe(`${this.subjects.interest}.*`, {
       callback: (error, msg) => this.announced(error, msg),
     });
@@ -123,6 +136,7 @@ export class ClusterNode implements FanOutHook {
     clearInterval(this.timer);
     const nc = this.nc;
     this.nc = undefined;
+    this.takeover.stop();
     if (nc !== undefined)
       await nc.drain().catch((error: unknown) => this.log.warn({ err: error }, 'cluster: nats drain failed'));
     try {

@@ -16,6 +16,8 @@ import { resendInflight } from '../outbound.js';
 import { OutboundTopicAliases } from '../outbound-topic-aliases.js';
 import { Session } from '../session.js';
 import { grantedSessionExpiry } from '../session-expiry.js';
+import type { SessionOwnershipHook } from '../session-ownership.js';
+import type { SessionSnapshot } from '../store.js';
 import { findAuthMethod, startAuthentication } from './auth.js';
 import { addCapabilityProperties } from './capabilities.js';
 import { topicNameRefusal } from './topic-limits.js';
@@ -266,6 +268,54 @@ function accept(connection: Connection, packet: ConnectPacket, clientId: string)
     refuseConnect(connection, ReasonCode.ServerUnavailable, 'server shutting down');
     return undefined;
   }
+  const ownership = core.sessionOwnership;
+  if (ownership !== undefined) return claimThenAccept(connection, packet, clientId, ownership);
+  return acceptOwned(connection, packet, clientId);
+}
+
+/**
+ * Cluster mode (`BrokerOptions.sessionOwnership`): the session is claimed first; what the claim
+ * found is installed (even if this connection closed meanwhile: this broker owns it now).
+ */
+function claimThenAccept(
+  connection: Connection,
+  packet: ConnectPacket,
+  clientId: string,
+  ownership: SessionOwnershipHook,
+): Promise<void> | undefined {
+  const core = connection.core;
+  let claimed: Promise<SessionSnapshot | undefined> | undefined;
+  try {
+    claimed = ownership.claim(clientId, packet.cleanStart);
+  } catch (error) {
+    claimed = Promise.reject(error);
+  }
+  if (claimed === undefined) return acceptOwned(connection, packet, clientId);
+  return claimed.then(
+    (snapshot) => {
+      if (snapshot !== undefined) core.installClaimed(snapshot);
+      if (connection.state === ConnectionState.Closed) return undefined;
+      if (core.closing) {
+        refuseConnect(connection, ReasonCode.ServerUnavailable, 'server shutting down');
+        return undefined;
+      }
+      return acceptOwned(connection, packet, clientId);
+    },
+    (error: unknown) => {
+      core.logger.error({ clientId, err: error }, 'session ownership claim failed');
+      if (connection.state !== ConnectionState.Closed) {
+        refuseConnect(connection, ReasonCode.ServerUnavailable, 'session could not be claimed');
+      }
+    },
+  );
+}
+
+function acceptOwned(
+  connection: Connection,
+  packet: ConnectPacket,
+  clientId: string,
+): Promise<void> | undefined {
+  const core = connection.core;
   let session = core.sessions.get(clientId);
   // A client id already online: the old connection is closed first [MQTT-3.1.4-2].
   const previous = session?.connection;

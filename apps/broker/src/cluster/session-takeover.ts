@@ -1,0 +1,114 @@
+import type { Broker, SessionOwnershipHook, SessionSnapshot } from '@mqtt-adapt/router';
+import type { PgStore, PgStoreFencing } from '@mqtt-adapt/store-pg';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+
+/** What a node that claimed a client id tells its previous owner, on `takeover.<previousOwner>`. */
+interface TakeoverNotice {
+  readonly clientId: string;
+  /** The claim's epoch: a notice older than this node's own claim of the client id is ignored. */
+  readonly epoch: number;
+  readonly nodeId: string;
+}
+
+/**
+ * One owner per client id across the cluster: the router's `SessionOwnershipHook` claims the
+ * session in the store (store-pg fencing) at every CONNECT and installs what it found; when
+ * another node owned it, that node is told on its takeover subject and closes its connection
+ * (`Broker.dropSession`: DISCONNECT 0x8E, nothing written). A node whose writes the store
+ * refused (`onFenced`) drops the session too, in case the notice was lost.
+ */
+export class SessionTakeover implements SessionOwnershipHook {
+  /** Epoch of this node's latest claim per client id, until another node takes it. */
+  private readonly epochs = new Map<string, number>();
+  private store: PgStore | undefined;
+  private broker: Broker | undefined;
+  private nc: NatsConnection | undefined;
+  private dropped = 0;
+
+  constructor(
+    private readonly nodeId: string,
+    /** The takeover subject of a node. */
+    private readonly subject: (nodeId: string) => string,
+    private readonly log: Logger,
+  ) {}
+
+  /** `PgStoreOptions.experimental_fencing` for this node's store. */
+  fencing(): PgStoreFencing {
+    return {
+      nodeId: this.nodeId,
+      onFenced: (clientId, ownerNode) =>
+        this.drop(clientId, `store refused writes; owner ${ownerNode ?? '?'}`),
+    };
+  }
+
+  /** Claims go to `store` from now on. */
+  useStore(store: PgStore): void {
+    this.store = store;
+  }
+
+  /** Listens on this node's takeover subject; claims made from now on notify previous owners. */
+  start(nc: NatsConnection, broker: Broker): void {
+    this.nc = nc;
+    this.broker = broker;
+    nc.subscribe(this.subject(this.nodeId), { callback: (error, msg) => this.noticed(error, msg) });
+  }
+
+  stop(): void {
+    this.nc = undefined;
+  }
+
+  get droppedSessions(): number {
+    return this.dropped;
+  }
+
+  claim(clientId: string): Promise<SessionSnapshot | undefined> {
+    return this.claimAsync(clientId);
+  }
+
+  private async claimAsync(clientId: string): Promise<SessionSnapshot | undefined> {
+    const store = this.store;
+    if (store === undefined) throw new Error('cluster: no store to claim sessions in');
+    const claim = await store.experimental_claimSession(clientId);
+    this.epochs.set(clientId, claim.epoch);
+    const previous = claim.previousOwner;
+    if (previous !== undefined) {
+      // A copy held here is from before the other node's claim: stale (its notice may be late).
+      this.broker?.dropSession(clientId);
+      const notice: TakeoverNotice = { clientId, epoch: claim.epoch, nodeId: this.nodeId };
+      this.nc?.publish(this.subject(previous), JSON.stringify(notice));
+      this.log.debug(
+        { clientId, previousOwner: previous, epoch: claim.epoch },
+        'cluster: session taken over',
+      );
+    }
+    return claim.session;
+  }
+
+  private noticed(error: Error | null, msg: Msg): void {
+    if (error !== null) {
+      this.log.warn({ err: error }, 'cluster: takeover subscription failed');
+      return;
+    }
+    let notice: TakeoverNotice;
+    try {
+      notice = msg.json<TakeoverNotice>();
+    } catch (failure) {
+      this.log.warn({ err: failure }, 'cluster: ignored a takeover notice that is not valid JSON');
+      return;
+    }
+    if (typeof notice.clientId !== 'string' || typeof notice.epoch !== 'number') return;
+    const own = this.epochs.get(notice.clientId);
+    // Claimed here again after that notice was sent: this node is the owner.
+    if (own !== undefined && own >= notice.epoch) return;
+    this.drop(notice.clientId, `taken over by ${notice.nodeId}`);
+  }
+
+  private drop(clientId: string, why: string): void {
+    this.epochs.delete(clientId);
+    if (this.broker?.dropSession(clientId) === true) {
+      this.dropped++;
+      this.log.debug({ clientId, why }, 'cluster: session dropped here');
+    }
+  }
+}
