@@ -158,7 +158,17 @@ export type DropReason =
 
 /** Events for metrics, logs and bridges. Listeners run synchronously: keep them cheap. */
 export interface BrokerEventMap {
-  clientConnected: [client: ClientInfo, sessionPresent: boolean];
+  /**
+   * After CONNACK. `will` is the connection's will as it would be published (`undefined`: none,
+   * or discarded as a `$` topic) and `willDelayMs` its 5.0 Will Delay Interval; both stay as they
+   * were at CONNECT (a clean DISCONNECT discards the will later, then `clientDisconnected`).
+   */
+  clientConnected: [
+    client: ClientInfo,
+    sessionPresent: boolean,
+    will: Message | undefined,
+    willDelayMs: number,
+  ];
   clientDisconnected: [client: ClientInfo, reason: DisconnectReason];
   subscribed: [client: ClientInfo, topicFilter: string, grantedQos: QoS];
   unsubscribed: [client: ClientInfo, topicFilter: string];

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { BrokerAppError } from '../errors.js';
 import { decodeBusFrame, encodeBusFrame } from './bus-frame.js';
 import { type ClusterConfig, generateNodeId } from './cluster-config.js';
+import { ClusterWills } from './cluster-wills.js';
 import { LocalInterest } from './local-interest.js';
 import { Membership } from './membership.js';
 import { RemoteInterest } from './remote-interest.js';
@@ -48,6 +49,9 @@ export class ClusterNode implements FanOutHook {
   private broker: Broker | undefined;
   private pool: pg.Pool | undefined;
   private membership: Membership | undefined;
+  private wills: ClusterWills | undefined;
+  /** Lapsed nodes whose wills this node already tried to take (until they beat again). */
+  private readonly lapsed = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private announceScheduled = false;
@@ -114,6 +118,9 @@ export class ClusterNode implements FanOutHook {
     this.membership = new Membership(this.pool, this.store.schema);
     await this.membership.ensureTable();
     await this.membership.join(this.nodeId);
+    this.wills = new ClusterWills(this.pool, this.store.schema, this.nodeId, this.log);
+    await this.wills.ensureTable();
+    await this.wills.start(broker);
     this.nc.subscribe(this.subjects.messages(this.nodeId), {
       callback: (error, msg) => this.received(error, msg),
     });
@@ -139,6 +146,7 @@ export class ClusterNode implements FanOutHook {
     this.takeover.stop();
     if (nc !== undefined)
       await nc.drain().catch((error: unknown) => this.log.warn({ err: error }, 'cluster: nats drain failed'));
+    await this.wills?.close();
     try {
       await this.membership?.leave(this.nodeId);
     } catch (error) {
@@ -214,7 +222,12 @@ export class ClusterNode implements FanOutHook {
       const rows = await membership.list(known);
       const alive = new Set<string>();
       for (const row of rows) {
-        if (row.nodeId === this.nodeId || row.heartbeatAgeMs > this.config.deadAfterMs) continue;
+        if (row.nodeId === this.nodeId) continue;
+        if (row.heartbeatAgeMs > this.config.deadAfterMs) {
+          await this.takeWills(row.nodeId);
+          continue;
+        }
+        this.lapsed.delete(row.nodeId);
         alive.add(row.nodeId);
         if (row.interest !== undefined) this.remote.update(row.nodeId, row.interestVersion, row.interest);
       }
@@ -229,6 +242,15 @@ export class ClusterNode implements FanOutHook {
     } finally {
       this.ticking = false;
     }
+  }
+
+  /** Once per lapse: the wills of a lapsed node's clients, published here if no survivor took them first. */
+  private async takeWills(nodeId: string): Promise<void> {
+    const wills = this.wills;
+    if (wills === undefined || this.lapsed.has(nodeId)) return;
+    const taken = await wills.take(nodeId);
+    this.lapsed.add(nodeId);
+    if (taken > 0) this.log.warn({ nodeId, wills: taken }, 'cluster: took the wills of a lapsed node');
   }
 
   private watchNats(nc: NatsConnection): void {

@@ -443,7 +443,7 @@ function finishConnect(
   connection.startKeepalive(
     packet.protocolVersion === 5 && serverKeepAlive !== undefined ? serverKeepAlive : packet.keepaliveSeconds,
   );
-  core.events.emit('clientConnected', connection.client!, sessionPresent);
+  core.events.emit('clientConnected', connection.client!, sessionPresent, session.will, session.willDelayMs);
   // Unacknowledged PUBLISH and PUBREL are re-sent on reconnect, in order [MQTT-4.4.0-1].
   resendInflight(core, session, connection);
   core.pump(session);
