@@ -1,28 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import mqtt, { type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestBroker, type TestBroker } from './helpers.js';
-import { PG_TEST_URL, withPostgres } from './persistence-harness.js';
+import { ClusterFixture } from './cluster-harness.js';
+import { withPostgres } from './persistence-harness.js';
 
 // Two broker processes on one PostgreSQL schema and the real NATS, with --cluster: one owner per
 // client id (store-pg fencing, takeover notices on NATS). A service that is down fails these
 // tests (never skips).
-const NATS_TEST_URL = process.env.NATS_TEST_URL ?? 'nats://127.0.0.1:4222';
-const schema = `mqtt_adapt_takeover_${randomBytes(6).toString('hex')}`;
 const HEARTBEAT_MS = 200;
 const nodeIds = ['node-a', 'node-b'] as const;
 type NodeId = (typeof nodeIds)[number];
-
-const brokers = new Map<NodeId, TestBroker>();
-const clients: MqttClient[] = [];
-
-function clusterArgs(nodeId: string): string[] {
-  return [
-    ...['--store', 'postgres', '--database-url', PG_TEST_URL, '--database-schema', schema],
-    ...['--cluster', '--nats-url', NATS_TEST_URL, '--node-id', nodeId],
-    ...['--cluster-heartbeat-ms', String(HEARTBEAT_MS), '--cluster-dead-after-ms', '2000'],
-  ];
-}
+const cluster = new ClusterFixture('mqtt_adapt_takeover', nodeIds, HEARTBEAT_MS, 2000);
+const { schema, brokers, clients } = cluster;
 
 /** A 5.0 client; `persistent`: Clean Start 0 with a Session Expiry Interval of an hour. */
 async function connect5(
@@ -96,21 +84,12 @@ async function ownerOf(clientId: string): Promise<string | undefined> {
 }
 
 beforeAll(async () => {
-  try {
-    await withPostgres((pg) => pg.query('SELECT 1'));
-  } catch (error) {
-    throw new Error(
-      `PostgreSQL is unreachable at ${PG_TEST_URL} (${(error as Error).message}); the cluster tests fail rather than skip`,
-    );
-  }
-  // One after the other: the first one migrates the schema. A node that cannot reach NATS exits 1.
-  for (const nodeId of nodeIds) brokers.set(nodeId, await startTestBroker({ args: clusterArgs(nodeId) }));
+  await cluster.requirePostgres();
+  await cluster.startNodes();
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all(clients.map((client) => client.endAsync(true).catch(() => undefined)));
-  await Promise.all([...brokers.values()].map((broker) => broker.stop('SIGKILL')));
-  await withPostgres((pg) => pg.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).catch(() => undefined);
+  await cluster.stop();
 });
 
 describe('cluster mode: one owner per client id', () => {

@@ -1,29 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestBroker, type TestBroker } from './helpers.js';
-import { PG_TEST_URL, withPostgres } from './persistence-harness.js';
+import { ClusterFixture } from './cluster-harness.js';
+import { withPostgres } from './persistence-harness.js';
 
 // Three broker processes on one PostgreSQL schema and the real NATS, with --cluster: the wills
 // of a SIGKILLed node's clients are published once by one survivor. A service that is down fails
 // these tests (never skips).
-const NATS_TEST_URL = process.env.NATS_TEST_URL ?? 'nats://127.0.0.1:4222';
-const schema = `mqtt_adapt_wills_${randomBytes(6).toString('hex')}`;
 const HEARTBEAT_MS = 200;
 const DEAD_AFTER_MS = 1500;
 const nodeIds = ['node-a', 'node-b', 'node-c'] as const;
 type NodeId = (typeof nodeIds)[number];
-
-const brokers = new Map<NodeId, TestBroker>();
-const clients: MqttClient[] = [];
-
-function clusterArgs(nodeId: string): string[] {
-  return [
-    ...['--store', 'postgres', '--database-url', PG_TEST_URL, '--database-schema', schema],
-    ...['--cluster', '--nats-url', NATS_TEST_URL, '--node-id', nodeId],
-    ...['--cluster-heartbeat-ms', String(HEARTBEAT_MS), '--cluster-dead-after-ms', String(DEAD_AFTER_MS)],
-  ];
-}
+const cluster = new ClusterFixture('mqtt_adapt_wills', nodeIds, HEARTBEAT_MS, DEAD_AFTER_MS);
+const { schema, brokers, clients } = cluster;
 
 async function connect(nodeId: NodeId, options: IClientOptions): Promise<MqttClient> {
   const client = mqtt.connect(brokers.get(nodeId)!.url, { reconnectPeriod: 0, ...options });
@@ -62,20 +50,12 @@ async function interestOf(nodeId: NodeId): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  try {
-    await withPostgres((pg) => pg.query('SELECT 1'));
-  } catch (error) {
-    throw new Error(
-      `PostgreSQL is unreachable at ${PG_TEST_URL} (${(error as Error).message}); the cluster tests fail rather than skip`,
-    );
-  }
-  for (const nodeId of nodeIds) brokers.set(nodeId, await startTestBroker({ args: clusterArgs(nodeId) }));
+  await cluster.requirePostgres();
+  await cluster.startNodes();
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all(clients.map((client) => client.endAsync(true).catch(() => undefined)));
-  await Promise.all([...brokers.values()].map((broker) => broker.stop('SIGKILL')));
-  await withPostgres((pg) => pg.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).catch(() => undefined);
+  await cluster.stop();
 });
 
 describe('cluster mode: wills of a lapsed node', () => {

@@ -2,30 +2,21 @@ import { randomBytes } from 'node:crypto';
 import { type NatsConnection, connect as natsConnect } from '@nats-io/transport-node';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startTestBroker, type TestBroker } from './helpers.js';
+import { ClusterFixture, NATS_TEST_URL } from './cluster-harness.js';
+import { runCli } from './helpers.js';
 import { PG_TEST_URL, withPostgres } from './persistence-harness.js';
 
 // Three broker processes on one PostgreSQL schema and the real NATS, with --cluster. A service
 // that is down fails these tests (never skips).
-const NATS_TEST_URL = process.env.NATS_TEST_URL ?? 'nats://127.0.0.1:4222';
-const schema = `mqtt_adapt_cluster_${randomBytes(6).toString('hex')}`;
 const HEARTBEAT_MS = 200;
 const DEAD_AFTER_MS = 1000;
 const nodeIds = ['node-a', 'node-b', 'node-c'] as const;
+const cluster = new ClusterFixture<string>('mqtt_adapt_cluster', nodeIds, HEARTBEAT_MS, DEAD_AFTER_MS);
+const { schema, brokers, clients } = cluster;
 
-const brokers = new Map<string, TestBroker>();
-const clients: MqttClient[] = [];
 let nats: NatsConnection;
 /** NATS messages seen per target node on the cluster's message subjects. */
 const busCount = new Map<string, number>();
-
-function clusterArgs(nodeId: string): string[] {
-  return [
-    ...['--store', 'postgres', '--database-url', PG_TEST_URL, '--database-schema', schema],
-    ...['--cluster', '--nats-url', NATS_TEST_URL, '--node-id', nodeId],
-    ...['--cluster-heartbeat-ms', String(HEARTBEAT_MS), '--cluster-dead-after-ms', String(DEAD_AFTER_MS)],
-  ];
-}
 
 async function client(nodeId: string, clientId: string): Promise<MqttClient> {
   const connection = await mqtt.connectAsync(brokers.get(nodeId)!.url, { clientId, reconnectPeriod: 0 });
@@ -84,13 +75,7 @@ async function clusterStatus(): Promise<Array<{ nodeId: string; lapsed: boolean;
 }
 
 beforeAll(async () => {
-  try {
-    await withPostgres((pg) => pg.query('SELECT 1'));
-  } catch (error) {
-    throw new Error(
-      `PostgreSQL is unreachable at ${PG_TEST_URL} (${(error as Error).message}); the cluster tests fail rather than skip`,
-    );
-  }
+  await cluster.requirePostgres();
   try {
     nats = await natsConnect({ servers: NATS_TEST_URL, timeout: 3000 });
   } catch (error) {
@@ -104,15 +89,12 @@ beforeAll(async () => {
       busCount.set(target, (busCount.get(target) ?? 0) + 1);
     },
   });
-  // One after the other: the first one migrates the schema.
-  for (const nodeId of nodeIds) brokers.set(nodeId, await startTestBroker({ args: clusterArgs(nodeId) }));
+  await cluster.startNodes();
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all(clients.map((connection) => connection.endAsync(true).catch(() => undefined)));
-  await Promise.all([...brokers.values()].map((broker) => broker.stop('SIGKILL')));
   await nats?.close();
-  await withPostgres((pg) => pg.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).catch(() => undefined);
+  await cluster.stop();
 });
 
 describe('cluster mode (three nodes, one PostgreSQL, NATS)', () => {
