@@ -1,4 +1,5 @@
 import type { QoS } from '@mqtt-adapt/codec';
+import type { DeliverRemoteOptions } from './broker.js';
 import { installSession, restoreBroker } from './broker-restore.js';
 import type { BrokerStats } from './broker-stats.js';
 import type { Clock } from './clock.js';
@@ -27,6 +28,8 @@ import type { SessionOwnershipHook } from './session-ownership.js';
 import { redistributeShared } from './shared-redelivery.js';
 import type { SessionSnapshot, StoreSnapshot } from './store.js';
 
+const NO_FILTERS: ReadonlySet<string> = new Set();
+
 /**
  * The broker's shared state and delivery logic, used by connections and handlers. Not part of
  * the public API: `Broker` is the facade.
@@ -42,6 +45,11 @@ export class BrokerCore {
   readonly hooks: BrokerHooks;
   /** `BrokerOptions.fanOut`: hears of every message routed here that did not come from it. */
   readonly fanOut: FanOutHook | undefined;
+  /**
+   * What `fanOut.routed` returned for the message routed last: the publish handler takes it
+   * right after routing, so the acknowledgement waits for it.
+   */
+  remoteConfirm: PromiseLike<void> | undefined = undefined;
   /** `BrokerOptions.sessionOwnership`: claims a client id's session at CONNECT. */
   readonly sessionOwnership: SessionOwnershipHook | undefined;
   readonly persistence: Persistence;
@@ -138,12 +146,14 @@ export class BrokerCore {
    * matched (before authorization): 0 means no matching subscribers (5.0 PUBACK 0x10).
    * `remote`: the message was routed by another node (`Broker.deliverRemote`): that node stored
    * it if retained, so here it only updates the retained index, and `fanOut` does not see it.
+   * `remoteOptions`: see `DeliverRemoteOptions` (share groups not named there are skipped).
    */
   route(
     message: RoutedMessage,
     publisher: Session | undefined,
     origin?: Connection,
     remote?: boolean,
+    remoteOptions?: DeliverRemoteOptions,
   ): number {
     this.counters.messagesReceived++;
     // Its expiry clock starts now, at arrival.
@@ -158,6 +168,10 @@ export class BrokerCore {
     const source = publisher?.connection;
     const checkRead = this.hooks.authorizeRead !== undefined;
     const count = merger.length;
+    const only = remoteOptions?.only;
+    // Cluster: which broker serves each share group (remote: the sender chose; local: the hook).
+    const remoteShared = remote === true ? (remoteOptions?.sharedFilters ?? NO_FILTERS) : undefined;
+    const sharedHere = remote === true ? undefined : this.fanOut?.sharedHere;
     try {
       const deliveries = merger.deliveries;
       let i = 0;
@@ -166,12 +180,17 @@ export class BrokerCore {
         try {
           for (; i < count; i++) {
             const delivery = deliveries[i]!;
+            const shared = delivery.shareGroup === undefined ? undefined : delivery.subscription.topicFilter;
+            if (shared === undefined) {
+              if (only !== undefined && !only(delivery.subscriber.clientId)) continue;
+            } else if (remoteShared !== undefined) {
+              if (!remoteShared.has(shared)) continue;
+            } else if (sharedHere !== undefined && !sharedHere.call(this.fanOut, shared, message)) continue;
             if (checkRead && !this.mayRead(delivery.subscriber, message.topicName)) continue;
             const qos = Math.min(message.qos, delivery.qos) as QoS;
             // Forwarded copies carry RETAIN 0 [MQTT-3.3.1-9] unless 5.0 Retain As Published asks otherwise.
             const retain = delivery.retainAsPublished ? message.retain : false;
             const ids = delivery.subscriptionIdentifiers;
-            const shared = delivery.shareGroup === undefined ? undefined : delivery.subscription.topicFilter;
             this.deliver(delivery.subscriber, message, qos, retain, encoder, source, ids, shared);
           }
         } catch (error) {
@@ -182,7 +201,8 @@ export class BrokerCore {
     } finally {
       this.subscriptions.release(merger);
     }
-    if (this.fanOut !== undefined && remote !== true) this.fanOut.routed(message);
+    if (this.fanOut !== undefined && remote !== true)
+      this.remoteConfirm = this.fanOut.routed(message) ?? undefined;
     if (this.events.has('messagePublished')) this.events.emit('messagePublished', message);
     return count;
   }

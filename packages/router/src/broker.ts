@@ -13,7 +13,7 @@ import { silentLogger } from './logger.js';
 import { MemoryStore } from './memory-store.js';
 import { createMessage, type RoutedMessage } from './message.js';
 import type { AcceptOptions, BrokerOptions, ResolvedBrokerOptions } from './options.js';
-import type { Store } from './store.js';
+import type { SessionSnapshot, Store } from './store.js';
 import type { Transport } from './transport.js';
 
 export const defaultBrokerOptions = {
@@ -61,6 +61,22 @@ export interface PublishInput {
   qos?: QoS;
   retain?: boolean;
   properties?: Properties;
+}
+
+/** `Broker.deliverRemote` options. */
+export interface DeliverRemoteOptions {
+  /**
+   * Delivers (outside share groups) only to the sessions whose client id this accepts (a
+   * cluster re-sending what a dead node owed to its own sessions). Default: every matching
+   * session.
+   */
+  readonly only?: (clientId: string) => boolean;
+  /**
+   * The share groups (`$share/{group}/{filter}`) the other broker chose this one for: one member
+   * here gets the message. Every other share group is skipped (the sending broker picked
+   * another member elsewhere, see `FanOutHook.sharedHere`). Default: none.
+   */
+  readonly sharedFilters?: ReadonlySet<string>;
 }
 
 function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -242,10 +258,30 @@ export class Broker {
    * Delivers a message another node of a cluster routed (see `BrokerOptions.fanOut`) to the
    * matching sessions of this broker only: `fanOut.routed` does not see it (no loops), and a
    * retained one updates the retained index but is not written to the store (the node that
-   * accepted it did). Validated as `publish`; returns how many sessions matched.
+   * accepted it did). Share groups get it only when named in `options.sharedFilters`. Validated
+   * as `publish`; returns how many sessions and share groups matched.
    */
-  deliverRemote(input: PublishInput): number {
-    return this.core.route(this.applicationMessage(input), undefined, undefined, true);
+  deliverRemote(input: PublishInput, options?: DeliverRemoteOptions): number {
+    return this.core.route(this.applicationMessage(input), undefined, undefined, true, options);
+  }
+
+  /** Client ids of the sessions held here with a client connected now (for a cluster's ownership audit). */
+  connectedClientIds(): string[] {
+    const ids: string[] = [];
+    for (const session of this.core.sessions.values())
+      if (session.connection !== undefined) ids.push(session.clientId);
+    return ids;
+  }
+
+  /**
+   * Cluster seam: installs a session this broker now owns (e.g. adopted from a node that died),
+   * as `open()` restores one: offline, with its subscriptions and queued messages, its expiry
+   * clock running. False (nothing installed) when a session for its client id is held here.
+   */
+  adoptSession(snapshot: SessionSnapshot): boolean {
+    if (this.core.sessions.has(snapshot.session.clientId)) return false;
+    this.core.installClaimed(snapshot);
+    return true;
   }
 
   /**

@@ -358,17 +358,18 @@ export class Connection implements ClientConnection, DeadlineEntry, DecoderClien
    * UNSUBACK) once the store has made every write so far durable, in the order the acks were
    * asked for [MQTT-4.6.0-2]. `afterSend` runs right after the packet is written. If the store
    * fails, nothing is acknowledged: the connection is closed so the client re-sends later.
+   * `confirmed`: the ack waits for it too (other nodes of a cluster making the message durable).
    */
-  ackDurably(packet: Packet, afterSend?: () => void): void {
+  ackDurably(packet: Packet, afterSend?: () => void, confirmed?: PromiseLike<void>): void {
     const flushed = this.core.persistence.store.flush();
     const acks = this.extras?.acks;
-    if (flushed === undefined && (acks === undefined || acks.waiting === 0)) {
+    if (flushed === undefined && confirmed === undefined && (acks === undefined || acks.waiting === 0)) {
       this.sendAckNow(packet, afterSend);
       return;
     }
     const extras = this.needExtras();
     extras.acks ??= new DurableAcks(this);
-    extras.acks.add(packet, afterSend, flushed);
+    extras.acks.add(packet, afterSend, flushed, confirmed);
   }
 
   /** Open: acks may still be written (`DurableAckTarget`). */

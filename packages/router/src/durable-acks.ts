@@ -16,7 +16,10 @@ export interface DurableAckTarget {
 class AckGroup {
   readonly packets: Packet[] = [];
   readonly afterSends: Array<(() => void) | undefined> = [];
-  constructor(readonly flushed: Promise<void> | undefined) {}
+  constructor(
+    readonly flushed: Promise<void> | undefined,
+    readonly confirmed: PromiseLike<void> | undefined,
+  ) {}
 }
 
 /**
@@ -34,17 +37,23 @@ export class DurableAcks {
 
   constructor(private readonly target: DurableAckTarget) {}
 
-  /** Sends `packet` after `flushed` (and after every ack asked for before it). */
-  add(packet: Packet, afterSend: (() => void) | undefined, flushed: Promise<void> | undefined): void {
+  /** Sends `packet` after `flushed` and `confirmed` (and after every ack asked for before it). */
+  add(
+    packet: Packet,
+    afterSend: (() => void) | undefined,
+    flushed: Promise<void> | undefined,
+    confirmed?: PromiseLike<void>,
+  ): void {
     this.waiting++;
     let group = this.open;
-    if (group === undefined || group.flushed !== flushed) {
-      const created = new AckGroup(flushed);
+    if (group === undefined || group.flushed !== flushed || group.confirmed !== confirmed) {
+      const created = new AckGroup(flushed, confirmed);
       group = created;
       this.open = created;
       const previous = this.tail ?? Promise.resolve();
       this.tail = previous
         .then(() => created.flushed)
+        .then(() => created.confirmed)
         .then(
           () => this.sendGroup(created),
           (error: unknown) => this.failGroup(created, error),

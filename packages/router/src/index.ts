@@ -1,7 +1,7 @@
 // The matching rule of `Store.findRetained`, for store implementations (they import the
 // router's contract, not the topic package).
 export { filterLevelsMatch } from '@mqtt-adapt/topic';
-export type { PublishInput } from './broker.js';
+export type { DeliverRemoteOptions, PublishInput } from './broker.js';
 export { Broker, defaultBrokerOptions } from './broker.js';
 export type { BrokerStats } from './broker-stats.js';
 export type { ClientConnection } from './client-connection.js';

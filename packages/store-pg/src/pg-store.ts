@@ -141,17 +141,67 @@ export class PgStore implements Store {
    * database cannot be reached (nothing claimed), `TypeError` without `fencing`.
    */
   async experimental_claimSession(clientId: string): Promise<SessionClaim> {
+    return (await this.claim(clientId, undefined))!;
+  }
+
+  /**
+   * Cluster mode: `experimental_claimSession`, but only while one of `fromNodes` owns `clientId`
+   * (a dead or departed node's session, adopted by a survivor); `undefined` when another node
+   * owns it now (e.g. a survivor adopted it first, or its client reconnected elsewhere).
+   */
+  async experimental_adoptSession(
+    clientId: string,
+    fromNodes: readonly string[],
+  ): Promise<SessionClaim | undefined> {
+    return this.claim(clientId, fromNodes);
+  }
+
+  /**
+   * Cluster mode: stored sessions (at most `limit`) whose owner is none of `aliveNodes`, with
+   * that owner: what survivors adopt when a node died or left.
+   */
+  async experimental_orphanedSessions(
+    aliveNodes: readonly string[],
+    limit = 1000,
+  ): Promise<Array<{ clientId: string; ownerNode: string }>> {
+    const db = this.readable();
+    const result = await db.query({ text: this.sql.ownersOrphaned, values: [aliveNodes, limit] });
+    return result.rows.map((row) => ({
+      clientId: row.client_id as string,
+      ownerNode: row.owner_node as string,
+    }));
+  }
+
+  /** Cluster mode: the current owner and epoch of each of `clientIds` that was ever claimed. */
+  async experimental_sessionOwners(
+    clientIds: readonly string[],
+  ): Promise<Map<string, { ownerNode: string; epoch: number }>> {
+    const db = this.readable();
+    const result = await db.query({ text: this.sql.ownersOf, values: [clientIds] });
+    const owners = new Map<string, { ownerNode: string; epoch: number }>();
+    for (const row of result.rows)
+      owners.set(row.client_id as string, {
+        ownerNode: row.owner_node as string,
+        epoch: Number(row.owner_epoch),
+      });
+    return owners;
+  }
+
+  private async claim(
+    clientId: string,
+    fromNodes: readonly string[] | undefined,
+  ): Promise<SessionClaim | undefined> {
     const fence = this.fence;
     if (fence === undefined) {
       throw new TypeError(
-        'experimental_claimSession needs the experimental_fencing option (cluster mode): new PgStore({ experimental_fencing: { nodeId } })',
+        'claiming sessions needs the experimental_fencing option (cluster mode): new PgStore({ experimental_fencing: { nodeId } })',
       );
     }
     const db = this.readable();
     await this.settlePending();
     const client = await db.acquire(); // rejects with STORE_UNAVAILABLE after its retries
     try {
-      const { claim, inline } = await claimSession(
+      const result = await claimSession(
         client,
         this.sql,
         clientId,
@@ -159,11 +209,13 @@ export class PgStore implements Store {
         this.epoch,
         this.allocateClaimedId,
         this.options.logger,
+        fromNodes,
       );
       db.release(client);
-      fence.owned.set(clientId, claim.epoch);
-      this.commits?.inline.adopt(inline);
-      return claim;
+      if (result === undefined) return undefined;
+      fence.owned.set(clientId, result.claim.epoch);
+      this.commits?.inline.adopt(result.inline);
+      return result.claim;
     } catch (error) {
       db.release(client, error);
       if (isStoreError(error)) throw error;

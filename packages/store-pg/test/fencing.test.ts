@@ -254,4 +254,57 @@ describe('fencing (cluster mode): one owner per client id', () => {
     expect(a.fenced).toEqual([['stranger', undefined]]);
     expect(await count(schema, 'sessions', 'stranger')).toBe(0);
   });
+
+  it('adoption: orphaned sessions are listed, one survivor adopts each, later adopters and claims see the new owner', async () => {
+    const schema = schemaForTest();
+    const dead = node(schema, 'node-dead');
+    const b = node(schema, 'node-b');
+    const c = node(schema, 'node-c');
+    await Promise.all([dead.store.open(), b.store.open(), c.store.open()]);
+    for (const id of ['p1', 'p2']) {
+      await dead.store.experimental_claimSession(id);
+      dead.store.saveSession(session(id));
+      dead.store.saveSubscription(id, `t/${id}`, subscription);
+    }
+    dead.store.saveMessage(message(1, 'queued'));
+    dead.store.saveDelivery('p1', delivery(1, 1));
+    // A clean client: owned by the dead node, but no session row: nothing to adopt.
+    await dead.store.experimental_claimSession('clean');
+    await dead.store.flush();
+
+    expect(await b.store.experimental_orphanedSessions(['node-dead', 'node-b', 'node-c'])).toEqual([]);
+    const orphans = await b.store.experimental_orphanedSessions(['node-b', 'node-c']);
+    expect(orphans).toEqual([
+      { clientId: 'p1', ownerNode: 'node-dead' },
+      { clientId: 'p2', ownerNode: 'node-dead' },
+    ]);
+    const [fromB, fromC] = await Promise.all([
+      b.store.experimental_adoptSession('p1', ['node-dead']),
+      c.store.experimental_adoptSession('p1', ['node-dead']),
+    ]);
+    // Exactly one of them adopted it, with its queued delivery.
+    const adopted = [fromB, fromC].filter((claim) => claim !== undefined);
+    expect(adopted).toHaveLength(1);
+    expect(adopted[0]).toMatchObject({ clientId: 'p1', epoch: 2, previousOwner: 'node-dead' });
+    expect(adopted[0]!.session?.deliveries.map((d) => d.message.payload.toString())).toEqual(['queued']);
+    const winner = fromB !== undefined ? 'node-b' : 'node-c';
+    expect(await owner(schema, 'p1')).toEqual({ owner_node: winner, owner_epoch: 2 });
+    // Adopting from the dead node again is refused: it is not the owner any more.
+    expect(await b.store.experimental_adoptSession('p1', ['node-dead'])).toBeUndefined();
+    expect(await c.store.experimental_adoptSession('p1', ['node-dead'])).toBeUndefined();
+    // The owners as the audit reads them.
+    const owners = await b.store.experimental_sessionOwners(['p1', 'p2', 'clean', 'never']);
+    expect(Object.fromEntries(owners)).toEqual({
+      p1: { ownerNode: winner, epoch: 2 },
+      p2: { ownerNode: 'node-dead', epoch: 1 },
+      clean: { ownerNode: 'node-dead', epoch: 1 },
+    });
+    // The dead node's late write is refused.
+    dead.store.saveSubscription('p1', 'late', subscription);
+    await dead.store.flush();
+    expect(dead.fenced).toEqual([['p1', winner]]);
+    expect(await b.store.experimental_orphanedSessions(['node-b', 'node-c'])).toEqual([
+      { clientId: 'p2', ownerNode: 'node-dead' },
+    ]);
+  });
 });

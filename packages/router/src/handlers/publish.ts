@@ -137,7 +137,17 @@ function accept(
   const hold = connection.core.hooks.beforePublishAck;
   if (hold !== undefined) return acceptHeld(connection, packet, message, hold);
   if (packet.qos === 2) rememberQos2(connection, packet);
-  const matched = connection.core.route(message, session);
+  const core = connection.core;
+  const matched = core.route(message, session);
+  if (core.fanOut !== undefined) {
+    // Cluster: the other nodes this message went to may owe a confirmation before the ack.
+    const confirmed = core.remoteConfirm;
+    core.remoteConfirm = undefined;
+    if (confirmed !== undefined) {
+      acknowledge(connection, packet, ReasonCode.Success, undefined, confirmed);
+      return undefined;
+    }
+  }
   // 5.0: tell the publisher nobody was subscribed [MQTT-3.4.2.1]; the message was still accepted.
   acknowledge(connection, packet, matched === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success);
   return undefined;
@@ -205,7 +215,13 @@ function refuseHeld(connection: Connection, packet: PublishPacket, message: Mess
  * PUBACK / PUBREC once what the message made the store write is durable; a refusal (5.0, 0x80
  * or more) says why in a Reason String when the client allows it (`withReasonString`).
  */
-function acknowledge(connection: Connection, packet: PublishPacket, reasonCode: number, why?: string): void {
+function acknowledge(
+  connection: Connection,
+  packet: PublishPacket,
+  reasonCode: number,
+  why?: string,
+  confirmed?: PromiseLike<void>,
+): void {
   if (packet.qos === 0) return;
   const ack: AckPacket = {
     type: packet.qos === 1 ? PacketType.Puback : PacketType.Pubrec,
@@ -213,5 +229,9 @@ function acknowledge(connection: Connection, packet: PublishPacket, reasonCode: 
     reasonCode: connection.protocolVersion === 5 ? reasonCode : 0,
     properties: undefined,
   };
-  connection.ackDurably(why === undefined ? ack : withReasonString(connection, ack, why));
+  connection.ackDurably(
+    why === undefined ? ack : withReasonString(connection, ack, why),
+    undefined,
+    confirmed,
+  );
 }

@@ -28,7 +28,8 @@ export interface ClaimResult {
 type Row = Record<string, unknown>;
 
 /**
- * Claims `clientId` for `nodeId` in one transaction: bumps its epoch in `session_owners` (the
+ * Claims `clientId` for `nodeId` in one transaction (with `onlyFrom`: only if one of those nodes
+ * owns it now, else `undefined`): bumps its epoch in `session_owners` (the
  * row lock waits for every batch share-locking it, so a stale batch either committed before or
  * is refused after), reads its session, and rewrites its deliveries to carry their bodies
  * inline under (`storeEpoch`, a fresh id below 0): the claimed rows no longer depend on a
@@ -42,10 +43,20 @@ export async function claimSession(
   storeEpoch: number,
   allocateId: () => number,
   logger: Logger,
-): Promise<ClaimResult> {
+  onlyFrom?: readonly string[],
+): Promise<ClaimResult | undefined> {
   await client.query('BEGIN');
   try {
-    const claimed = (await client.query({ text: sql.ownerClaim, values: [clientId, nodeId] })).rows[0] as Row;
+    const claimed = (
+      onlyFrom === undefined
+        ? await client.query({ text: sql.ownerClaim, values: [clientId, nodeId] })
+        : await client.query({ text: sql.ownerClaimFrom, values: [clientId, nodeId, onlyFrom] })
+    ).rows[0] as Row | undefined;
+    if (claimed === undefined) {
+      // Owned by none of `onlyFrom` (any more): nothing claimed.
+      await client.query('ROLLBACK');
+      return undefined;
+    }
     const epoch = Number(claimed.owner_epoch);
     const previous = claimed.previous_node as string | null;
     const previousOwner = previous === null || previous === nodeId ? undefined : previous;

@@ -110,6 +110,17 @@ WHERE client_id = ANY($1::text[]) ORDER BY client_id FOR SHARE`,
 ON CONFLICT (client_id) DO UPDATE SET owner_node = EXCLUDED.owner_node, owner_epoch = o.owner_epoch + 1,
   claimed_at = now()
 RETURNING owner_epoch, (SELECT p.owner_node FROM ${t('session_owners')} p WHERE p.client_id = $1) AS previous_node`,
+    // A claim only from the listed owners (adopting a dead node's sessions): no row when another
+    // node took it first. The old owner comes from the locked row, not the statement's snapshot.
+    ownerClaimFrom: `UPDATE ${t('session_owners')} o SET owner_node = $2, owner_epoch = o.owner_epoch + 1, claimed_at = now()
+FROM (SELECT client_id, owner_node FROM ${t('session_owners')} WHERE client_id = $1 FOR UPDATE) p
+WHERE o.client_id = p.client_id AND p.owner_node = ANY($3::text[])
+RETURNING o.owner_epoch, p.owner_node AS previous_node`,
+    // Stored sessions whose owner is none of the given nodes (a dead or departed node's).
+    ownersOrphaned: `SELECT o.client_id, o.owner_node FROM ${t('session_owners')} o
+JOIN ${t('sessions')} s ON s.client_id = o.client_id
+WHERE o.owner_node <> ALL($1::text[]) ORDER BY o.client_id LIMIT $2`,
+    ownersOf: `SELECT client_id, owner_node, owner_epoch FROM ${t('session_owners')} WHERE client_id = ANY($1::text[])`,
     claimSession: `SELECT client_id, protocol_version, session_expiry_interval, username, expires_at
 FROM ${t('sessions')} WHERE client_id = $1`,
     claimSubscriptions: `SELECT client_id, topic_filter, qos, no_local, retain_as_published, retain_handling,
