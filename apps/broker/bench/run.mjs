@@ -23,6 +23,7 @@ import {
   useOursCli,
 } from './lib/brokers.mjs';
 import { probeMqtt5 } from './lib/clients.mjs';
+import { startOursGroup } from './lib/cluster.mjs';
 import { machineInfo } from './lib/environment.mjs';
 import { killHoldersNow, measureIdleMemory } from './lib/idle-memory.mjs';
 import { describeKdfCosts, measureKdfCosts } from './lib/kdf-cost.mjs';
@@ -56,7 +57,8 @@ const BARE_NA = 'n/a: the bare server answers CONNECT and PINGREQ only; it route
 function usage() {
   return `usage: node apps/broker/bench/run.mjs [options]
   --quick              1 repetition and smaller counts (a smoke run, ~5 min)
-  --only <list>        scenarios to run, comma-separated: ${SCENARIOS.map((s) => s.id).join(', ')} (or 1-${SCENARIOS.length});
+  --only <list>        scenarios to run, comma-separated: ${SCENARIOS.map((s) => s.id).join(', ')} (or 1-${Object.keys(SCENARIO_ALIASES).length});
+                       the default is every scenario but the ${SCENARIOS.filter((s) => s.optIn).length} cluster ones (they need NATS: --only cluster);
                        a group: ${Object.keys(SCENARIO_GROUPS).join(', ')} (${Object.values(SCENARIO_GROUPS)
                          .map((ids) => ids.join(','))
                          .join('; ')})
@@ -101,7 +103,7 @@ function parseOptions(argv) {
       .filter(Boolean);
   const only = values.only
     ? list(values.only).flatMap((id) => SCENARIO_GROUPS[id] ?? [SCENARIO_ALIASES[id] ?? id])
-    : SCENARIOS.map((s) => s.id);
+    : SCENARIOS.filter((s) => !s.optIn).map((s) => s.id);
   for (const id of only) {
     if (!SCENARIOS.some((s) => s.id === id)) throw new Error(`--only ${id}: unknown scenario\n${usage()}`);
   }
@@ -197,6 +199,8 @@ function runGenerator(scenario, broker, params) {
       brokerPid: broker.pid,
       broker: broker.name,
       params,
+      // The cluster scenarios' entrants (lib/cluster.mjs): where clients go, whose CPU counts.
+      topology: broker.topology,
     });
   });
 }
@@ -249,6 +253,8 @@ function describeRun(result, unitPick) {
   parts.push(
     `broker CPU ${util(result.brokerCpuSeconds)}, generator CPU ${util(result.generatorCpuSeconds)} of ${result.windowSeconds.toFixed(2)} s`,
   );
+  if (result.natsCpuSeconds !== undefined)
+    parts.push(`NATS CPU ${util(result.natsCpuSeconds)}, PostgreSQL CPU ${util(result.postgresCpuSeconds)}`);
   if (result.end && result.end !== 'complete') parts.push(`ended: ${result.end}`);
   return parts.join(', ');
 }
@@ -315,9 +321,16 @@ async function warmUp(scenario, broker, options) {
   return params;
 }
 
-/** Starts one entrant of a scenario: a broker, with the options of its variant. */
+/**
+ * Starts one entrant of a scenario: a broker, with the options of its variant, or with
+ * `options.group` ours as a single node, a cluster of nodes or a process with workers
+ * (lib/cluster.mjs).
+ */
 async function startEntrant(entrant, limits) {
-  const broker = await startBroker(entrant.broker, { limits, ...entrant.options });
+  const broker =
+    entrant.options?.group === undefined
+      ? await startBroker(entrant.broker, { limits, ...entrant.options })
+      : await startOursGroup({ limits, ...entrant.options.group });
   broker.name = entrant.name;
   return broker;
 }
@@ -407,8 +420,12 @@ async function runScenario(scenario, entrants, options, limits, record) {
     try {
       running.set(entrant.name, await startEntrant(entrant, limits));
     } catch (error) {
-      record(entrant.name, { ok: false, error: `cannot start: ${error.message}` });
-      console.log(`  [${scenario.id}] ${entrant.name}: SKIPPED, cannot start: ${error.message}`);
+      // `na`: this build cannot run the entrant at all (lib/cluster.mjs: no --workers yet).
+      if (error.na) record(entrant.name, { ok: false, na: true, error: error.message });
+      else record(entrant.name, { ok: false, error: `cannot start: ${error.message}` });
+      console.log(
+        `  [${scenario.id}] ${entrant.name}: SKIPPED, ${error.na ? '' : 'cannot start: '}${error.message}`,
+      );
     }
   }
   if (scenario.protocolVersion === 5) await dropBrokersWithoutMqtt5(scenario, running, record);

@@ -6,16 +6,23 @@ import { exitCodeFor, isBrokerAppError } from './errors.js';
 import { createLogger } from './logger.js';
 import { exitOnSignals, reloadOnSignal } from './shutdown.js';
 import { type RunningBroker, startBroker } from './start-broker.js';
+import { WORKER_ENV } from './workers/worker-messages.js';
 
 // The `mqtt-adapt` executable. Exit codes: 0 stopped cleanly (or --help, --version,
 // --print-config), 1 runtime error (port in use, forced shutdown, crash), 2 invalid config.
 // `mqtt-adapt user ...` and `mqtt-adapt acl ...` manage users and ACL rules in the store;
-// `mqtt-adapt cluster status` lists the nodes of a cluster.
+// `mqtt-adapt cluster status` lists the nodes of a cluster. With `--workers N` this process is
+// the primary of N worker processes (src/workers/); a single process runs none of that code.
 const argv = process.argv.slice(2);
+// A worker of our own primary: it takes its config from the primary, not from argv and env.
+const isWorker = process.env[WORKER_ENV] !== undefined;
 const isAdmin = (ADMIN_COMMANDS as readonly string[]).includes(argv[0] ?? '');
 const isClusterCommand = argv[0] === 'cluster';
-const command = isAdmin || isClusterCommand ? undefined : prepareCli(argv, process.env);
-if (isClusterCommand) {
+const command = isWorker || isAdmin || isClusterCommand ? undefined : prepareCli(argv, process.env);
+if (isWorker) {
+  const { runWorker } = await import('./workers/worker-process.js');
+  await runWorker();
+} else if (isClusterCommand) {
   // `mqtt-adapt cluster status`: the membership table of the shared PostgreSQL.
   process.exitCode = await runClusterCommand(argv, process.env, process);
 } else if (command === undefined) {
@@ -30,6 +37,9 @@ if (isClusterCommand) {
   process.stdout.write(command.stdout);
   process.stderr.write(command.stderr);
   process.exitCode = command.exitCode;
+} else if (command.config.workers > 1) {
+  const { runWorkersCli } = await import('./workers/workers-cli.js');
+  await runWorkersCli(command.config, command.configFile);
 } else {
   const log = await createLogger(command.config.log);
   process.on('uncaughtException', (error) => {

@@ -19,6 +19,7 @@ import {
   listenerChecks,
   resolveListeners,
 } from './listener-config.js';
+import { checkWorkers, defaultWorkers, workersValue } from './workers/workers-config.js';
 
 /**
  * The broker's one config schema. A config file, `MQTT_ADAPT_*` environment variables and CLI
@@ -70,6 +71,14 @@ export interface BrokerConfig {
    * `src/cluster/cluster-config.ts` and the README's Cluster section). Default: off.
    */
   cluster: ClusterConfig;
+  /**
+   * Broker processes on this machine (`--workers`), read by the CLI only. 1 runs the broker in
+   * the CLI's process. N > 1 makes the CLI a node:cluster primary that forks N workers sharing
+   * the listening ports, each one cluster node (needs `cluster.enabled`; see
+   * `src/workers/workers-config.ts` and the README's Workers section). `auto` in a config file,
+   * a flag or a variable: one per core. Default 1.
+   */
+  workers: number;
 }
 
 /** Users and ACL rules live in the store; these settings say how they are applied. */
@@ -201,6 +210,8 @@ export interface BrokerConfigInput extends ListenerShortcutsInput {
   /** Validated as the config file's `bridges:` list (defaults filled in per field). */
   bridges?: unknown[];
   cluster?: Partial<ClusterConfig>;
+  /** A number, or `auto` for one per core. */
+  workers?: number | 'auto';
 }
 
 /** Node's timers hold at most 2^31 - 1 ms. */
@@ -248,6 +259,7 @@ export const fieldChecks = {
   failureDelayMs: integerIn(0, MAX_TIMEOUT_MS, 'a delay in ms'),
   maxFailureDelayMs: integerIn(0, MAX_TIMEOUT_MS, 'a delay in ms'),
   ...clusterChecks,
+  workers: workersValue(),
 } as const satisfies Record<string, Check<unknown>>;
 
 /**
@@ -267,6 +279,7 @@ export function resolveConfig(input: unknown): BrokerConfig {
     'auth',
     'bridges',
     'cluster',
+    'workers',
     'tls',
     'ws',
     'wss',
@@ -289,7 +302,9 @@ export function resolveConfig(input: unknown): BrokerConfig {
     auth: resolveAuth(root.auth),
     bridges: resolveBridges(root.bridges),
     cluster: resolveCluster(root.cluster, store.type),
+    workers: optional(root.workers, 'workers', fieldChecks.workers, defaultWorkers),
   };
+  checkWorkers(config.workers, config.cluster);
   if (config.auth.maxFailureDelayMs >= config.limits.authenticateTimeoutMs) {
     throw configError(
       `auth.maxFailureDelayMs = ${config.auth.maxFailureDelayMs} is not below limits.authenticateTimeoutMs = ${config.limits.authenticateTimeoutMs}: delayed logins would time out; lower the one or raise the other`,

@@ -20,7 +20,9 @@ export type BrokerAppErrorCode =
    */
   | 'BROKER_BRIDGE_FAILED'
   /** Cluster mode cannot start: NATS unreachable, or the membership table cannot be written. Exit code 1. */
-  | 'BROKER_CLUSTER_UNAVAILABLE';
+  | 'BROKER_CLUSTER_UNAVAILABLE'
+  /** A `--workers` worker exited before it was ready without a reason of its own (a crash). Exit code 1. */
+  | 'BROKER_WORKER_FAILED';
 
 /**
  * An error whose message is the one line the CLI prints before it exits, e.g.

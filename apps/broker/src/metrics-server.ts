@@ -13,7 +13,8 @@ export interface MetricsAddress {
 export interface MetricsServerOptions {
   readonly host: string;
   readonly port: number;
-  readonly metrics: BrokerMetrics;
+  /** What `/metrics` serves: a broker's metrics, or a `--workers` primary's merge of its workers'. */
+  readonly metrics: Pick<BrokerMetrics, 'metrics' | 'contentType'>;
   /** `/readyz` answers 200 while this is true, 503 otherwise. */
   readonly isReady: () => boolean;
   readonly log: Logger;

@@ -1,5 +1,6 @@
 import type { Broker, Store } from '@mqtt-adapt/router';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { BridgeStatus } from './bridges/bridge-runtime.js';
 import { BrokerFigures } from './broker-figures.js';
 import { packageVersion } from './cli-command.js';
@@ -29,10 +30,15 @@ export class Observability {
     private readonly server: RunningMetricsServer | undefined,
   ) {}
 
-  static async start(config: BrokerConfig, log: Logger): Promise<Observability> {
+  /**
+   * `serve` false (a `--workers` worker): the metrics are collected but no HTTP server is bound;
+   * the primary serves them for every worker (see `registry`).
+   */
+  static async start(config: BrokerConfig, log: Logger, serve = true): Promise<Observability> {
     const { port, host } = config.metrics;
     if (port === undefined) return new Observability(config, log, undefined, undefined);
     const metrics = new BrokerMetrics();
+    if (!serve) return new Observability(config, log, metrics, undefined);
     let observability: Observability | undefined;
     const server = await listenMetrics({
       host,
@@ -48,6 +54,11 @@ export class Observability {
   /** The metrics server's address, when there is one. */
   get metricsAddress(): MetricsAddress | undefined {
     return this.server?.address;
+  }
+
+  /** The registry of the broker's metrics (`metrics.port` set), for a `--workers` primary to read. */
+  get registry(): Registry | undefined {
+    return this.metrics?.registry;
   }
 
   instrumentStore(store: Store): void {
@@ -74,12 +85,12 @@ export class Observability {
     const figures = this.figures ?? new BrokerFigures(broker);
     this.figures = figures;
     const version = packageVersion();
-    if (this.metrics !== undefined && this.server !== undefined) {
+    if (this.metrics !== undefined) {
       this.metrics.observeVersion(version);
       this.metrics.observeBroker(broker, figures, listeners);
       if (this.bridges !== undefined) this.metrics.observeBridges(this.bridges);
-      this.log.info({ ...this.server.address }, 'listening');
     }
+    if (this.server !== undefined) this.log.info({ ...this.server.address }, 'listening');
     if (this.config.sysInterval > 0) {
       this.sys = startSysTopics(broker, {
         intervalSeconds: this.config.sysInterval,

@@ -16,6 +16,7 @@ import {
   fieldChecks,
 } from './config.js';
 import { type Check, closest, configError, isPlainObject } from './internal/checks.js';
+import { defaultWorkers } from './workers/workers-config.js';
 
 /** Where a setting of the config lives, e.g. `['listeners', 0, 'port']`. */
 export type ConfigPath = readonly [string, ...Array<string | number>];
@@ -567,6 +568,16 @@ export const configOptions: readonly OptionSpec[] = [
     fieldChecks.deadAfterMs,
     defaultCluster.deadAfterMs,
     'cluster: a node whose heartbeat is older than this is lapsed (no more messages are sent to it)',
+  ),
+  option(
+    'workers',
+    'MQTT_ADAPT_WORKERS',
+    ['workers'],
+    'n|auto',
+    fieldChecks.workers,
+    defaultWorkers,
+    'broker processes on this machine sharing the listening ports (node:cluster), each a cluster node (needs --cluster); auto: one per core',
+    { example: '4' },
   ),
 ];
 

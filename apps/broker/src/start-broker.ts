@@ -1,12 +1,14 @@
 import { Broker, type BrokerHooks, isStoreError, type Store } from '@mqtt-adapt/router';
 import { PgStore } from '@mqtt-adapt/store-pg';
 import pino, { type Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { StoreAuth } from './auth/store-auth.js';
 import { withBridgeAccess } from './bridges/bridge-access.js';
 import { BridgeRuntime } from './bridges/bridge-runtime.js';
 import { ClusterNode } from './cluster/cluster-node.js';
 import { type BrokerConfig, type BrokerConfigInput, resolveConfig, toBrokerOptions } from './config.js';
 import { BrokerAppError, isBrokerAppError } from './errors.js';
+import { configError } from './internal/checks.js';
 import {
   type ListenerAddress,
   type RunningListener,
@@ -57,6 +59,7 @@ export interface RunningBroker {
  * names, restoring persistent sessions and retained messages (throws
  * `BROKER_STORE_UNAVAILABLE`; nothing is bound then), binds every listener (throws
  * `BROKER_PORT_IN_USE` / `BROKER_LISTEN_FAILED`), and logs one `listening` line per listener.
+ * `workers` > 1 is a config error here: forking worker processes is the CLI's job.
  *
  * ```ts
  * const { addresses, close } = await startBroker({ listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }] });
@@ -69,11 +72,45 @@ export async function startBroker(
   options: StartBrokerOptions = {},
 ): Promise<RunningBroker> {
   const resolved = resolveConfig(config);
+  if (resolved.workers > 1) {
+    throw configError(
+      `workers = ${resolved.workers} is read by the mqtt-adapt CLI only; startBroker runs one broker in this process (run one per process, each with its own cluster.nodeId)`,
+    );
+  }
+  return (await startWith(resolved, options, { serveMetrics: true, listeningMessage: 'listening' })).running;
+}
+
+/** How a `--workers` worker's broker differs from `startBroker`'s; not part of the package API. */
+export interface WorkerStartOptions {
+  /** False: the metrics are collected, but the primary serves them (one port, every worker). */
+  readonly serveMetrics: boolean;
+  /** Message of the line logged per bound listener; the primary logs `listening` once. */
+  readonly listeningMessage: string;
+}
+
+/**
+ * `startBroker` for a `--workers` worker, with the config the primary resolved (already
+ * validated): also hands out the metrics registry for the primary.
+ */
+export function startWorkerBroker(
+  config: BrokerConfig,
+  options: StartBrokerOptions,
+  worker: WorkerStartOptions,
+): Promise<{ running: RunningBroker; registry: Registry | undefined }> {
+  return startWith({ ...config, workers: 1 }, options, worker);
+}
+
+async function startWith(
+  resolved: BrokerConfig,
+  options: StartBrokerOptions,
+  worker: WorkerStartOptions,
+): Promise<{ running: RunningBroker; registry: Registry | undefined }> {
   const log = options.logger ?? pino({ level: 'silent' });
   // The metrics server first: its port in use fails before the store opens (see observability.ts).
-  const observability = await Observability.start(resolved, log);
+  const observability = await Observability.start(resolved, log, worker.serveMetrics);
   try {
-    return await startServing(resolved, log, options, observability);
+    const running = await startServing(resolved, log, options, observability, worker.listeningMessage);
+    return { running, registry: observability.registry };
   } catch (error) {
     await observability.close();
     throw error;
@@ -85,6 +122,7 @@ async function startServing(
   log: Logger,
   options: StartBrokerOptions,
   observability: Observability,
+  listeningMessage: string,
 ): Promise<RunningBroker> {
   // Certificate files are checked before the store opens: a bad one fails startup (exit 2).
   const tlsFiles = readListenerFiles(resolved.listeners);
@@ -165,11 +203,13 @@ async function startServing(
     auth?.stop();
     await bridges.close(0);
     await broker.close();
+    // This node never served: it leaves the cluster (its row marked left) instead of lapsing.
+    await cluster?.close().catch(() => undefined);
     await Promise.all(listeners.map((listener) => listener.closed()));
     throw error;
   }
   const addresses = listeners.map((listener) => listener.address);
-  for (const address of addresses) log.info({ ...address, store: broker.store.name }, 'listening');
+  for (const address of addresses) log.info({ ...address, store: broker.store.name }, listeningMessage);
   // $SYS, the broker's metrics, /readyz 200, and the metrics server's `listening` line (after
   // the MQTT ones: scripts take the first `listening` line for the MQTT port).
   observability.ready(broker, listeners);

@@ -7,25 +7,47 @@ import { RemoteInterest } from '../src/cluster/remote-interest.js';
 import { resolveConfig } from '../src/config.js';
 
 describe('LocalInterest', () => {
-  it('changes on the first and last subscription of a filter; shared filters count as their topic filter', () => {
+  it('changes on the first and last subscription of a filter; shared filters as written', () => {
     let changes = 0;
     const local = new LocalInterest(1000, () => changes++);
     local.add('a/#');
+    local.add('a/#');
     local.add('$share/g1/a/#');
-    local.add('$share/g2/b/+');
-    expect(local.filters()).toEqual(['a/#', 'b/+']);
+    expect(local.filters()).toEqual(['$share/g1/a/#', 'a/#']);
     expect(changes).toBe(2);
     expect(local.version).toBe(1002);
     local.remove('a/#');
-    expect(local.filters()).toEqual(['a/#', 'b/+']);
+    expect(local.filters()).toEqual(['$share/g1/a/#', 'a/#']);
     local.remove('$share/g1/a/#');
     local.remove('never/added');
-    expect(local.filters()).toEqual(['b/+']);
+    expect(local.filters()).toEqual(['a/#']);
     expect(changes).toBe(3);
   });
 });
 
 describe('RemoteInterest', () => {
+  it('share groups: one node per group and message, this one included, in turns; not in the plain match', () => {
+    const remote = new RemoteInterest();
+    remote.update('b', 1, ['$share/g/s/#', '$share/h/s/x']);
+    remote.update('c', 1, ['$share/g/s/#']);
+    remote.localShared('$share/g/s/#', 'self', true);
+    const out: string[] = [];
+    expect(remote.matchNodes('s/x', out)).toBe(0);
+    const picks: Array<[string, string]> = [];
+    const chosen: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      expect(remote.pickShared('s/x', picks)).toBe(2);
+      chosen.push(picks.find(([filter]) => filter === '$share/g/s/#')![1]);
+      expect(picks.find(([filter]) => filter === '$share/h/s/x')![1]).toBe('b');
+    }
+    expect(chosen.slice(0, 3).sort()).toEqual(['b', 'c', 'self']);
+    expect(chosen.slice(3)).toEqual(chosen.slice(0, 3));
+    remote.removeNode('b');
+    remote.localShared('$share/g/s/#', 'self', false);
+    expect(remote.pickShared('s/x', picks)).toBe(1);
+    expect(picks).toEqual([['$share/g/s/#', 'c']]);
+  });
+
   it('names each matching node once, however many of its filters match', () => {
     const remote = new RemoteInterest();
     remote.update('b', 1, ['t/#', 't/+/x', 'other']);

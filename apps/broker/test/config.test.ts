@@ -60,6 +60,7 @@ describe('resolveConfig', () => {
         heartbeatMs: 1000,
         deadAfterMs: 5000,
       },
+      workers: 1,
     });
     expect(resolveConfig(undefined)).toEqual(resolveConfig({}));
   });
@@ -172,7 +173,7 @@ describe('resolveConfig', () => {
     ],
     [
       { zzz: 1 },
-      'config: zzz is not a known key; known keys: listeners, limits, log, dataDir, store, shutdownTimeoutMs, metrics, sysInterval, auth, bridges, cluster, tls, ws, wss',
+      'config: zzz is not a known key; known keys: listeners, limits, log, dataDir, store, shutdownTimeoutMs, metrics, sysInterval, auth, bridges, cluster, workers, tls, ws, wss',
     ],
   ])('rejects %j with one line naming key, value and fix', (input, message) => {
     const error = appErrorOf(() => resolveConfig(input));

@@ -48,7 +48,9 @@ expectTypeOf<BrokerAppErrorCode>().toEqualTypeOf<
   | 'BROKER_STORE_UNAVAILABLE'
   | 'BROKER_BRIDGE_FAILED'
   | 'BROKER_CLUSTER_UNAVAILABLE'
+  | 'BROKER_WORKER_FAILED'
 >();
+expectTypeOf<BrokerConfig['workers']>().toEqualTypeOf<number>();
 expectTypeOf<BrokerConfig['bridges']>().toEqualTypeOf<BridgeConfig[]>();
 expectTypeOf<BridgeType>().toEqualTypeOf<'rabbitmq' | 'nats' | 'redis' | 'mqtt'>();
 expectTypeOf<BridgeUplinkConfig['ack']>().toEqualTypeOf<'store' | 'after-confirm'>();

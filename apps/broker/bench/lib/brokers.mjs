@@ -98,6 +98,11 @@ export function useOursCli(path) {
   return oursCli;
 }
 
+/** The CLI `ours` runs from (this checkout's, or `--ours-cli`'s). */
+export function oursCliPath() {
+  return oursCli;
+}
+
 /** Why a broker cannot run here, or undefined if it looks runnable. */
 export function unavailableReason(name) {
   if (name === 'ours') {
@@ -290,9 +295,10 @@ function describe(child, port, name, extra = {}) {
 /**
  * Where `ours` keeps its state: `memory` (the default of every scenario but the persistence
  * one, like the peers' in-memory setups), `sqlite` (a temp data dir) or `postgres` (a schema
- * of its own on BENCH_PG_URL). Returns the flags and an async cleanup.
+ * of its own on BENCH_PG_URL, or `schema`: one the caller owns and drops, the nodes of a
+ * cluster). Returns the flags and an async cleanup.
  */
-function ourStoreArgs(store) {
+function ourStoreArgs(store, schema = undefined) {
   if (store === 'memory') return { args: ['--store', 'memory'], cleanup: undefined };
   if (store === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'mqtt-adapt-bench-sqlite-'));
@@ -309,17 +315,26 @@ function ourStoreArgs(store) {
     };
   }
   if (store === 'postgres') {
-    const schema = `mqtt_adapt_bench_${process.pid}_${Date.now().toString(36)}`;
-    const cleanup = () => dropSchema(schema);
+    const own = schema ?? benchSchemaName();
+    const cleanup = schema === undefined ? () => dropSchema(own) : undefined;
     return {
-      args: ['--store', 'postgres', '--database-url', BENCH_PG_URL, '--database-schema', schema],
+      args: ['--store', 'postgres', '--database-url', BENCH_PG_URL, '--database-schema', own],
       cleanup,
     };
   }
   throw new Error(`unknown store ${store}`);
 }
 
-async function dropSchema(schema) {
+let schemas = 0;
+/** A schema name no other bench run or broker of this run uses. */
+export function benchSchemaName() {
+  return `mqtt_adapt_bench_${process.pid}_${Date.now().toString(36)}_${++schemas}`;
+}
+
+/** The PostgreSQL URL `ours` gets with `store: 'postgres'` (BENCH_PG_URL). */
+export const benchPgUrl = BENCH_PG_URL;
+
+export async function dropSchema(schema) {
   const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: BENCH_PG_URL, connectionTimeoutMillis: 3000 });
   try {
@@ -375,7 +390,8 @@ function prepareOurStore(ourStore, store, users, aclRules) {
  * before it starts), `passwordFile` (aedes, mosquitto: a `mosquitto_passwd` file of the bench
  * user), `allowAnonymous` (mosquitto; ours takes `--allow-anonymous` in `args`), `aclRules`
  * (ours, mosquitto: the generated ACL file of that many rules, lib/auth-setup.mjs) and `args`
- * (ours: extra CLI flags).
+ * (ours: extra CLI flags). `schema` (ours, postgres): that schema instead of a fresh one, not
+ * dropped at stop (lib/cluster.mjs: the nodes of a cluster share one).
  */
 export async function startBroker(
   name,
@@ -388,6 +404,7 @@ export async function startBroker(
     allowAnonymous = true,
     aclRules = 0,
     args: extraArgs = [],
+    schema = undefined,
   } = {},
 ) {
   if (name === 'bare') {
@@ -405,7 +422,7 @@ export async function startBroker(
   }
   if (name === 'ours' || name === 'aedes') {
     const script = name === 'ours' ? oursCli : AEDES_SERVER;
-    const ourStore = name === 'ours' ? ourStoreArgs(store) : { args: [], cleanup: undefined };
+    const ourStore = name === 'ours' ? ourStoreArgs(store, schema) : { args: [], cleanup: undefined };
     let passwd;
     try {
       if (name === 'ours') prepareOurStore(ourStore, store, users, aclRules);

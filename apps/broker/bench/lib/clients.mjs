@@ -206,7 +206,10 @@ export async function openClient(
   return client;
 }
 
-/** Opens `count` clients with at most `concurrency` handshakes in flight (5.0 with `v5`). */
+/**
+ * Opens `count` clients with at most `concurrency` handshakes in flight (5.0 with `v5`). `port`
+ * is a port, or a function of the client's index returning one (the nodes of a cluster).
+ */
 export async function openClients(
   port,
   count,
@@ -214,11 +217,20 @@ export async function openClients(
   { concurrency = 100, keepaliveSeconds = 0, v5 = undefined } = {},
 ) {
   const clients = new Array(count);
+  const portOf = typeof port === 'function' ? port : () => port;
   let next = 0;
   const worker = async () => {
     while (next < count) {
       const index = next++;
-      clients[index] = await openClient(port, `${prefix}-${index}`, keepaliveSeconds, 0, true, undefined, v5);
+      clients[index] = await openClient(
+        portOf(index),
+        `${prefix}-${index}`,
+        keepaliveSeconds,
+        0,
+        true,
+        undefined,
+        v5,
+      );
     }
   };
   const workers = [];

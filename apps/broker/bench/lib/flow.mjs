@@ -1,7 +1,7 @@
 // Flow control and measurement shared by the scenarios: the measured window (wall time and
 // CPU), waiting for deliveries, and the publishers' pumps with their bounded windows.
 import { performance } from 'node:perf_hooks';
-import { cpuSecondsOf, ownCpuSeconds } from './proc.mjs';
+import { cpuBetween, cpuSecondsOf, ownCpuSeconds, pidsNamed, processSnapshot, processTree } from './proc.mjs';
 
 /** Stop waiting once no PUBLISH arrived for this long. */
 export const IDLE_MS = 2000;
@@ -10,14 +10,27 @@ export const IDLE_MS = 2000;
  * outstanding is taken as dropped by the broker and its credit is released.
  */
 const STALL_MS = 200;
-/** Wall time and CPU of the broker and of this process over one measured window. */
+/**
+ * Services the cluster scenarios measure beside the brokers, by command name: every process of
+ * that name on the machine counts (PostgreSQL: the postmaster, its backends and writers).
+ */
+const INFRA_COMMANDS = { nats: ['nats-server'], postgres: ['postgres'] };
+
+/**
+ * Wall time and CPU of the broker and of this process over one measured window. `brokerPid` is
+ * one pid (its own CPU), or `{ roots, infra }` (the cluster scenarios): the CPU of every process
+ * under the pids `roots` (the nodes of a cluster, a broker with worker processes), and with
+ * `infra` that of the NATS server and of PostgreSQL too.
+ */
 export class Window {
   constructor(brokerPid) {
     this.brokerPid = brokerPid;
+    this.group = typeof brokerPid === 'object' && brokerPid !== null ? brokerPid : undefined;
   }
 
   start() {
-    this.brokerCpu0 = cpuSecondsOf(this.brokerPid);
+    this.snapshot0 = this.group === undefined ? undefined : processSnapshot();
+    this.brokerCpu0 = this.#brokerCpu();
     this.generatorCpu0 = ownCpuSeconds();
     this.t0 = performance.now();
     this.mark();
@@ -26,7 +39,8 @@ export class Window {
   /** Samples time and CPU now, so that `stop(true)` can end the window here instead. */
   mark() {
     this.tMark = performance.now();
-    this.brokerCpuMark = cpuSecondsOf(this.brokerPid);
+    this.snapshotMark = this.group === undefined ? undefined : processSnapshot();
+    this.brokerCpuMark = this.#brokerCpu(this.snapshotMark);
     this.generatorCpuMark = ownCpuSeconds();
   }
 
@@ -34,13 +48,31 @@ export class Window {
   stop(atMark = false) {
     if (atMark) {
       this.t1 = this.tMark;
+      this.snapshot1 = this.snapshotMark;
       this.brokerCpu1 = this.brokerCpuMark;
       this.generatorCpu1 = this.generatorCpuMark;
       return;
     }
     this.t1 = performance.now();
-    this.brokerCpu1 = cpuSecondsOf(this.brokerPid);
+    this.snapshot1 = this.group === undefined ? undefined : processSnapshot();
+    this.brokerCpu1 = this.#brokerCpu(this.snapshot1);
     this.generatorCpu1 = ownCpuSeconds();
+  }
+
+  /** One pid: its CPU seconds so far; a group: the CPU of its trees since start() (0 at start). */
+  #brokerCpu(snapshot = undefined) {
+    if (this.group === undefined) return cpuSecondsOf(this.brokerPid);
+    if (snapshot === undefined) return 0;
+    const pids = new Set([
+      ...processTree(this.snapshot0, this.group.roots),
+      ...processTree(snapshot, this.group.roots),
+    ]);
+    return cpuBetween(this.snapshot0, snapshot, pids);
+  }
+
+  #infraCpu(names) {
+    const pids = new Set([...pidsNamed(this.snapshot0, names), ...pidsNamed(this.snapshot1, names)]);
+    return pids.size === 0 ? null : cpuBetween(this.snapshot0, this.snapshot1, pids);
   }
 
   summary() {
@@ -48,10 +80,18 @@ export class Window {
       this.brokerCpu0 === undefined || this.brokerCpu1 === undefined
         ? null
         : this.brokerCpu1 - this.brokerCpu0;
+    const infra =
+      this.group?.infra === true
+        ? {
+            natsCpuSeconds: this.#infraCpu(INFRA_COMMANDS.nats),
+            postgresCpuSeconds: this.#infraCpu(INFRA_COMMANDS.postgres),
+          }
+        : {};
     return {
       windowSeconds: (this.t1 - this.t0) / 1000,
       brokerCpuSeconds: brokerCpu,
       generatorCpuSeconds: this.generatorCpu1 - this.generatorCpu0,
+      ...infra,
     };
   }
 }

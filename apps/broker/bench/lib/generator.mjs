@@ -1,5 +1,5 @@
 // The load generator process. run.mjs forks one per measured run, sends
-// { scenario, port, brokerPid, broker, params } over IPC and gets { ok, result } or { ok: false, error }
+// { scenario, port, brokerPid, broker, params, topology? } over IPC and gets { ok, result } or { ok: false, error }
 // back. Keeping it in its own process separates its CPU from the broker's and from the
 // orchestrator's.
 import { scenarioFunctions } from './scenarios.mjs';
@@ -12,6 +12,10 @@ process.once('message', async (message) => {
   try {
     const run = functions[message.scenario];
     if (run === undefined) throw new Error(`unknown scenario ${message.scenario}`);
+    // The cluster scenarios (lib/cluster.mjs): the CPU of every node's process tree, NATS and
+    // PostgreSQL (lib/flow.mjs Window); `topology` also says where clients connect (lib/topology.mjs).
+    if (message.topology !== undefined)
+      message.brokerPid = { roots: message.topology.pids, infra: message.topology.infra };
     reply = { ok: true, result: await run(message) };
   } catch (error) {
     reply = { ok: false, error: error instanceof Error ? error.message : String(error) };

@@ -294,24 +294,26 @@ export function warnings(rows) {
  * the scenario asks for (e.g. ours/sqlite over ours/memory, with its target).
  */
 export function variantTable(row) {
+  // Work per CPU-second only for a rate (a derived row's latency or CPU per message is not one).
+  const perCpu = row.perCpuUnit !== undefined;
   const header = [
     'broker',
     row.unit,
-    row.perCpuUnit ?? '',
+    ...(perCpu ? [row.perCpuUnit] : []),
     'CPU (broker/gen)',
     'runs (value per rep)',
     'end',
   ];
   const body = row.variants.map((name) => {
     const s = row.brokers[name];
-    if (s === undefined) return [name, '—', '—', '—', 'not run', ''];
+    if (s === undefined) return [name, '—', ...(perCpu ? ['—'] : []), '—', 'not run', ''];
     const failed = s.failed > 0 ? ` (+${s.failed} failed)` : '';
     return [
       name,
-      formatNumber(s.value),
-      formatNumber(s.perBrokerCpuSecond),
+      valueCell(s, s.value, formatNumber),
+      ...(perCpu ? [valueCell(s, s.perBrokerCpuSecond, formatNumber)] : []),
       cpuCell(s),
-      s.values.map(formatNumber).join(', ') + failed,
+      s.na ? 'n/a' : s.values.map(formatNumber).join(', ') + failed,
       s.ends.join(','),
     ];
   });
@@ -326,7 +328,8 @@ export function variantTable(row) {
     }
     const aCpu = row.brokers[over]?.perBrokerCpuSecond ?? null;
     const bCpu = row.brokers[under]?.perBrokerCpuSecond ?? null;
-    lines.push(`  ${over} / ${under}: ${ratio}${verdict}; per broker CPU-second ${formatRatio(aCpu, bCpu)}`);
+    const perCpuRatio = perCpu ? `; per broker CPU-second ${formatRatio(aCpu, bCpu)}` : '';
+    lines.push(`  ${over} / ${under}: ${ratio}${verdict}${perCpuRatio}`);
   }
   return lines.join('\n');
 }

@@ -1,6 +1,7 @@
 // The scenarios run.mjs knows: the generator function, default counts (full and --quick),
 // how to size counts from a warm-up rate, and the rows each adds to the tables.
 import { ACL_RULE_COUNT, BENCH_USER } from './auth-setup.mjs';
+import { CLUSTER_GROUP, CLUSTER_SCENARIOS } from './cluster-table.mjs';
 import { idleCapacityProblem } from './idle-memory.mjs';
 
 /** Ours in scenarios 9 and 10: the sqlite store (users and ACL rules need a durable one). */
@@ -425,6 +426,8 @@ export const SCENARIOS = [
       },
     ],
   },
+  // `optIn`: only with --only (they need NATS; lib/cluster-table.mjs).
+  ...CLUSTER_SCENARIOS,
 ];
 
 /** The three rows of a connect-cycles scenario: rate, latency of one cycle, broker CPU per cycle. */
@@ -656,4 +659,6 @@ export const SCENARIO_GROUPS = {
     'qos1-flood',
     'qos2-flood',
   ],
+  // Issue 13: single node vs 2 and 3 nodes over NATS (lib/cluster-table.mjs).
+  cluster: CLUSTER_GROUP,
 };

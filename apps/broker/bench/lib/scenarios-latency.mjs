@@ -8,6 +8,7 @@ import { closeAll, openClient } from './clients.mjs';
 import { IDLE_MS, Window } from './flow.mjs';
 import { PINGREQ, payloadOf, publishPacket, publishRing, repeatPacket } from './packets.mjs';
 import { tagOf } from './scenarios.mjs';
+import { awaitCrossNodeInterest, placement } from './topology.mjs';
 
 /** Most packets written in one tick of a paced sender after the generator fell behind. */
 const MAX_BURST = 25;
@@ -101,15 +102,20 @@ function waitFor(isDone, progress, idleMs) {
  * Measured per message: publish -> delivery at the subscriber, and at QoS 1 publish -> PUBACK at
  * the publisher; the value is the median of publish -> delivery in µs.
  */
-export async function publishLatency({ port, brokerPid, params }) {
+export async function publishLatency(run) {
+  const { brokerPid, params } = run;
   const { qos, ratePerSecond, durationMs, payloadBytes } = params;
+  const at = placement(run);
   const tag = tagOf(`lat${qos}`);
   const topic = `bench/l/${tag}`;
   // Packet ids are the sequence numbers, never reused within a run.
   const count = Math.min(65_535, Math.round((ratePerSecond * durationMs) / 1000));
-  const sub = await openClient(port, `${tag}-sub`, 0, 4, true, undefined, undefined, { peekQos0: qos === 0 });
+  const sub = await openClient(at.sub(0), `${tag}-sub`, 0, 4, true, undefined, undefined, {
+    peekQos0: qos === 0,
+  });
   await sub.subscribe(topic, qos);
-  const pub = await openClient(port, `${tag}-pub`);
+  const pub = await openClient(at.pub(0), `${tag}-pub`);
+  await awaitCrossNodeInterest(run, tag);
   const { ring, stride } = publishRing(topic, payloadOf(payloadBytes), qos, 0, count);
   const sentAt = new Float64Array(count + 1);
   const deliveredAt = new Float64Array(count + 1);

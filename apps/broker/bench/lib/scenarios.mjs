@@ -26,6 +26,7 @@ import {
   repeatPacket,
   userPropertiesSection,
 } from './packets.mjs';
+import { awaitCrossNodeInterest, placement } from './topology.mjs';
 
 const TOPIC = 'bench/t';
 const CYCLE_TOPIC = 'bench/c';
@@ -100,33 +101,39 @@ async function runQos0(pubs, subs, batchBytes, batchCount, batches, creditLimit,
 }
 
 /** 1. N publishers -> 1 subscriber, QoS 0 (11: in 5.0, with user properties). */
-export async function fanIn({ port, brokerPid, params }) {
+export async function fanIn(run) {
+  const { brokerPid, params } = run;
   const { publishers, messagesPerPublisher, payloadBytes, batch, window, timeoutMs } = params;
   const { v5, properties } = protocolOf(params);
+  const at = placement(run);
   const tag = tagOf('fi');
-  const sub = await openClient(port, `${tag}-sub`, 0, 0, true, undefined, v5);
+  const sub = await openClient(at.sub(0), `${tag}-sub`, 0, 0, true, undefined, v5);
   await sub.subscribe(TOPIC, 0);
-  const pubs = await openClients(port, publishers, `${tag}-pub`, { concurrency: publishers, v5 });
+  const pubs = await openClients(at.pub, publishers, `${tag}-pub`, { concurrency: publishers, v5 });
+  await awaitCrossNodeInterest(run, tag);
   const batches = Math.ceil(messagesPerPublisher / batch);
   const batchBytes = repeatPacket(publishPacket(TOPIC, payloadOf(payloadBytes), 0, 0, properties), batch);
   return runQos0(pubs, [sub], batchBytes, batch, batches, window * publishers, brokerPid, timeoutMs);
 }
 
 /** 2. 1 publisher -> N subscribers, QoS 0. */
-export async function fanOut({ port, brokerPid, params }) {
+export async function fanOut(run) {
+  const { brokerPid, params } = run;
   const { subscribers, messages, payloadBytes, batch, window, timeoutMs } = params;
+  const at = placement(run);
   const tag = tagOf('fo');
-  const subs = await openClients(port, subscribers, `${tag}-sub`, { concurrency: 50 });
+  const subs = await openClients(at.sub, subscribers, `${tag}-sub`, { concurrency: 50 });
   await Promise.all(subs.map((sub) => sub.subscribe(TOPIC, 0)));
-  const pub = await openClient(port, `${tag}-pub`);
+  const pub = await openClient(at.pub(0), `${tag}-pub`);
+  await awaitCrossNodeInterest(run, tag);
   const batches = Math.ceil(messages / batch);
   const batchBytes = repeatPacket(publishPacket(TOPIC, payloadOf(payloadBytes), 0), batch);
   return runQos0([pub], subs, batchBytes, batch, batches, window, brokerPid, timeoutMs);
 }
 
 /** 3. N publishers (bounded in-flight window) -> 1 subscriber, QoS 1 end to end (12: in 5.0). */
-export function qos1({ port, brokerPid, params }) {
-  return qos1EndToEnd(port, brokerPid, params, { tag: tagOf('q1'), topic: TOPIC, persistent: false });
+export function qos1(run) {
+  return qos1EndToEnd(run, { tag: tagOf('q1'), topic: TOPIC, persistent: false });
 }
 
 /**
@@ -135,25 +142,28 @@ export function qos1({ port, brokerPid, params }) {
  * publisher) and deleted once it acknowledged. A topic of its own per run; the session is
  * ended afterwards (Clean Session 1 reconnect), so runs do not pile up offline sessions.
  */
-export async function qos1Persistent({ port, brokerPid, params }) {
+export async function qos1Persistent(run) {
   const tag = tagOf('qp');
-  const result = await qos1EndToEnd(port, brokerPid, params, {
+  const result = await qos1EndToEnd(run, {
     tag,
     topic: `bench/p/${tag}`,
     persistent: true,
   });
-  const ender = await openClient(port, `${tag}-sub`, 0, 0, true);
+  const ender = await openClient(placement(run).sub(0), `${tag}-sub`, 0, 0, true);
   ender.socket.end(DISCONNECT);
   await closeAll([ender]);
   return result;
 }
 
-async function qos1EndToEnd(port, brokerPid, params, { tag, topic, persistent }) {
+async function qos1EndToEnd(run, { tag, topic, persistent }) {
+  const { brokerPid, params } = run;
   const { publishers, messagesPerPublisher, payloadBytes, window: inflight, timeoutMs } = params;
   const { v5, properties } = protocolOf(params);
-  const sub = await openClient(port, `${tag}-sub`, 0, 4, !persistent, undefined, v5);
+  const at = placement(run);
+  const sub = await openClient(at.sub(0), `${tag}-sub`, 0, 4, !persistent, undefined, v5);
   await sub.subscribe(topic, 1);
-  const pubs = await openClients(port, publishers, `${tag}-pub`, { concurrency: publishers, v5 });
+  const pubs = await openClients(at.pub, publishers, `${tag}-pub`, { concurrency: publishers, v5 });
+  await awaitCrossNodeInterest(run, tag);
   const payload = payloadOf(payloadBytes);
   const rings = pubs.map((_, i) => qos1PublishRing(topic, payload, i, messagesPerPublisher, properties));
   const expected = messagesPerPublisher * publishers;

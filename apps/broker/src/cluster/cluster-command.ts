@@ -10,7 +10,12 @@ export interface NodeStatus {
   readonly nodeId: string;
   readonly clients: number;
   readonly heartbeatAgeMs: number;
+  /** No heartbeat for `deadAfterMs`, or stopped: not a live node. */
   readonly lapsed: boolean;
+  /** `alive`; `lapsed` (no heartbeat); `left` (stopped cleanly); `retired` (its sessions adopted). */
+  readonly state: 'alive' | 'lapsed' | 'left' | 'retired';
+  /** The node that adopted its persistent sessions, once retired. */
+  readonly retiredBy: string | undefined;
   readonly startedAt: string;
   readonly busSent: number;
   readonly busReceived: number;
@@ -82,11 +87,21 @@ export async function runClusterCommand(
 }
 
 function nodeStatus(row: NodeRow, deadAfterMs: number): NodeStatus {
+  const state =
+    row.retiredBy !== undefined
+      ? 'retired'
+      : row.leftAt !== undefined
+        ? 'left'
+        : row.heartbeatAgeMs > deadAfterMs
+          ? 'lapsed'
+          : 'alive';
   return {
     nodeId: row.nodeId,
     clients: row.clients,
     heartbeatAgeMs: row.heartbeatAgeMs,
-    lapsed: row.heartbeatAgeMs > deadAfterMs,
+    lapsed: state !== 'alive',
+    state,
+    retiredBy: row.retiredBy,
     startedAt: row.startedAt.toISOString(),
     busSent: row.busSent,
     busReceived: row.busReceived,
@@ -98,7 +113,11 @@ function statusTable(nodes: readonly NodeStatus[]): string {
   const header = ['node', 'state', 'clients', 'heartbeat', 'filters', 'bus sent', 'bus received', 'started'];
   const lines = nodes.map((node) => [
     node.nodeId,
-    node.lapsed ? 'LAPSED' : 'alive',
+    node.state === 'alive'
+      ? 'alive'
+      : node.state === 'retired'
+        ? `retired (sessions to ${node.retiredBy})`
+        : node.state.toUpperCase(),
     String(node.clients),
     `${(node.heartbeatAgeMs / 1000).toFixed(1)}s ago`,
     String(node.filters),

@@ -6,20 +6,27 @@ import { BrokerAppError } from '../errors.js';
 import { decodeBusFrame, encodeBusFrame } from './bus-frame.js';
 import { type ClusterConfig, generateNodeId } from './cluster-config.js';
 import { ClusterWills } from './cluster-wills.js';
+import { DurableReceiver } from './durable-receiver.js';
+import { type DurableRoutes, DurableSender } from './durable-sender.js';
 import { LocalInterest } from './local-interest.js';
-import { Membership } from './membership.js';
+import { Membership, type NodeRow } from './membership.js';
+import { OwnershipAudit } from './ownership-audit.js';
 import { RemoteInterest } from './remote-interest.js';
+import { SessionAdoption } from './session-adoption.js';
+import { SessionProvenance } from './session-provenance.js';
 import { SessionTakeover } from './session-takeover.js';
 
 /** NATS subjects of one cluster: scoped by the store's schema, so clusters can share a NATS. */
 export function clusterSubjects(schema: string): {
   messages: (nodeId: string) => string;
+  durable: (nodeId: string) => string;
   interest: string;
   takeover: (nodeId: string) => string;
 } {
   const prefix = `mqtt-adapt.${schema}`;
   return {
     messages: (nodeId) => `${prefix}.msg.${nodeId}`,
+    durable: (nodeId) => `${prefix}.durable.${nodeId}`,
     interest: `${prefix}.interest`,
     takeover: (nodeId) => `${prefix}.takeover.${nodeId}`,
   };
@@ -33,11 +40,13 @@ interface InterestAnnouncement {
 
 /**
  * One node of a cluster: the router's `FanOutHook` (forwards each message routed here to the
- * nodes whose interest matches it, once per node, as one NATS core publish) and the receiver of
- * the other nodes' messages (`Broker.deliverRemote`). Keeps its interest announced (NATS, at
- * once) and stored (its membership row, each heartbeat), and reads the others' each heartbeat.
+ * nodes whose interest matches it, once per node: QoS 0 as one NATS core publish, QoS 1/2 in a
+ * confirmed batch the publisher's acknowledgement waits for) and the receiver of the other
+ * nodes' messages (`Broker.deliverRemote`). Keeps its interest announced (NATS, at once) and
+ * stored (its membership row, each heartbeat), reads the others' each heartbeat, and adopts
+ * the persistent sessions of nodes that died or left.
  */
-export class ClusterNode implements FanOutHook {
+export class ClusterNode implements FanOutHook, DurableRoutes {
   readonly nodeId: string;
   /** The router's `SessionOwnershipHook` and the store's fencing: one owner per client id. */
   readonly takeover: SessionTakeover;
@@ -45,11 +54,22 @@ export class ClusterNode implements FanOutHook {
   private readonly remote = new RemoteInterest();
   private readonly subjects: ReturnType<typeof clusterSubjects>;
   private readonly targets: string[] = [];
+  private readonly provenance: SessionProvenance;
+  private readonly sender: DurableSender;
+  private receiver: DurableReceiver | undefined;
+  private adoption: SessionAdoption | undefined;
+  /** `[sharedFilter, nodeId]` picked for the message being routed (`sharedPickedFor`). */
+  private readonly sharedPicks: Array<[string, string]> = [];
+  private sharedPickedFor: Message | undefined;
+  /** Nodes with a row that is not retired (alive, or dead and not adopted yet): the ones sent to. */
+  private present = new Set<string>();
   private nc: NatsConnection | undefined;
   private broker: Broker | undefined;
   private pool: pg.Pool | undefined;
   private membership: Membership | undefined;
   private wills: ClusterWills | undefined;
+  /** Drops sessions other nodes took over while NATS (their notices) could not reach this node. */
+  private audit: OwnershipAudit | undefined;
   /** Lapsed nodes whose wills this node already tried to take (until they beat again). */
   private readonly lapsed = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
@@ -68,30 +88,110 @@ export class ClusterNode implements FanOutHook {
     // Versions grow across restarts under one node id: others ignore what is not newer.
     this.local = new LocalInterest(Date.now() * 1000, () => this.scheduleAnnounce());
     this.subjects = clusterSubjects(store.schema);
-    this.takeover = new SessionTakeover(this.nodeId, this.subjects.takeover, log);
+    // Longer than re-sends on a gone node's behalf go on (they stop once its row is retired).
+    this.provenance = new SessionProvenance(Math.max(60_000, 4 * config.deadAfterMs));
+    this.takeover = new SessionTakeover(this.nodeId, this.subjects.takeover, this.provenance, log);
+    this.sender = new DurableSender(
+      `${this.nodeId}/${Date.now()}`,
+      this.subjects.durable,
+      config.deadAfterMs,
+      this,
+      log,
+    );
   }
 
-  routed(message: Message): void {
+  routed(message: Message): Promise<void> | undefined {
     const nc = this.nc;
-    // $SYS is per node (not built per cluster yet): a node's figures stay on that node.
-    if (nc === undefined || message.topicName.startsWith('$SYS/')) return;
+    // $SYS is per node: a node's figures stay on that node.
+    if (nc === undefined || message.topicName.startsWith('$SYS/')) return undefined;
+    const sharedTargets = this.sharedElsewhere(message);
     // A retained message goes to every node, interested or not: each keeps a retained index
     // for its later subscribers (the store row was written here).
-    const count = message.retain
+    let count = message.retain
       ? this.remote.allNodes(this.targets)
       : this.remote.matchNodes(message.topicName, this.targets);
-    if (count === 0) return;
+    if (sharedTargets !== undefined)
+      for (const nodeId of sharedTargets.keys())
+        if (!this.targets.includes(nodeId)) this.targets[count++] = nodeId;
+    if (count === 0) return undefined;
     const frame = encodeBusFrame(message);
-    for (let i = 0; i < count; i++) nc.publish(this.subjects.messages(this.targets[i]!), frame);
     this.busSent += count;
+    const durable = message.qos > 0;
+    // The same promise for every target and every message of this turn.
+    let confirmed: Promise<void> | undefined;
+    for (let i = 0; i < count; i++) {
+      const target = this.targets[i]!;
+      const shared = sharedTargets?.get(target);
+      if (durable || shared !== undefined) {
+        const promise = this.sender.add(target, frame, message.topicName, message.retain, durable, shared);
+        if (durable) confirmed = promise;
+      } else if (!this.sender.addIfOpen(target, frame, message.topicName, message.retain)) {
+        nc.publish(this.subjects.messages(target), frame);
+      }
+    }
+    return confirmed;
+  }
+
+  /**
+   * `FanOutHook.sharedHere`: whether this node's member of `sharedFilter` gets `message`; the
+   * share groups of one message are picked once (this node included among their nodes).
+   */
+  sharedHere(sharedFilter: string, message: Message): boolean {
+    this.pickShared(message);
+    for (const [filter, nodeId] of this.sharedPicks)
+      if (filter === sharedFilter) return nodeId === this.nodeId;
+    return true;
+  }
+
+  private pickShared(message: Message): void {
+    if (this.sharedPickedFor === message) return;
+    this.sharedPickedFor = message;
+    this.remote.pickShared(message.topicName, this.sharedPicks);
+  }
+
+  /** The other nodes picked for share groups of `message`, with their groups; picks forgotten. */
+  private sharedElsewhere(message: Message): Map<string, string[]> | undefined {
+    this.pickShared(message);
+    this.sharedPickedFor = undefined;
+    let elsewhere: Map<string, string[]> | undefined;
+    for (const [filter, nodeId] of this.sharedPicks) {
+      if (nodeId === this.nodeId) continue;
+      elsewhere ??= new Map();
+      const filters = elsewhere.get(nodeId);
+      if (filters === undefined) elsewhere.set(nodeId, [filter]);
+      else filters.push(filter);
+    }
+    this.sharedPicks.length = 0;
+    return elsewhere;
+  }
+
+  /** `DurableRoutes`: the node whose member of `sharedFilter` gets `topicName` now. */
+  sharedTarget(topicName: string, sharedFilter: string): string | undefined {
+    const picks: Array<[string, string]> = [];
+    this.remote.pickShared(topicName, picks);
+    return picks.find(([filter]) => filter === sharedFilter)?.[1];
+  }
+
+  /** `DurableRoutes`: a node with a row that is not retired still gets what it is owed. */
+  isPresent(nodeId: string): boolean {
+    return this.present.has(nodeId);
+  }
+
+  /** `DurableRoutes`: the nodes whose interest matches now, and this one (it may have adopted some). */
+  rerouteTargets(topicName: string, retain: boolean, out: string[]): number {
+    let count = retain ? this.remote.allNodes(out) : this.remote.matchNodes(topicName, out);
+    out[count++] = this.nodeId;
+    return count;
   }
 
   filterAdded(topicFilter: string): void {
     this.local.add(topicFilter);
+    if (topicFilter.startsWith('$share/')) this.remote.localShared(topicFilter, this.nodeId, true);
   }
 
   filterRemoved(topicFilter: string): void {
     this.local.remove(topicFilter);
+    if (topicFilter.startsWith('$share/')) this.remote.localShared(topicFilter, this.nodeId, false);
   }
 
   /** Connects to NATS and PostgreSQL, joins, and learns the others' interest before returning. */
@@ -104,6 +204,10 @@ export class ClusterNode implements FanOutHook {
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
         timeout: 5000,
+        // A silent partition (no reset) is noticed within about deadAfterMs, not minutes: the
+        // ownership audit runs while NATS is down.
+        pingInterval: Math.max(500, Math.floor(this.config.deadAfterMs / 2)),
+        maxPingOut: 2,
       });
     } catch (error) {
       throw new BrokerAppError(
@@ -112,6 +216,10 @@ export class ClusterNode implements FanOutHook {
         { cause: error },
       );
     }
+    // Before watchNats: no status change may pass unseen.
+    const claimStore = this.takeover.claimStore;
+    if (claimStore !== undefined)
+      this.audit = new OwnershipAudit(claimStore, broker, this.takeover, this.nodeId, this.log);
     this.watchNats(this.nc);
     this.pool = Membership.createPool(this.store.url);
     this.pool.on('error', (error) => this.log.warn({ err: error }, 'cluster: postgres connection lost'));
@@ -124,11 +232,27 @@ export class ClusterNode implements FanOutHook {
     this.nc.subscribe(this.subjects.messages(this.nodeId), {
       callback: (error, msg) => this.received(error, msg),
     });
+    if (claimStore !== undefined) {
+      const receiver = new DurableReceiver(
+        this.nodeId,
+        broker,
+        () => claimStore.flush(),
+        this.provenance,
+        this.log,
+      );
+      this.receiver = receiver;
+      this.nc.subscribe(this.subjects.durable(this.nodeId), {
+        callback: (error, msg) => receiver.handle(error, msg),
+      });
+      this.adoption = new SessionAdoption(this.nodeId, claimStore, broker, this.takeover, this.log);
+    }
+    this.sender.start(this.nc);
     this.takeover.start(this.nc, broker);
     this.nc.subscribe(`${this.subjects.interest}.*`, {
       callback: (error, msg) => this.announced(error, msg),
     });
     await this.tick(true);
+    await this.adoptAtStart();
     this.announce();
     this.timer = setInterval(() => void this.tick(), this.config.heartbeatMs);
     this.timer.unref();
@@ -138,11 +262,15 @@ export class ClusterNode implements FanOutHook {
     );
   }
 
-  /** Clean leave: nothing more is sent or received, pending publishes flushed, the row deleted. */
+  /**
+   * Clean leave: nothing more is sent or received, pending publishes flushed, the row marked
+   * left (a survivor adopts the persistent sessions this node owned, then retires the row).
+   */
   async close(): Promise<void> {
     clearInterval(this.timer);
     const nc = this.nc;
     this.nc = undefined;
+    this.sender.stop();
     this.takeover.stop();
     if (nc !== undefined)
       await nc.drain().catch((error: unknown) => this.log.warn({ err: error }, 'cluster: nats drain failed'));
@@ -150,7 +278,7 @@ export class ClusterNode implements FanOutHook {
     try {
       await this.membership?.leave(this.nodeId);
     } catch (error) {
-      this.log.warn({ err: error }, 'cluster: could not remove this node from the membership table');
+      this.log.warn({ err: error }, 'cluster: could not mark this node left in the membership table');
     }
     await this.pool?.end();
   }
@@ -208,40 +336,104 @@ export class ClusterNode implements FanOutHook {
     if (this.ticking || membership === undefined) return;
     this.ticking = true;
     try {
-      const version = this.local.version;
-      const changed = version !== this.writtenVersion;
-      await membership.heartbeat(this.nodeId, {
-        clients: this.broker?.stats.connections ?? 0,
-        busSent: this.busSent,
-        busReceived: this.busReceived,
-        interest: changed ? { version, filters: this.local.filters() } : undefined,
-      });
-      this.writtenVersion = version;
-      const known = new Map<string, number>();
-      for (const nodeId of this.remote.nodeIds) known.set(nodeId, this.remote.versionOf(nodeId)!);
-      const rows = await membership.list(known);
-      const alive = new Set<string>();
+      await this.writeHeartbeat(membership);
+      const rows = await this.readMembership(membership);
+      const alive = [this.nodeId];
+      const dead: string[] = [];
+      const present = new Set<string>();
       for (const row of rows) {
-        if (row.nodeId === this.nodeId) continue;
-        if (row.heartbeatAgeMs > this.config.deadAfterMs) {
+        if (row.nodeId === this.nodeId || row.retiredBy !== undefined) continue;
+        present.add(row.nodeId);
+        // Its interest stays until its row is retired: what it is sent fails and is sent again,
+        // on its behalf, once its sessions were adopted.
+        if (row.interest !== undefined) this.remote.update(row.nodeId, row.interestVersion, row.interest);
+        if (row.leftAt !== undefined || row.heartbeatAgeMs > this.config.deadAfterMs) {
+          dead.push(row.nodeId);
           await this.takeWills(row.nodeId);
           continue;
         }
         this.lapsed.delete(row.nodeId);
-        alive.add(row.nodeId);
-        if (row.interest !== undefined) this.remote.update(row.nodeId, row.interestVersion, row.interest);
+        alive.push(row.nodeId);
       }
+      // The first live node by id adopts the dead nodes' sessions: one adopter in the common
+      // case; if views differ, the store's conditional claim keeps each session with one node.
+      alive.sort();
+      if (dead.length > 0 && alive[0] === this.nodeId) await this.adoptFrom(membership, alive, dead);
       for (const nodeId of this.remote.nodeIds) {
-        if (alive.has(nodeId)) continue;
+        if (present.has(nodeId)) continue;
         this.remote.removeNode(nodeId);
-        this.log.warn({ nodeId }, 'cluster: node lapsed or left; no more messages are sent to it');
+        this.log.warn(
+          { nodeId },
+          'cluster: node gone (its sessions adopted, or it left); no more messages are sent to it',
+        );
       }
+      this.present = present;
+      this.sender.retry();
+      this.provenance.prune();
+      // Queries only while NATS is down or just back (takeover notices may have been missed).
+      await this.audit?.maybeRun();
     } catch (error) {
       if (failFast) throw error;
       this.log.warn({ err: error }, 'cluster: heartbeat failed; retrying at the next one');
     } finally {
       this.ticking = false;
     }
+  }
+
+  /** Writes this node's row; its interest too when it changed since the last write. */
+  private async writeHeartbeat(membership: Membership): Promise<void> {
+    const version = this.local.version;
+    const changed = version !== this.writtenVersion;
+    await membership.heartbeat(this.nodeId, {
+      clients: this.broker?.stats.connections ?? 0,
+      busSent: this.busSent,
+      // Core frames and the messages of confirmed batches.
+      busReceived: this.busReceived + (this.receiver?.received ?? 0),
+      interest: changed ? { version, filters: this.local.filters() } : undefined,
+    });
+    this.writtenVersion = version;
+  }
+
+  private async readMembership(membership: Membership): Promise<NodeRow[]> {
+    const known = new Map<string, number>();
+    for (const nodeId of this.remote.nodeIds) known.set(nodeId, this.remote.versionOf(nodeId)!);
+    return membership.list(known);
+  }
+
+  /**
+   * Adopts what the dead nodes owned, makes the new interest known (NATS and this node's row),
+   * and only then retires their rows: a node that sees a row retired already reads, in the same
+   * query, the interest that re-sends on its behalf must reach.
+   */
+  private async adoptFrom(
+    membership: Membership,
+    alive: readonly string[],
+    dead: readonly string[],
+  ): Promise<void> {
+    const adoption = this.adoption;
+    if (adoption === undefined) return;
+    const round = await adoption.adopt(alive);
+    if (round.adopted > 0) {
+      this.announce();
+      await this.writeHeartbeat(membership);
+    }
+    if (!round.more) await membership.retire(dead, this.nodeId, this.config.deadAfterMs);
+  }
+
+  /**
+   * At start, before any client: the sessions this node id owned before a restart, and any other
+   * orphan (owned by no live node), are installed here so they queue again.
+   */
+  private async adoptAtStart(): Promise<void> {
+    const adoption = this.adoption;
+    if (adoption === undefined) return;
+    // Dead nodes not retired yet count as alive here: the first live node adopts theirs.
+    const alive = [...this.present];
+    for (;;) {
+      const round = await adoption.adopt(alive);
+      if (!round.more || round.adopted === 0) break;
+    }
+    await this.writeHeartbeat(this.membership!);
   }
 
   /** Once per lapse: the wills of a lapsed node's clients, published here if no survivor took them first. */
@@ -256,6 +448,7 @@ export class ClusterNode implements FanOutHook {
   private watchNats(nc: NatsConnection): void {
     void (async () => {
       for await (const status of nc.status()) {
+        this.audit?.natsStatus(status.type);
         if (status.type === 'disconnect' || status.type === 'reconnect') {
           this.log.warn({ nodeId: this.nodeId }, `cluster: nats ${status.type}`);
         }

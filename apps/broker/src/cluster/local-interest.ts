@@ -1,10 +1,8 @@
-import { parseSharedFilter } from '@mqtt-adapt/topic';
-
 /**
- * The topic filters this node's sessions subscribe to, as other nodes need them: a shared
- * filter counts as its topic filter (`$share/g/a/#` -> `a/#`; shared subscriptions are not
- * balanced across nodes yet), so two groups on one filter are one interest. Fed by the router's
- * `FanOutHook.filterAdded` / `filterRemoved`; `version` grows with every change.
+ * The topic filters this node's sessions subscribe to, as other nodes need them; a shared one as
+ * written (`$share/g/a/#`: the others balance that group's messages over the nodes with members).
+ * Fed by the router's `FanOutHook.filterAdded` / `filterRemoved`; `version` grows with every
+ * change.
  */
 export class LocalInterest {
   private readonly counts = new Map<string, number>();
@@ -21,14 +19,14 @@ export class LocalInterest {
   }
 
   add(topicFilter: string): void {
-    const filter = interestFilter(topicFilter);
+    const filter = topicFilter;
     const count = this.counts.get(filter) ?? 0;
     this.counts.set(filter, count + 1);
     if (count === 0) this.changed();
   }
 
   remove(topicFilter: string): void {
-    const filter = interestFilter(topicFilter);
+    const filter = topicFilter;
     const count = this.counts.get(filter);
     if (count === undefined) return;
     if (count > 1) {
@@ -48,9 +46,4 @@ export class LocalInterest {
     this.changes++;
     this.onChange();
   }
-}
-
-/** What a filter asks of other nodes: the topic filter of a shared subscription. */
-export function interestFilter(topicFilter: string): string {
-  return parseSharedFilter(topicFilter)?.topicFilter ?? topicFilter;
 }

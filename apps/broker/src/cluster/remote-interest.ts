@@ -8,12 +8,17 @@ interface NodeInterest {
 /**
  * What the other nodes subscribe to: node id -> its filters, in one topic trie whose
  * subscribers are node ids, so one match per message names every node that needs it. A node
- * appears at most once per message however many of its filters match.
+ * appears at most once per message however many of its filters match. Share groups
+ * (`$share/{group}/{filter}`) are kept apart, in a trie whose members are the nodes with members
+ * of the group, this one included: its match picks one node per group and message (round robin),
+ * so that each message reaches one member across the cluster.
  */
 export class RemoteInterest {
   private readonly nodes = new Map<string, NodeInterest>();
   // The most levels a topic can have: another node may allow deeper filters than this one.
   private readonly trie = new SubscriptionTrie<string>({ maxLevels: 32_768 });
+  private readonly shared = new SubscriptionTrie<string>({ maxLevels: 32_768 });
+  private sharedCount = 0;
   private readonly matches: Subscription<string>[] = [];
 
   /** Node ids with a known interest. */
@@ -33,12 +38,12 @@ export class RemoteInterest {
   update(nodeId: string, version: number, filters: readonly string[]): boolean {
     const known = this.nodes.get(nodeId);
     if (known !== undefined && known.version >= version) return false;
-    if (known !== undefined) for (const filter of known.filters) this.trie.remove(filter, nodeId);
+    if (known !== undefined) for (const filter of known.filters) this.removeFilter(filter, nodeId);
     const valid: string[] = [];
     for (const filter of filters) {
       // A filter another version of the code accepts and this one does not is skipped, not fatal.
       try {
-        this.trie.add(filter, nodeId, { qos: 0 });
+        this.addFilter(filter, nodeId);
         valid.push(filter);
       } catch {}
     }
@@ -46,12 +51,44 @@ export class RemoteInterest {
     return true;
   }
 
-  /** Forgets a node (lapsed, or gone from the membership table). */
+  /** Forgets a node (gone from the membership table, or retired). */
   removeNode(nodeId: string): void {
     const known = this.nodes.get(nodeId);
     if (known === undefined) return;
-    for (const filter of known.filters) this.trie.remove(filter, nodeId);
+    for (const filter of known.filters) this.removeFilter(filter, nodeId);
     this.nodes.delete(nodeId);
+  }
+
+  /** This node got its first member of share group `sharedFilter`, or lost its last one. */
+  localShared(sharedFilter: string, nodeId: string, present: boolean): void {
+    if (present) this.addFilter(sharedFilter, nodeId);
+    else this.removeFilter(sharedFilter, nodeId);
+  }
+
+  /**
+   * Writes into `out` one `[sharedFilter, nodeId]` per share group matching `topicName`: the
+   * node (this one included) whose member gets this message. Returns how many.
+   */
+  pickShared(topicName: string, out: Array<[string, string]>): number {
+    out.length = 0;
+    if (this.sharedCount === 0) return 0;
+    const matches = this.shared.match(topicName, this.matches);
+    for (const match of matches) out.push([match.topicFilter, match.subscriber]);
+    this.matches.length = 0;
+    return out.length;
+  }
+
+  private addFilter(filter: string, nodeId: string): void {
+    if (filter.startsWith('$share/')) {
+      this.shared.add(filter, nodeId, { qos: 0 });
+      this.sharedCount++;
+    } else this.trie.add(filter, nodeId, { qos: 0 });
+  }
+
+  private removeFilter(filter: string, nodeId: string): void {
+    if (filter.startsWith('$share/')) {
+      if (this.shared.remove(filter, nodeId)) this.sharedCount--;
+    } else this.trie.remove(filter, nodeId);
   }
 
   /** Writes every known node into `out` (retained messages go to all: each node keeps an index). */

@@ -2,6 +2,7 @@ import type { Broker, SessionOwnershipHook, SessionSnapshot } from '@mqtt-adapt/
 import type { PgStore, PgStoreFencing } from '@mqtt-adapt/store-pg';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import type { SessionProvenance } from './session-provenance.js';
 
 /** What a node that claimed a client id tells its previous owner, on `takeover.<previousOwner>`. */
 interface TakeoverNotice {
@@ -30,6 +31,8 @@ export class SessionTakeover implements SessionOwnershipHook {
     private readonly nodeId: string,
     /** The takeover subject of a node. */
     private readonly subject: (nodeId: string) => string,
+    /** Where each session taken from another node came from (re-sends on a gone node's behalf). */
+    private readonly provenance: SessionProvenance,
     private readonly log: Logger,
   ) {}
 
@@ -45,6 +48,11 @@ export class SessionTakeover implements SessionOwnershipHook {
   /** Claims go to `store` from now on. */
   useStore(store: PgStore): void {
     this.store = store;
+  }
+
+  /** The store claims go to, once `useStore` was called (the ownership audit reads it too). */
+  get claimStore(): PgStore | undefined {
+    return this.store;
   }
 
   /** Listens on this node's takeover subject; claims made from now on notify previous owners. */
@@ -75,14 +83,30 @@ export class SessionTakeover implements SessionOwnershipHook {
     if (previous !== undefined) {
       // A copy held here is from before the other node's claim: stale (its notice may be late).
       this.broker?.dropSession(clientId);
-      const notice: TakeoverNotice = { clientId, epoch: claim.epoch, nodeId: this.nodeId };
-      this.nc?.publish(this.subject(previous), JSON.stringify(notice));
+      this.provenance.record(clientId, previous);
+      this.notify(previous, clientId, claim.epoch);
       this.log.debug(
         { clientId, previousOwner: previous, epoch: claim.epoch },
         'cluster: session taken over',
       );
     }
     return claim.session;
+  }
+
+  /**
+   * This node adopted `clientId` from `previousOwner` (a dead or departed node, or this node id
+   * before a restart) at `epoch`: it is owned here now; a previous owner still running drops it.
+   */
+  adopted(clientId: string, epoch: number, previousOwner: string): void {
+    this.epochs.set(clientId, epoch);
+    if (previousOwner === this.nodeId) return;
+    this.provenance.record(clientId, previousOwner);
+    this.notify(previousOwner, clientId, epoch);
+  }
+
+  private notify(previousOwner: string, clientId: string, epoch: number): void {
+    const notice: TakeoverNotice = { clientId, epoch, nodeId: this.nodeId };
+    this.nc?.publish(this.subject(previousOwner), JSON.stringify(notice));
   }
 
   private noticed(error: Error | null, msg: Msg): void {
@@ -104,11 +128,22 @@ export class SessionTakeover implements SessionOwnershipHook {
     this.drop(notice.clientId, `taken over by ${notice.nodeId}`);
   }
 
-  private drop(clientId: string, why: string): void {
+  /**
+   * The store says `ownerNode` owns `clientId` at `epoch` (an ownership audit, for notices missed
+   * while cut off NATS): drops it here unless this node claimed it since that epoch was read.
+   * Returns whether a session was held here.
+   */
+  dropStale(clientId: string, ownerNode: string, epoch: number): boolean {
+    const own = this.epochs.get(clientId);
+    if (own !== undefined && own >= epoch) return false;
+    return this.drop(clientId, `owned by ${ownerNode} (ownership audit)`);
+  }
+
+  private drop(clientId: string, why: string): boolean {
     this.epochs.delete(clientId);
-    if (this.broker?.dropSession(clientId) === true) {
-      this.dropped++;
-      this.log.debug({ clientId, why }, 'cluster: session dropped here');
-    }
+    if (this.broker?.dropSession(clientId) !== true) return false;
+    this.dropped++;
+    this.log.debug({ clientId, why }, 'cluster: session dropped here');
+    return true;
   }
 }

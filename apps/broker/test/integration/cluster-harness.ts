@@ -54,6 +54,13 @@ export class ClusterFixture<NodeId extends string> {
       this.brokers.set(nodeId, await startTestBroker({ args: this.args(nodeId) }));
   }
 
+  /** Starts `nodeId` (again, after a stop: same node id, a new port). */
+  async startNode(nodeId: NodeId): Promise<TestBroker> {
+    const broker = await startTestBroker({ args: this.args(nodeId) });
+    this.brokers.set(nodeId, broker);
+    return broker;
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.clients.map((client) => client.endAsync(true).catch(() => undefined)));
     await Promise.all([...this.brokers.values()].map((broker) => broker.stop('SIGKILL')));

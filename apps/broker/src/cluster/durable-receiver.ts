@@ -1,0 +1,105 @@
+import type { Broker, DeliverRemoteOptions } from '@mqtt-adapt/router';
+import type { Msg } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { decodeDurableBatch } from './bus-frame.js';
+import type { SessionProvenance } from './session-provenance.js';
+
+const nobody = (): boolean => false;
+
+/** QoS 2 messages remembered against a second delivery when a batch is sent again. */
+const SEEN_LIMIT = 65_536;
+
+/**
+ * The receiving end of `DurableSender`: delivers a batch to this node's sessions, waits for the
+ * store to make what it queued durable, then answers `ok` (anything else: the sender tries
+ * again). A batch on behalf of a gone node goes only to the sessions taken from that node.
+ */
+export class DurableReceiver {
+  private readonly seen = new Set<string>();
+  received = 0;
+
+  constructor(
+    private readonly nodeId: string,
+    private readonly broker: Broker,
+    private readonly flush: () => Promise<void>,
+    private readonly provenance: SessionProvenance,
+    private readonly log: Logger,
+  ) {}
+
+  handle(error: Error | null, msg: Msg): void {
+    if (error !== null) {
+      this.log.warn({ err: error }, 'cluster: durable message subscription failed');
+      return;
+    }
+    void this.deliver(msg);
+  }
+
+  private async deliver(msg: Msg): Promise<void> {
+    let batch: ReturnType<typeof decodeDurableBatch>;
+    try {
+      batch = decodeDurableBatch(msg.data);
+    } catch (failure) {
+      this.log.error(
+        { err: failure, bytes: msg.data.length },
+        'cluster: dropped a batch from the bus that cannot be read',
+      );
+      msg.respond('malformed');
+      return;
+    }
+    const { header, messages } = batch;
+    const onBehalfOf =
+      header.onBehalfOf !== undefined && header.onBehalfOf !== this.nodeId ? header.onBehalfOf : undefined;
+    const only =
+      header.sharedOnly === true
+        ? nobody
+        : onBehalfOf === undefined
+          ? undefined
+          : (clientId: string) => this.provenance.cameFrom(clientId, onBehalfOf);
+    const remembered: string[] = [];
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i]!;
+      const shared = header.shared?.[i];
+      const options: DeliverRemoteOptions = {
+        only,
+        sharedFilters: shared === null || shared === undefined ? undefined : new Set(shared),
+      };
+      if (message.qos === 2) {
+        const kind = header.sharedOnly === true ? `share:${shared?.join(',')}` : (onBehalfOf ?? '');
+        const key = `${header.origin}:${header.seqs[i]}:${kind}`;
+        if (this.seen.has(key)) continue;
+        this.remember(key);
+        remembered.push(key);
+      }
+      this.received++;
+      try {
+        this.broker.deliverRemote(message, options);
+      } catch (failure) {
+        this.log.warn(
+          { err: failure, topicName: message.topicName },
+          'cluster: dropped a message from the bus that cannot be routed',
+        );
+      }
+    }
+    try {
+      await this.flush();
+      msg.respond('ok');
+    } catch (failure) {
+      // Not durable here: the sender sends it again; a QoS 2 message must be delivered then.
+      for (const key of remembered) this.seen.delete(key);
+      this.log.warn(
+        { err: failure },
+        'cluster: could not make a batch from another node durable; it will be sent again',
+      );
+      msg.respond('retry');
+    }
+  }
+
+  private remember(key: string): void {
+    this.seen.add(key);
+    if (this.seen.size > SEEN_LIMIT) {
+      // A Set iterates in insertion order: the first is the oldest.
+      const oldest = this.seen.values().next().value;
+      if (oldest !== undefined) this.seen.delete(oldest);
+    }
+  }
+}

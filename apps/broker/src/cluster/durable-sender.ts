@@ -1,0 +1,290 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { type DurableBatchHeader, encodeDurableBatch } from './bus-frame.js';
+
+/** One QoS 1/2 message on its way to one node. */
+interface Entry {
+  readonly seq: number;
+  readonly frame: Buffer;
+  readonly topicName: string;
+  readonly retain: boolean;
+  /** False for a QoS 0 message (riding along for order, or for a share group): never sent again. */
+  readonly durable: boolean;
+  /** Share groups (`$share/{group}/{filter}`) whose member on the target gets it. */
+  readonly shared: readonly string[] | undefined;
+}
+
+interface Batch {
+  readonly target: string;
+  readonly onBehalfOf: string | undefined;
+  /** Only the entries' share groups get them (re-sent to another member's node). */
+  readonly sharedOnly: boolean;
+  readonly entries: Entry[];
+  bytes: number;
+  /** Called once, when the target (or, for a gone target, every node it was re-sent to) confirmed. */
+  readonly done: () => void;
+}
+
+/** The acknowledgements of one turn wait for one promise: the batches that turn sent. */
+interface Turn {
+  readonly promise: Promise<void>;
+  readonly resolve: () => void;
+  pending: number;
+  sealed: boolean;
+}
+
+/** What the sender needs to know of the cluster when a batch must be sent again. */
+export interface DurableRoutes {
+  /** Whether `nodeId` has a membership row that is not retired (alive, or lapsed and not yet adopted). */
+  isPresent(nodeId: string): boolean;
+  /**
+   * Nodes, this one included, that may hold sessions of a gone node now (they announced a
+   * matching filter; a retained message: every node). Writes them into `out`, returns how many.
+   */
+  rerouteTargets(topicName: string, retain: boolean, out: string[]): number;
+  /** The node, this one included, whose member of share group `sharedFilter` gets `topicName` now. */
+  sharedTarget(topicName: string, sharedFilter: string): string | undefined;
+}
+
+/** A batch above this is sent at once (NATS's default max_payload is 1 MiB). */
+const MAX_BATCH_BYTES = 256 * 1024;
+
+/**
+ * QoS 1/2 messages to other nodes, with confirmation: per turn, one NATS request per target node
+ * carrying every message of the turn for it; the target answers once its store made them
+ * durable (`DurableReceiver`). The publishers' acknowledgements wait for the turn's promise, so
+ * a PUBACK means every node that needed the message has it. A batch that failed (no answer,
+ * no responder, a store failure there) is sent again at each heartbeat while its node is
+ * present; once the node is gone (its sessions adopted, its row retired), it is re-sent on its
+ * behalf to the nodes that may hold its sessions now. The promise never rejects.
+ */
+export class DurableSender {
+  private nc: NatsConnection | undefined;
+  private turn: Turn | undefined;
+  private readonly open = new Map<string, Batch>();
+  private failed: Batch[] = [];
+  private readonly targets: string[] = [];
+  private seq = 0;
+  /** Messages confirmed, and batches sent again, since start. */
+  confirmed = 0;
+  resent = 0;
+
+  constructor(
+    /** This node and its start: names each message with `seq`. */
+    private readonly origin: string,
+    private readonly subject: (nodeId: string) => string,
+    private readonly timeoutMs: number,
+    private readonly routes: DurableRoutes,
+    private readonly log: Logger,
+  ) {}
+
+  start(nc: NatsConnection): void {
+    this.nc = nc;
+  }
+
+  /** Stops sending: what is pending stays unconfirmed (its publishers are being disconnected). */
+  stop(): void {
+    this.nc = undefined;
+    this.failed = [];
+  }
+
+  /** Batches waiting to be sent again. */
+  get failedBatches(): number {
+    return this.failed.length;
+  }
+
+  /**
+   * Queues `frame` for `target` in this turn's batch; the promise resolves when the turn's
+   * batches are confirmed. `durable` false (QoS 0 for a share group): not sent again on failure.
+   */
+  add(
+    target: string,
+    frame: Buffer,
+    topicName: string,
+    retain: boolean,
+    durable = true,
+    shared?: readonly string[],
+  ): Promise<void> {
+    let turn = this.turn;
+    if (turn === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((done) => {
+        resolve = done;
+      });
+      turn = { promise, resolve, pending: 0, sealed: false };
+      this.turn = turn;
+      setImmediate(() => this.sealTurn());
+    }
+    let batch = this.open.get(target);
+    if (batch === undefined) {
+      const owner = turn;
+      owner.pending++;
+      batch = {
+        target,
+        onBehalfOf: undefined,
+        sharedOnly: false,
+        entries: [],
+        bytes: 0,
+        done: () => this.batchDone(owner),
+      };
+      this.open.set(target, batch);
+    }
+    batch.entries.push({ seq: ++this.seq, frame, topicName, retain, durable, shared });
+    batch.bytes += frame.length;
+    if (batch.bytes >= MAX_BATCH_BYTES) {
+      this.open.delete(target);
+      this.send(batch);
+    }
+    return turn.promise;
+  }
+
+  /**
+   * A QoS 0 message for `target` joins this turn's batch for it if there is one, so that it is
+   * delivered after the QoS 1/2 messages its publisher sent before it (the batch leaves at the
+   * end of the turn; a core publish would overtake it). False: publish it as usual.
+   */
+  addIfOpen(target: string, frame: Buffer, topicName: string, retain: boolean): boolean {
+    const batch = this.open.get(target);
+    if (batch === undefined) return false;
+    batch.entries.push({ seq: ++this.seq, frame, topicName, retain, durable: false, shared: undefined });
+    batch.bytes += frame.length;
+    return true;
+  }
+
+  /** At each heartbeat, after the membership was read: sends again what failed. */
+  retry(): void {
+    if (this.nc === undefined || this.failed.length === 0) return;
+    const batches = this.failed;
+    this.failed = [];
+    for (const batch of batches) {
+      this.resent++;
+      if (this.routes.isPresent(batch.target)) this.send(batch);
+      else this.reroute(batch);
+    }
+  }
+
+  private sealTurn(): void {
+    const turn = this.turn;
+    this.turn = undefined;
+    for (const batch of this.open.values()) this.send(batch);
+    this.open.clear();
+    if (turn === undefined) return;
+    turn.sealed = true;
+    if (turn.pending === 0) turn.resolve();
+  }
+
+  private batchDone(turn: Turn): void {
+    turn.pending--;
+    if (turn.sealed && turn.pending === 0) turn.resolve();
+  }
+
+  private send(batch: Batch): void {
+    const nc = this.nc;
+    if (nc === undefined) return;
+    const header: DurableBatchHeader = {
+      origin: this.origin,
+      seqs: batch.entries.map((entry) => entry.seq),
+      ...(batch.onBehalfOf === undefined ? {} : { onBehalfOf: batch.onBehalfOf }),
+      ...(batch.entries.some((entry) => entry.shared !== undefined)
+        ? { shared: batch.entries.map((entry) => entry.shared ?? null) }
+        : {}),
+      ...(batch.sharedOnly ? { sharedOnly: true } : {}),
+    };
+    let request: Promise<{ string(): string }>;
+    try {
+      const payload = encodeDurableBatch(
+        header,
+        batch.entries.map((entry) => entry.frame),
+      );
+      request = nc.request(this.subject(batch.target), payload, { timeout: this.timeoutMs });
+    } catch (error) {
+      // Larger than the server's max_payload: it cannot cross, and sending it again will not help.
+      this.log.error(
+        { err: error, node: batch.target, messages: batch.entries.length },
+        'cluster: messages could not be handed to another node (raise the NATS max_payload above the largest packet); not sent there',
+      );
+      batch.done();
+      return;
+    }
+    request.then(
+      (reply) => {
+        const answer = reply.string();
+        if (answer === 'ok') {
+          this.confirmed += batch.entries.length;
+          batch.done();
+        } else if (answer === 'malformed') {
+          this.log.error(
+            { node: batch.target },
+            'cluster: a node could not read a batch from this node; not sent again',
+          );
+          batch.done();
+        } else this.failedOnce(batch, answer);
+      },
+      (error: unknown) => this.failedOnce(batch, (error as Error).message),
+    );
+  }
+
+  private failedOnce(batch: Batch, why: string): void {
+    if (this.nc === undefined) return;
+    // QoS 0 is at most once: what rode along is not sent again.
+    for (let i = batch.entries.length - 1; i >= 0; i--)
+      if (!batch.entries[i]!.durable) batch.entries.splice(i, 1);
+    if (batch.entries.length === 0) {
+      batch.done();
+      return;
+    }
+    this.log.debug(
+      { node: batch.target, messages: batch.entries.length, why },
+      'cluster: batch not confirmed; sent again at the next heartbeat',
+    );
+    this.failed.push(batch);
+  }
+
+  /**
+   * The target is gone: each message to the nodes that may hold its sessions now, on its behalf;
+   * what it had for a share group to the member's node the group picks now.
+   */
+  private reroute(batch: Batch): void {
+    const onBehalfOf = batch.onBehalfOf ?? batch.target;
+    const behalf = new Map<string, Entry[]>();
+    const shared = new Map<string, Entry[]>();
+    const push = (into: Map<string, Entry[]>, target: string, entry: Entry): void => {
+      const entries = into.get(target);
+      if (entries === undefined) into.set(target, [entry]);
+      else entries.push(entry);
+    };
+    for (const entry of batch.entries) {
+      if (!batch.sharedOnly) {
+        const count = this.routes.rerouteTargets(entry.topicName, entry.retain, this.targets);
+        for (let i = 0; i < count; i++) push(behalf, this.targets[i]!, { ...entry, shared: undefined });
+      }
+      for (const filter of entry.shared ?? []) {
+        const target = this.routes.sharedTarget(entry.topicName, filter);
+        if (target !== undefined) push(shared, target, { ...entry, shared: [filter] });
+      }
+    }
+    this.log.info(
+      {
+        node: batch.target,
+        onBehalfOf,
+        messages: batch.entries.length,
+        to: [...behalf.keys()],
+        shared: [...shared.keys()],
+      },
+      'cluster: re-sending what a gone node did not confirm to the nodes holding its sessions now',
+    );
+    let pending = behalf.size + shared.size;
+    if (pending === 0) {
+      batch.done();
+      return;
+    }
+    const done = (): void => {
+      if (--pending === 0) batch.done();
+    };
+    const bytesOf = (entries: Entry[]): number => entries.reduce((sum, entry) => sum + entry.frame.length, 0);
+    for (const [target, entries] of behalf)
+      this.send({ target, onBehalfOf, sharedOnly: false, entries, bytes: bytesOf(entries), done });
+    for (const [target, entries] of shared)
+      this.send({ target, onBehalfOf: undefined, sharedOnly: true, entries, bytes: bytesOf(entries), done });
+  }
+}
