@@ -4,6 +4,8 @@ import type { Registry } from 'prom-client';
 import type { BridgeStatus } from './bridges/bridge-runtime.js';
 import { BrokerFigures } from './broker-figures.js';
 import { packageVersion } from './cli-command.js';
+import { observeCluster } from './cluster/cluster-metrics.js';
+import type { ClusterStatus } from './cluster/cluster-status.js';
 import type { BrokerConfig } from './config.js';
 import { BrokerMetrics, type MeasuredListener } from './metrics.js';
 import { listenMetrics, type MetricsAddress, type RunningMetricsServer } from './metrics-server.js';
@@ -22,6 +24,7 @@ export class Observability {
   private sys: SysTopics | undefined;
   private isReady = false;
   private bridges: (() => BridgeStatus[]) | undefined;
+  private cluster: (() => ClusterStatus) | undefined;
 
   private constructor(
     private readonly config: BrokerConfig,
@@ -75,6 +78,11 @@ export class Observability {
     this.figures = new BrokerFigures(broker);
   }
 
+  /** Cluster mode: `mqtt_adapt_cluster_*` metrics and `$SYS/broker/cluster/...` once ready. */
+  observeCluster(status: () => ClusterStatus): void {
+    this.cluster = status;
+  }
+
   /** The running bridges: per-rule metrics and `$SYS/broker/bridges/...` once ready. */
   observeBridges(status: () => BridgeStatus[]): void {
     this.bridges = status;
@@ -89,6 +97,7 @@ export class Observability {
       this.metrics.observeVersion(version);
       this.metrics.observeBroker(broker, figures, listeners);
       if (this.bridges !== undefined) this.metrics.observeBridges(this.bridges);
+      if (this.cluster !== undefined) observeCluster(this.metrics.registry, this.cluster);
     }
     if (this.server !== undefined) this.log.info({ ...this.server.address }, 'listening');
     if (this.config.sysInterval > 0) {
@@ -99,6 +108,7 @@ export class Observability {
         onPublish: () => figures.countOwnPublish(),
         logger: this.log,
         ...(this.bridges === undefined ? {} : { bridges: this.bridges }),
+        ...(this.cluster === undefined ? {} : { cluster: this.cluster }),
       });
     }
     this.isReady = true;

@@ -173,6 +173,7 @@ async function startServing(
   // Before bridges and listeners: the first client's publish already reaches the other nodes.
   try {
     await cluster?.start(broker);
+    if (cluster !== undefined) observability.observeCluster(() => cluster.status());
   } catch (error) {
     auth?.stop();
     await cluster?.close().catch(() => undefined);

@@ -7,6 +7,7 @@ import {
 } from '@mqtt-adapt/router';
 import type { BridgeStatus } from './bridges/bridge-runtime.js';
 import type { Figures } from './broker-figures.js';
+import type { ClusterStatus } from './cluster/cluster-status.js';
 
 /**
  * The `$SYS/broker/...` topics, in Mosquitto's layout (its `src/sys_tree.c`): published retained
@@ -77,6 +78,8 @@ export interface SysTopicsOptions {
   readonly logger?: Logger;
   /** The bridges: `$SYS/broker/connection/<bridge>/state` and `$SYS/broker/bridges/<bridge>/<rule>/...`. */
   readonly bridges?: () => readonly BridgeStatus[];
+  /** Cluster mode: `$SYS/broker/cluster/...` (this node's id and counters, the cluster's nodes and clients). */
+  readonly cluster?: () => ClusterStatus;
 }
 
 export interface SysTopics {
@@ -146,6 +149,7 @@ export function startSysTopics(
     previous = figures;
     previousAt = now;
     if (options.bridges !== undefined) publishBridges(options.bridges(), publish);
+    if (options.cluster !== undefined) publishCluster(options.cluster(), publish);
   };
 
   const tick = (): void => {
@@ -187,4 +191,25 @@ function publishBridges(
       publish(`${base}/queue-depth`, String(rule.queueDepth));
     }
   }
+}
+
+/**
+ * Cluster mode, under `$SYS/broker/cluster/`: `node-id`, `nodes/alive`, `nodes/dead`, `clients`
+ * (connected to the live nodes, from the membership table), and this node's `bus/sent`,
+ * `bus/received`, `bus/confirmed`, `bus/resent`, `bus/pending`, `sessions/adopted`,
+ * `sessions/dropped`. `$SYS` never crosses nodes: each node publishes its own.
+ */
+function publishCluster(status: ClusterStatus, publish: (topicName: string, text: string) => void): void {
+  const base = '$SYS/broker/cluster';
+  publish(`${base}/node-id`, status.nodeId);
+  publish(`${base}/nodes/alive`, String(status.nodesAlive));
+  publish(`${base}/nodes/dead`, String(status.nodesDead));
+  publish(`${base}/clients`, String(status.clusterClients));
+  publish(`${base}/bus/sent`, String(status.busSent));
+  publish(`${base}/bus/received`, String(status.busReceived));
+  publish(`${base}/bus/confirmed`, String(status.confirmed));
+  publish(`${base}/bus/resent`, String(status.batchesResent));
+  publish(`${base}/bus/pending`, String(status.batchesPending));
+  publish(`${base}/sessions/adopted`, String(status.sessionsAdopted));
+  publish(`${base}/sessions/dropped`, String(status.sessionsDropped));
 }

@@ -26,6 +26,7 @@ import type { InflightMessage, QueuedMessage, Session } from './session.js';
 import { SessionExpiry } from './session-expiry.js';
 import type { SessionOwnershipHook } from './session-ownership.js';
 import { redistributeShared } from './shared-redelivery.js';
+import { settleHeldShared } from './shared-settle.js';
 import type { SessionSnapshot, StoreSnapshot } from './store.js';
 
 const NO_FILTERS: ReadonlySet<string> = new Set();
@@ -172,6 +173,9 @@ export class BrokerCore {
     // Cluster: which broker serves each share group (remote: the sender chose; local: the hook).
     const remoteShared = remote === true ? (remoteOptions?.sharedFilters ?? NO_FILTERS) : undefined;
     const sharedHere = remote === true ? undefined : this.fanOut?.sharedHere;
+    // A sender waits to hear of each group it named: the ones served here are noted.
+    const settle = message.sharedSettled;
+    const served: string[] | undefined = settle === undefined ? undefined : [];
     try {
       const deliveries = merger.deliveries;
       let i = 0;
@@ -185,13 +189,20 @@ export class BrokerCore {
               if (only !== undefined && !only(delivery.subscriber.clientId)) continue;
             } else if (remoteShared !== undefined) {
               if (!remoteShared.has(shared)) continue;
+              served?.push(shared);
             } else if (sharedHere !== undefined && !sharedHere.call(this.fanOut, shared, message)) continue;
-            if (checkRead && !this.mayRead(delivery.subscriber, message.topicName)) continue;
+            if (checkRead && !this.mayRead(delivery.subscriber, message.topicName)) {
+              // Denied by policy, as on one broker: no other member is tried.
+              if (shared !== undefined) settle?.(shared, 'delivered');
+              continue;
+            }
             const qos = Math.min(message.qos, delivery.qos) as QoS;
             // Forwarded copies carry RETAIN 0 [MQTT-3.3.1-9] unless 5.0 Retain As Published asks otherwise.
             const retain = delivery.retainAsPublished ? message.retain : false;
             const ids = delivery.subscriptionIdentifiers;
             this.deliver(delivery.subscriber, message, qos, retain, encoder, source, ids, shared);
+            // QoS 0 is written (or dropped) now: nothing more to wait for.
+            if (shared !== undefined && qos === 0) settle?.(shared, 'delivered');
           }
         } catch (error) {
           this.deliveryFailed(deliveries[i]!.subscriber, error);
@@ -201,6 +212,9 @@ export class BrokerCore {
     } finally {
       this.subscriptions.release(merger);
     }
+    // Named groups with no member online here: the sender picks another broker.
+    if (served !== undefined && remoteShared !== undefined)
+      for (const filter of remoteShared) if (!served.includes(filter)) settle!(filter, 'lost');
     if (this.fanOut !== undefined && remote !== true)
       this.remoteConfirm = this.fanOut.routed(message) ?? undefined;
     if (this.events.has('messagePublished')) this.events.emit('messagePublished', message);
@@ -407,6 +421,7 @@ export class BrokerCore {
 
   /** An outbound QoS 1 (PUBACK) or QoS 2 (PUBCOMP) delivery is complete. */
   completeDelivery(session: Session, entry: InflightMessage): void {
+    if (entry.sharedFilter !== undefined) entry.message.sharedSettled?.(entry.sharedFilter, 'delivered');
     session.inflight.delete(entry.packetId);
     this.persistence.deleteDelivery(session, entry);
     this.flow.progress(session);
@@ -435,6 +450,8 @@ export class BrokerCore {
     // Unacknowledged messages of shared subscriptions go to another member of their group.
     redistributeShared(this, session);
     const livesOn = session.expiryInterval > 0;
+    // What stays with a session that lives on is kept; one that ends settles it as lost.
+    if (livesOn) settleHeldShared(session, 'delivered');
     // Offline, a session keeps at most maxQueuedMessages: the oldest go first (lossless: none).
     if (livesOn && !session.lossless) {
       while (session.queueLength > this.options.maxQueuedMessages) this.dropOldest(session);
@@ -470,6 +487,7 @@ export class BrokerCore {
       for (const topicFilter of subscriptions.keys()) this.subscriptions.remove(topicFilter, session);
     this.flow.sessionEnded(session);
     this.persistence.deleteSession(session);
+    settleHeldShared(session, 'lost');
     session.releaseCollections();
   }
 

@@ -13,6 +13,7 @@ import { silentLogger } from './logger.js';
 import { MemoryStore } from './memory-store.js';
 import { createMessage, type RoutedMessage } from './message.js';
 import type { AcceptOptions, BrokerOptions, ResolvedBrokerOptions } from './options.js';
+import type { SharedSettled } from './shared-settle.js';
 import type { SessionSnapshot, Store } from './store.js';
 import type { Transport } from './transport.js';
 
@@ -77,6 +78,12 @@ export interface DeliverRemoteOptions {
    * another member elsewhere, see `FanOutHook.sharedHere`). Default: none.
    */
   readonly sharedFilters?: ReadonlySet<string>;
+  /**
+   * Told, once per group of `sharedFilters`, what became of the message there (see
+   * `SharedSettled`): a cluster confirms a share-group message to its sender only once a member
+   * acknowledged it, so that a broker dying first has it sent to another member. Default: unset.
+   */
+  readonly sharedSettled?: SharedSettled;
 }
 
 function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -262,7 +269,10 @@ export class Broker {
    * as `publish`; returns how many sessions and share groups matched.
    */
   deliverRemote(input: PublishInput, options?: DeliverRemoteOptions): number {
-    return this.core.route(this.applicationMessage(input), undefined, undefined, true, options);
+    const message = this.applicationMessage(input);
+    if (options?.sharedSettled !== undefined && options.sharedFilters !== undefined)
+      message.sharedSettled = options.sharedSettled;
+    return this.core.route(message, undefined, undefined, true, options);
   }
 
   /** Client ids of the sessions held here with a client connected now (for a cluster's ownership audit). */

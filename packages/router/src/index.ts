@@ -36,6 +36,7 @@ export type { AcceptOptions, BrokerOptions } from './options.js';
 export { RetainedIndex } from './retained-index.js';
 export type { SubscriptionOptions } from './session.js';
 export type { SessionOwnershipHook } from './session-ownership.js';
+export type { SharedOutcome, SharedSettled } from './shared-settle.js';
 export type {
   AclAction,
   AclPermission,

@@ -1,4 +1,5 @@
 import type { Properties, QoS } from '@mqtt-adapt/codec';
+import type { SharedSettled } from './shared-settle.js';
 
 /**
  * An application message as routed: immutable and shared by every subscriber, never copied
@@ -27,6 +28,8 @@ export interface RoutedMessage extends Message {
   queueRefs: number;
   /** Clock time its 5.0 Message Expiry Interval ends; 0 until first looked at (see `isExpired`). */
   expiresAt: number;
+  /** A remote message whose share-group deliveries another broker waits for (`DeliverRemoteOptions.sharedSettled`). */
+  sharedSettled: SharedSettled | undefined;
 }
 
 export function createMessage(
@@ -48,5 +51,6 @@ export function createMessage(
     storeRefs: 0,
     queueRefs: 0,
     expiresAt: 0,
+    sharedSettled: undefined,
   };
 }

@@ -2,6 +2,7 @@ import { type Packet, PacketType } from '@mqtt-adapt/codec';
 import { describe, expect, it } from 'vitest';
 import { type FanOutHook, MemoryStore, type Message } from '../src/index.js';
 import {
+  ack,
   connect,
   connectPacket,
   createBroker,
@@ -207,5 +208,73 @@ describe('fanOut hook (cluster seam)', () => {
     expect(asked).toHaveLength(2); // remote messages never ask
     expect(publishes(member.take()).map((p) => p.payload.toString())).toEqual(['named', 'group only']);
     expect(publishes(plain.take()).map((p) => p.payload.toString())).toEqual(['not named', 'named']);
+  });
+
+  it('sharedSettled: a named group is settled when its member acknowledges, lost with no member or a member gone', async () => {
+    const outcomes: string[] = [];
+    const settled = (filter: string, outcome: string) => outcomes.push(`${filter} ${outcome}`);
+    const group = new Set(['$share/g/s/#']);
+    const { broker } = await createBroker({ fanOut: new Recorder() });
+    // No member online: lost at once.
+    broker.deliverRemote(
+      { topicName: 's/0', payload: 'none', qos: 1 },
+      { sharedFilters: group, sharedSettled: settled },
+    );
+    expect(outcomes).toEqual(['$share/g/s/# lost']);
+    outcomes.length = 0;
+
+    const one = connect(broker, { clientId: 'one', version: 5 });
+    subscribe(one, '$share/g/s/#', 1);
+    broker.deliverRemote(
+      { topicName: 's/1', payload: 'acked', qos: 1 },
+      { sharedFilters: group, sharedSettled: settled },
+    );
+    const [first] = publishes(one.take());
+    expect(outcomes).toEqual([]); // waits for the member
+    one.send(ack(PacketType.Puback, first!.packetId!));
+    expect(outcomes).toEqual(['$share/g/s/# delivered']);
+    outcomes.length = 0;
+
+    // The member goes with it unacknowledged: a second member takes it over, and settles it.
+    const two = connect(broker, { clientId: 'two', version: 5 });
+    subscribe(two, '$share/g/s/#', 1);
+    broker.deliverRemote(
+      { topicName: 's/2', payload: 'moved', qos: 1 },
+      { sharedFilters: group, sharedSettled: settled },
+    );
+    broker.deliverRemote(
+      { topicName: 's/3', payload: 'moved too', qos: 1 },
+      { sharedFilters: group, sharedSettled: settled },
+    );
+    const atOne = publishes(one.take()).map((p) => p.payload.toString());
+    two.take();
+    one.connection.transportClosed();
+    expect(outcomes).toEqual([]); // moved to the other member: still waiting
+    expect(atOne).toHaveLength(1); // round robin: one message each
+    const moved = publishes(two.take());
+    expect(moved.map((p) => p.payload.toString())).toEqual(atOne);
+    two.send(ack(PacketType.Puback, moved[0]!.packetId!));
+    expect(outcomes).toEqual(['$share/g/s/# delivered']);
+    outcomes.length = 0;
+    two.connection.transportClosed();
+    // Its own message is still unacknowledged, its session does not live on and no member is
+    // left: lost here (the sender picks another broker).
+    expect(outcomes).toEqual(['$share/g/s/# lost']);
+    outcomes.length = 0;
+
+    // A member whose session lives on keeps what it held.
+    const kept = connect(broker, {
+      clientId: 'kept',
+      version: 5,
+      cleanStart: false,
+      properties: { sessionExpiryInterval: 60 },
+    });
+    subscribe(kept, '$share/g/s/#', 1);
+    broker.deliverRemote(
+      { topicName: 's/4', payload: 'kept', qos: 1 },
+      { sharedFilters: group, sharedSettled: settled },
+    );
+    kept.connection.transportClosed();
+    expect(outcomes).toEqual(['$share/g/s/# delivered']);
   });
 });

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { BrokerAppError } from '../errors.js';
 import { decodeBusFrame, encodeBusFrame } from './bus-frame.js';
 import { type ClusterConfig, generateNodeId } from './cluster-config.js';
+import type { ClusterStatus } from './cluster-status.js';
 import { ClusterWills } from './cluster-wills.js';
 import { DurableReceiver } from './durable-receiver.js';
 import { type DurableRoutes, DurableSender } from './durable-sender.js';
@@ -61,6 +62,8 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
   /** `[sharedFilter, nodeId]` picked for the message being routed (`sharedPickedFor`). */
   private readonly sharedPicks: Array<[string, string]> = [];
   private sharedPickedFor: Message | undefined;
+  /** The cluster's figures at the last heartbeat. */
+  private figures = { nodesAlive: 1, nodesDead: 0, otherClients: 0 };
   /** Nodes with a row that is not retired (alive, or dead and not adopted yet): the ones sent to. */
   private present = new Set<string>();
   private nc: NatsConnection | undefined;
@@ -172,6 +175,23 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
     return picks.find(([filter]) => filter === sharedFilter)?.[1];
   }
 
+  /** This node's counters and the cluster's figures at the last heartbeat. */
+  status(): ClusterStatus {
+    return {
+      nodeId: this.nodeId,
+      nodesAlive: this.figures.nodesAlive,
+      nodesDead: this.figures.nodesDead,
+      clusterClients: this.figures.otherClients + (this.broker?.stats.connections ?? 0),
+      busSent: this.busSent,
+      busReceived: this.busReceived + (this.receiver?.received ?? 0),
+      confirmed: this.sender.confirmed,
+      batchesResent: this.sender.resent,
+      batchesPending: this.sender.failedBatches,
+      sessionsAdopted: this.adoption?.adoptedTotal ?? 0,
+      sessionsDropped: this.takeover.droppedSessions,
+    };
+  }
+
   /** `DurableRoutes`: a node with a row that is not retired still gets what it is owed. */
   isPresent(nodeId: string): boolean {
     return this.present.has(nodeId);
@@ -233,12 +253,15 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
       callback: (error, msg) => this.received(error, msg),
     });
     if (claimStore !== undefined) {
+      // Answers before the sender gives up (deadAfterMs): a slow share-group member means "retry".
+      const sharedWaitMs = Math.floor(this.config.deadAfterMs * 0.8);
       const receiver = new DurableReceiver(
         this.nodeId,
         broker,
         () => claimStore.flush(),
         this.provenance,
         this.log,
+        sharedWaitMs,
       );
       this.receiver = receiver;
       this.nc.subscribe(this.subjects.durable(this.nodeId), {
@@ -341,6 +364,7 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
       const alive = [this.nodeId];
       const dead: string[] = [];
       const present = new Set<string>();
+      let otherClients = 0;
       for (const row of rows) {
         if (row.nodeId === this.nodeId || row.retiredBy !== undefined) continue;
         present.add(row.nodeId);
@@ -354,7 +378,9 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
         }
         this.lapsed.delete(row.nodeId);
         alive.push(row.nodeId);
+        otherClients += row.clients;
       }
+      this.figures = { nodesAlive: alive.length, nodesDead: dead.length, otherClients };
       // The first live node by id adopts the dead nodes' sessions: one adopter in the common
       // case; if views differ, the store's conditional claim keeps each session with one node.
       alive.sort();

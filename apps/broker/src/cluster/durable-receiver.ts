@@ -1,4 +1,4 @@
-import type { Broker, DeliverRemoteOptions } from '@mqtt-adapt/router';
+import type { Broker, SharedSettled } from '@mqtt-adapt/router';
 import type { Msg } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { decodeDurableBatch } from './bus-frame.js';
@@ -24,6 +24,8 @@ export class DurableReceiver {
     private readonly flush: () => Promise<void>,
     private readonly provenance: SessionProvenance,
     private readonly log: Logger,
+    /** How long a share-group member may take to acknowledge before the sender is asked to retry. */
+    private readonly sharedWaitMs: number,
   ) {}
 
   handle(error: Error | null, msg: Msg): void {
@@ -56,24 +58,43 @@ export class DurableReceiver {
           ? undefined
           : (clientId: string) => this.provenance.cameFrom(clientId, onBehalfOf);
     const remembered: string[] = [];
+    // Share groups named for QoS 1/2 messages: confirmed once a member acknowledged (or kept) it.
+    const waits: Array<Promise<void>> = [];
+    const lost: Array<[number, string]> = [];
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i]!;
       const shared = header.shared?.[i];
-      const options: DeliverRemoteOptions = {
-        only,
-        sharedFilters: shared === null || shared === undefined ? undefined : new Set(shared),
-      };
+      const sharedFilters = shared === null || shared === undefined ? undefined : new Set(shared);
+      let sharedSettled: SharedSettled | undefined;
+      if (sharedFilters !== undefined && message.qos > 0) {
+        const pending = new Set(sharedFilters);
+        let settled!: () => void;
+        waits.push(
+          new Promise<void>((resolve) => {
+            settled = resolve;
+          }),
+        );
+        sharedSettled = (filter, outcome) => {
+          if (!pending.delete(filter)) return;
+          if (outcome === 'lost') lost.push([i, filter]);
+          if (pending.size === 0) settled();
+        };
+      }
       if (message.qos === 2) {
         const kind = header.sharedOnly === true ? `share:${shared?.join(',')}` : (onBehalfOf ?? '');
         const key = `${header.origin}:${header.seqs[i]}:${kind}`;
-        if (this.seen.has(key)) continue;
+        if (this.seen.has(key)) {
+          for (const filter of shared ?? []) sharedSettled?.(filter, 'delivered');
+          continue;
+        }
         this.remember(key);
         remembered.push(key);
       }
       this.received++;
       try {
-        this.broker.deliverRemote(message, options);
+        this.broker.deliverRemote(message, { only, sharedFilters, sharedSettled });
       } catch (failure) {
+        for (const filter of shared ?? []) sharedSettled?.(filter, 'delivered');
         this.log.warn(
           { err: failure, topicName: message.topicName },
           'cluster: dropped a message from the bus that cannot be routed',
@@ -82,7 +103,6 @@ export class DurableReceiver {
     }
     try {
       await this.flush();
-      msg.respond('ok');
     } catch (failure) {
       // Not durable here: the sender sends it again; a QoS 2 message must be delivered then.
       for (const key of remembered) this.seen.delete(key);
@@ -91,7 +111,14 @@ export class DurableReceiver {
         'cluster: could not make a batch from another node durable; it will be sent again',
       );
       msg.respond('retry');
+      return;
     }
+    if (waits.length > 0 && !(await settledWithin(waits, this.sharedWaitMs))) {
+      // A member slower than the sender's patience: it sends the batch again.
+      msg.respond('retry');
+      return;
+    }
+    msg.respond(lost.length === 0 ? 'ok' : `ok ${JSON.stringify(lost)}`);
   }
 
   private remember(key: string): void {
@@ -101,5 +128,19 @@ export class DurableReceiver {
       const oldest = this.seen.values().next().value;
       if (oldest !== undefined) this.seen.delete(oldest);
     }
+  }
+}
+
+/** Whether every promise settled within `ms` (the timer does not hold the process). */
+async function settledWithin(waits: Array<Promise<void>>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([Promise.all(waits).then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

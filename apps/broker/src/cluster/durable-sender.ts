@@ -19,6 +19,8 @@ interface Batch {
   readonly onBehalfOf: string | undefined;
   /** Only the entries' share groups get them (re-sent to another member's node). */
   readonly sharedOnly: boolean;
+  /** The target had no member online for these groups: pick again, not the same node. */
+  readonly repick?: boolean;
   readonly entries: Entry[];
   bytes: number;
   /** Called once, when the target (or, for a gone target, every node it was re-sent to) confirmed. */
@@ -158,7 +160,7 @@ export class DurableSender {
     this.failed = [];
     for (const batch of batches) {
       this.resent++;
-      if (this.routes.isPresent(batch.target)) this.send(batch);
+      if (batch.repick !== true && this.routes.isPresent(batch.target)) this.send(batch);
       else this.reroute(batch);
     }
   }
@@ -212,6 +214,9 @@ export class DurableSender {
         if (answer === 'ok') {
           this.confirmed += batch.entries.length;
           batch.done();
+        } else if (answer.startsWith('ok ')) {
+          this.confirmed += batch.entries.length;
+          this.repickLost(batch, answer.slice(3));
         } else if (answer === 'malformed') {
           this.log.error(
             { node: batch.target },
@@ -222,6 +227,38 @@ export class DurableSender {
       },
       (error: unknown) => this.failedOnce(batch, (error as Error).message),
     );
+  }
+
+  /**
+   * Confirmed, except for share groups that had no member online there (`[index, sharedFilter]`
+   * pairs): those messages go to another node of the group at the next heartbeat.
+   */
+  private repickLost(batch: Batch, json: string): void {
+    let lost: Array<[number, string]>;
+    try {
+      lost = JSON.parse(json) as Array<[number, string]>;
+    } catch {
+      lost = [];
+    }
+    const entries: Entry[] = [];
+    for (const [index, filter] of lost) {
+      const entry = batch.entries[index];
+      if (entry?.durable === true) entries.push({ ...entry, shared: [filter] });
+    }
+    if (entries.length === 0) {
+      batch.done();
+      return;
+    }
+    const bytes = entries.reduce((sum, entry) => sum + entry.frame.length, 0);
+    this.failed.push({
+      target: batch.target,
+      onBehalfOf: undefined,
+      sharedOnly: true,
+      repick: true,
+      entries,
+      bytes,
+      done: batch.done,
+    });
   }
 
   private failedOnce(batch: Batch, why: string): void {

@@ -35,12 +35,21 @@ interface Client {
 }
 
 /** A 5.0 client on `url`; `persistent`: Clean Start 0, session kept an hour. */
-async function open(url: string, clientId: string, persistent: boolean, reconnect = false): Promise<Client> {
+async function open(
+  url: string,
+  clientId: string,
+  persistent: boolean,
+  reconnect = false,
+  receiveMaximum?: number,
+): Promise<Client> {
   const client = mqtt.connect(url, {
     clientId,
     protocolVersion: 5,
     clean: !persistent,
-    properties: persistent ? { sessionExpiryInterval: 3600 } : {},
+    properties: {
+      ...(persistent ? { sessionExpiryInterval: 3600 } : {}),
+      ...(receiveMaximum === undefined ? {} : { receiveMaximum }),
+    },
     reconnectPeriod: reconnect ? 100 : 0,
     connectTimeout: 5000,
   });
@@ -139,6 +148,30 @@ describe('cluster mode: nodes that die or restart lose nothing acknowledged', ()
       'every acknowledged message at the subscriber',
     );
     expect(missing(ackedAtKill, sub.received)).toEqual([]);
+  }, 60_000);
+
+  it("SIGKILL of a share-group member's node mid-burst: what it had not acknowledged goes to the member on another node", async () => {
+    const nodes = await startCluster('mqtt_adapt_failover_share');
+    const onB = await open(nodes.brokers.get('node-b')!.url, 'worker-b', false);
+    // A small window: node-c holds most of its share queued, unacknowledged, when it dies.
+    const onC = await open(nodes.brokers.get('node-c')!.url, 'worker-c', false, false, 4);
+    for (const worker of [onB, onC]) await worker.client.subscribeAsync('$share/workers/jobs/#', { qos: 1 });
+    await pause(HEARTBEAT_MS * 3);
+    const publisher = await open(nodes.brokers.get('node-a')!.url, 'pub', false);
+    const acked = new Set<string>();
+    const n = 1000;
+    const sent = burst(publisher.client, 'jobs/t', 'j', n, acked);
+    await until(() => onC.received.length >= 50, 'the first jobs on node-c');
+    await nodes.brokers.get('node-c')!.stop('SIGKILL');
+    const atC = onC.received.length;
+    await sent;
+    expect(acked.size).toBe(n);
+    const everything = (): string[] => [...onB.received, ...onC.received];
+    await until(() => missing(acked, everything()).length === 0, 'every acknowledged job at a member');
+    expect(missing(acked, everything())).toEqual([]);
+    // node-c's share went to node-b's member after the kill.
+    expect(atC).toBeLessThan(n);
+    expect(onB.received.length).toBeGreaterThan(n - atC - 1);
   }, 60_000);
 
   it('rolling restart of every node with clients connected and publishing: nothing acknowledged is lost', async () => {

@@ -20,6 +20,8 @@ export class ClusterFixture<NodeId extends string> {
     readonly nodeIds: readonly NodeId[],
     readonly heartbeatMs: number,
     readonly deadAfterMs: number,
+    /** More CLI flags for every node. */
+    readonly extraArgs: readonly string[] = [],
   ) {
     this.schema = `${schemaPrefix}_${randomBytes(6).toString('hex')}`;
   }
@@ -34,6 +36,7 @@ export class ClusterFixture<NodeId extends string> {
         '--cluster-dead-after-ms',
         String(this.deadAfterMs),
       ],
+      ...this.extraArgs,
     ];
   }
 

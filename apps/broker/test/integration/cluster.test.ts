@@ -11,7 +11,10 @@ import { PG_TEST_URL, withPostgres } from './persistence-harness.js';
 const HEARTBEAT_MS = 200;
 const DEAD_AFTER_MS = 1000;
 const nodeIds = ['node-a', 'node-b', 'node-c'] as const;
-const cluster = new ClusterFixture<string>('mqtt_adapt_cluster', nodeIds, HEARTBEAT_MS, DEAD_AFTER_MS);
+const cluster = new ClusterFixture<string>('mqtt_adapt_cluster', nodeIds, HEARTBEAT_MS, DEAD_AFTER_MS, [
+  '--sys-interval',
+  '1',
+]);
 const { schema, brokers, clients } = cluster;
 
 let nats: NatsConnection;
@@ -235,6 +238,21 @@ describe('cluster mode (three nodes, one PostgreSQL, NATS)', () => {
     });
     for (const nodeId of nodeIds) expect(perNode.get(nodeId) ?? 0).toBeGreaterThan(n / 4);
   }, 30_000);
+
+  it('$SYS/broker/cluster/... gives the node id and the cluster figures on each node', async () => {
+    const watcher = await client('node-b', 'sys-watcher');
+    const received = collect(watcher);
+    await watcher.subscribeAsync('$SYS/broker/cluster/#', { qos: 0 });
+    const latest = (topic: string) => received.filter((m) => m.topic === topic).at(-1)?.payload;
+    await until(() => latest('$SYS/broker/cluster/nodes/alive') === '3', 'three live nodes in $SYS', 5000);
+    expect(latest('$SYS/broker/cluster/node-id')).toBe('node-b');
+    await until(
+      () => Number(latest('$SYS/broker/cluster/bus/received') ?? 0) > 0,
+      'bus counters in $SYS',
+      5000,
+    );
+    await watcher.endAsync();
+  }, 15_000);
 
   it('cluster status lists the three nodes; a SIGKILLed one lapses, a stopped one leaves, and the survivor adopts both and retires their rows', async () => {
     const status = await clusterStatus();
