@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { prepareCli } from '../src/cli-command.js';
-import { decodeBusFrame, encodeBusFrame } from '../src/cluster/bus-frame.js';
+import {
+  decodeBusFrame,
+  decodeBusFrames,
+  decodeDurableBatch,
+  encodeBusFrame,
+  encodeDurableBatch,
+} from '../src/cluster/bus-frame.js';
 import { generateNodeId, resolveCluster } from '../src/cluster/cluster-config.js';
 import { LocalInterest } from '../src/cluster/local-interest.js';
 import { RemoteInterest } from '../src/cluster/remote-interest.js';
@@ -100,6 +106,44 @@ describe('bus frame', () => {
   it('rejects bytes that are not one PUBLISH', () => {
     expect(() => decodeBusFrame(Buffer.from([0xc0, 0x00]))).toThrow(/not one PUBLISH/);
     expect(() => decodeBusFrame(Buffer.from([0x30, 0x05, 0x00]))).toThrow();
+  });
+
+  it('QoS 0 frames of one turn travel in one bus message and come back in order', () => {
+    const frame = (text: string) =>
+      encodeBusFrame({
+        topicName: `t/${text}`,
+        payload: Buffer.from(text),
+        qos: 0,
+        retain: false,
+        properties: undefined,
+        publisherId: undefined,
+      });
+    const decoded = decodeBusFrames(Buffer.concat([frame('a'), frame('b'), frame('c')]));
+    expect(decoded.map((m) => m.payload.toString())).toEqual(['a', 'b', 'c']);
+    expect(() => decodeBusFrames(Buffer.concat([frame('a'), Buffer.from([0xc0, 0x00])]))).toThrow(
+      /not a PUBLISH/,
+    );
+  });
+
+  it('a durable batch keeps its header (seqs, share groups) and frames together', () => {
+    const frames = ['x', 'y'].map((text) =>
+      encodeBusFrame({
+        topicName: `d/${text}`,
+        payload: Buffer.from(text),
+        qos: 1,
+        retain: false,
+        properties: undefined,
+        publisherId: undefined,
+      }),
+    );
+    const header = { origin: 'node-a/1', seqs: [7, 8], shared: [null, ['$share/g/d/#']] };
+    const batch = decodeDurableBatch(encodeDurableBatch(header, frames));
+    expect(batch.header).toEqual(header);
+    expect(batch.messages.map((m) => m.topicName)).toEqual(['d/x', 'd/y']);
+    expect(() => decodeDurableBatch(encodeDurableBatch({ origin: 'a', seqs: [1] }, frames))).toThrow(
+      /2 messages names 1 seqs/,
+    );
+    expect(() => decodeDurableBatch(Buffer.from([0, 0, 0, 9, 1]))).toThrow(/runs past its end/);
   });
 });
 

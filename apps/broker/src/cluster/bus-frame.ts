@@ -1,4 +1,11 @@
-import { decodePackets, encode, PacketType, type Properties, type QoS } from '@mqtt-adapt/codec';
+import {
+  decodePackets,
+  encode,
+  PacketType,
+  type Properties,
+  type PublishPacket,
+  type QoS,
+} from '@mqtt-adapt/codec';
 import type { Message } from '@mqtt-adapt/router';
 
 /**
@@ -30,6 +37,20 @@ export interface BusMessage {
   readonly properties: Properties | undefined;
 }
 
+/**
+ * Decodes the frames of one QoS 0 bus message (one or more PUBLISH packets one after the other);
+ * throws the codec's `MalformedPacketError` or a `TypeError` for anything else.
+ */
+export function decodeBusFrames(bytes: Uint8Array): BusMessage[] {
+  const messages: BusMessage[] = [];
+  for (const packet of decodePackets(bytes, 5)) {
+    if (packet.type !== PacketType.Publish)
+      throw new TypeError('a bus frame holds a packet that is not a PUBLISH');
+    messages.push(toBusMessage(packet));
+  }
+  return messages;
+}
+
 /** Decodes one frame; throws the codec's `MalformedPacketError` or a `TypeError` for anything else. */
 export function decodeBusFrame(bytes: Uint8Array): BusMessage {
   const packets = decodePackets(bytes, 5);
@@ -37,6 +58,10 @@ export function decodeBusFrame(bytes: Uint8Array): BusMessage {
   if (packets.length !== 1 || packet?.type !== PacketType.Publish) {
     throw new TypeError(`cluster frame of ${bytes.length} bytes is not one PUBLISH packet`);
   }
+  return toBusMessage(packet);
+}
+
+function toBusMessage(packet: PublishPacket): BusMessage {
   const { topicName, payload, qos, retain, properties } = packet;
   return { topicName, payload, qos, retain, properties };
 }
@@ -82,13 +107,7 @@ export function decodeDurableBatch(bytes: Uint8Array): {
   if (typeof header.origin !== 'string' || !Array.isArray(header.seqs)) {
     throw new TypeError('durable batch header without origin and seqs');
   }
-  const messages: BusMessage[] = [];
-  for (const packet of decodePackets(data.subarray(4 + headerLength), 5)) {
-    if (packet.type !== PacketType.Publish)
-      throw new TypeError('durable batch holds a packet that is not a PUBLISH');
-    const { topicName, payload, qos, retain, properties } = packet;
-    messages.push({ topicName, payload, qos, retain, properties });
-  }
+  const messages = decodeBusFrames(data.subarray(4 + headerLength));
   if (messages.length !== header.seqs.length) {
     throw new TypeError(`durable batch of ${messages.length} messages names ${header.seqs.length} seqs`);
   }

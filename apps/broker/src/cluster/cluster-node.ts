@@ -3,12 +3,12 @@ import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node'
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { BrokerAppError } from '../errors.js';
-import { decodeBusFrame, encodeBusFrame } from './bus-frame.js';
+import { type BusMessage, decodeBusFrames, encodeBusFrame } from './bus-frame.js';
+import { BusSender, type DurableRoutes } from './bus-sender.js';
 import { type ClusterConfig, generateNodeId } from './cluster-config.js';
 import type { ClusterStatus } from './cluster-status.js';
 import { ClusterWills } from './cluster-wills.js';
 import { DurableReceiver } from './durable-receiver.js';
-import { type DurableRoutes, DurableSender } from './durable-sender.js';
 import { LocalInterest } from './local-interest.js';
 import { Membership, type NodeRow } from './membership.js';
 import { OwnershipAudit } from './ownership-audit.js';
@@ -56,7 +56,7 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
   private readonly subjects: ReturnType<typeof clusterSubjects>;
   private readonly targets: string[] = [];
   private readonly provenance: SessionProvenance;
-  private readonly sender: DurableSender;
+  private readonly sender: BusSender;
   private receiver: DurableReceiver | undefined;
   private adoption: SessionAdoption | undefined;
   /** `[sharedFilter, nodeId]` picked for the message being routed (`sharedPickedFor`). */
@@ -94,9 +94,10 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
     // Longer than re-sends on a gone node's behalf go on (they stop once its row is retired).
     this.provenance = new SessionProvenance(Math.max(60_000, 4 * config.deadAfterMs));
     this.takeover = new SessionTakeover(this.nodeId, this.subjects.takeover, this.provenance, log);
-    this.sender = new DurableSender(
+    this.sender = new BusSender(
       `${this.nodeId}/${Date.now()}`,
       this.subjects.durable,
+      this.subjects.messages,
       config.deadAfterMs,
       this,
       log,
@@ -128,8 +129,8 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
       if (durable || shared !== undefined) {
         const promise = this.sender.add(target, frame, message.topicName, message.retain, durable, shared);
         if (durable) confirmed = promise;
-      } else if (!this.sender.addIfOpen(target, frame, message.topicName, message.retain)) {
-        nc.publish(this.subjects.messages(target), frame);
+      } else {
+        this.sender.publishAtMostOnce(target, frame);
       }
     }
     return confirmed;
@@ -311,14 +312,26 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
       this.log.warn({ err: error }, 'cluster: message subscription failed');
       return;
     }
-    this.busReceived++;
+    let messages: BusMessage[];
     try {
-      this.broker?.deliverRemote(decodeBusFrame(msg.data));
+      messages = decodeBusFrames(msg.data);
     } catch (failure) {
       this.log.warn(
         { err: failure, bytes: msg.data.length },
-        'cluster: dropped a message from the bus that cannot be routed',
+        'cluster: dropped frames from the bus that cannot be read',
       );
+      return;
+    }
+    this.busReceived += messages.length;
+    for (const message of messages) {
+      try {
+        this.broker?.deliverRemote(message);
+      } catch (failure) {
+        this.log.warn(
+          { err: failure, topicName: message.topicName },
+          'cluster: dropped a message from the bus that cannot be routed',
+        );
+      }
     }
   }
 

@@ -10,7 +10,7 @@ const nobody = (): boolean => false;
 const SEEN_LIMIT = 65_536;
 
 /**
- * The receiving end of `DurableSender`: delivers a batch to this node's sessions, waits for the
+ * The receiving end of `BusSender`: delivers a batch to this node's sessions, waits for the
  * store to make what it queued durable, then answers `ok` (anything else: the sender tries
  * again). A batch on behalf of a gone node goes only to the sessions taken from that node.
  */

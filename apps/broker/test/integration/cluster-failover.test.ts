@@ -1,6 +1,6 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClusterFixture } from './cluster-harness.js';
+import { ClusterFixture, until } from './cluster-harness.js';
 import { TcpBalancer } from './tcp-balancer.js';
 
 // Nodes die or restart while clients publish and subscribe at QoS 1: nothing a publisher got a
@@ -62,14 +62,6 @@ async function open(
     client.once('error', reject);
   });
   return { client, received };
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,7 +1,7 @@
 import mqtt, { type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CuttableProxy } from './bridge-harness.js';
-import { ClusterFixture, NATS_TEST_URL } from './cluster-harness.js';
+import { ClusterFixture, NATS_TEST_URL, until } from './cluster-harness.js';
 import { startTestBroker } from './helpers.js';
 import { withPostgres } from './persistence-harness.js';
 
@@ -39,18 +39,6 @@ async function connect5(
     client.once('error', reject);
   });
   return { client, connack, received };
-}
-
-async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 async function one<T>(text: string, values: unknown[]): Promise<T | undefined> {

@@ -1,6 +1,6 @@
 import mqtt, { type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterFixture } from './cluster-harness.js';
+import { ClusterFixture, until } from './cluster-harness.js';
 import { withPostgres } from './persistence-harness.js';
 
 // Two broker processes on one PostgreSQL schema and the real NATS, with --cluster: one owner per
@@ -39,18 +39,6 @@ function collect(client: MqttClient): string[] {
   const received: string[] = [];
   client.on('message', (_topic, payload) => received.push(payload.toString()));
   return received;
-}
-
-async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 async function rows<T>(text: string, values: unknown[]): Promise<T[]> {

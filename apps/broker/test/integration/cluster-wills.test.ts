@@ -1,6 +1,6 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterFixture } from './cluster-harness.js';
+import { ClusterFixture, until } from './cluster-harness.js';
 import { withPostgres } from './persistence-harness.js';
 
 // Three broker processes on one PostgreSQL schema and the real NATS, with --cluster: the wills
@@ -21,18 +21,6 @@ async function connect(nodeId: NodeId, options: IClientOptions): Promise<MqttCli
     client.once('error', reject);
   });
   return client;
-}
-
-async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 async function willRows(nodeId: NodeId): Promise<string[]> {

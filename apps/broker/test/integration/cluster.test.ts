@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { decodePackets } from '@mqtt-adapt/codec';
 import { type NatsConnection, connect as natsConnect } from '@nats-io/transport-node';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterFixture, NATS_TEST_URL } from './cluster-harness.js';
+import { ClusterFixture, NATS_TEST_URL, until } from './cluster-harness.js';
 import { runCli } from './helpers.js';
 import { PG_TEST_URL, withPostgres } from './persistence-harness.js';
 
@@ -36,18 +37,6 @@ function collect(
     received.push({ topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain }),
   );
   return received;
-}
-
-async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** The filters a node has stored in its membership row. */
@@ -94,10 +83,11 @@ beforeAll(async () => {
       `NATS is unreachable at ${NATS_TEST_URL} (${(error as Error).message}); the cluster tests fail rather than skip`,
     );
   }
+  // QoS 0: one NATS message per target node and turn, its PUBLISH frames one after the other.
   nats.subscribe(`mqtt-adapt.${schema}.msg.>`, {
     callback: (_error, msg) => {
       const target = msg.subject.split('.').at(-1)!;
-      busCount.set(target, (busCount.get(target) ?? 0) + 1);
+      busCount.set(target, (busCount.get(target) ?? 0) + decodePackets(msg.data, 5).length);
     },
   });
   // QoS 1/2 travel in confirmed batches: a 4-byte header length, a JSON header naming one seq

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterFixture, NATS_TEST_URL } from './cluster-harness.js';
+import { ClusterFixture, NATS_TEST_URL, until } from './cluster-harness.js';
 import { type LogLine, runCli, startTestBroker, type TestBroker } from './helpers.js';
 import { PG_TEST_URL } from './persistence-harness.js';
 
@@ -14,18 +14,6 @@ const fixture = new ClusterFixture<string>('mqtt_adapt_workers', [], HEARTBEAT_M
 const { schema, clients } = fixture;
 let primary: TestBroker;
 let metricsPort: number;
-
-async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** The `worker ready` lines of one worker, oldest first. */
 function readyLines(worker: number): LogLine[] {

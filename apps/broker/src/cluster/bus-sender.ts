@@ -52,18 +52,27 @@ export interface DurableRoutes {
 const MAX_BATCH_BYTES = 256 * 1024;
 
 /**
- * QoS 1/2 messages to other nodes, with confirmation: per turn, one NATS request per target node
- * carrying every message of the turn for it; the target answers once its store made them
- * durable (`DurableReceiver`). The publishers' acknowledgements wait for the turn's promise, so
- * a PUBACK means every node that needed the message has it. A batch that failed (no answer,
- * no responder, a store failure there) is sent again at each heartbeat while its node is
- * present; once the node is gone (its sessions adopted, its row retired), it is re-sent on its
- * behalf to the nodes that may hold its sessions now. The promise never rejects.
+ * What this node hands to the others, gathered per turn and per target node.
+ *
+ * QoS 1/2 messages go with confirmation: one NATS request per target node carrying every
+ * message of the turn for it; the target answers once its store made them durable
+ * (`DurableReceiver`). The publishers' acknowledgements wait for the turn's promise, so a PUBACK
+ * means every node that needed the message has it. A batch that failed (no answer, no
+ * responder, a store failure there) is sent again at each heartbeat while its node is present;
+ * once the node is gone (its sessions adopted, its row retired), it is re-sent on its behalf to
+ * the nodes that may hold its sessions now. The promise never rejects.
+ *
+ * QoS 0 messages go as one NATS core publish per target node and turn (their frames one after
+ * the other), at most once; in a turn that has a confirmed batch for that node they ride in it,
+ * so a publisher's messages keep their order whatever their QoS.
  */
-export class DurableSender {
+export class BusSender {
   private nc: NatsConnection | undefined;
   private turn: Turn | undefined;
   private readonly open = new Map<string, Batch>();
+  /** QoS 0 frames of this turn per target node, in routing order, with their byte count. */
+  private readonly core = new Map<string, { frames: Buffer[]; bytes: number }>();
+  private sealScheduled = false;
   private failed: Batch[] = [];
   private readonly targets: string[] = [];
   private seq = 0;
@@ -74,7 +83,10 @@ export class DurableSender {
   constructor(
     /** This node and its start: names each message with `seq`. */
     private readonly origin: string,
+    /** The subject of a node's confirmed batches. */
     private readonly subject: (nodeId: string) => string,
+    /** The subject of a node's QoS 0 frames. */
+    private readonly coreSubject: (nodeId: string) => string,
     private readonly timeoutMs: number,
     private readonly routes: DurableRoutes,
     private readonly log: Logger,
@@ -115,7 +127,7 @@ export class DurableSender {
       });
       turn = { promise, resolve, pending: 0, sealed: false };
       this.turn = turn;
-      setImmediate(() => this.sealTurn());
+      this.scheduleSeal();
     }
     let batch = this.open.get(target);
     if (batch === undefined) {
@@ -130,6 +142,21 @@ export class DurableSender {
         done: () => this.batchDone(owner),
       };
       this.open.set(target, batch);
+      // QoS 0 frames routed before it in this turn go first, in the batch.
+      const core = this.core.get(target);
+      if (core !== undefined) {
+        this.core.delete(target);
+        for (const frame of core.frames)
+          batch.entries.push({
+            seq: ++this.seq,
+            frame,
+            topicName: '',
+            retain: false,
+            durable: false,
+            shared: undefined,
+          });
+        batch.bytes += core.bytes;
+      }
     }
     batch.entries.push({ seq: ++this.seq, frame, topicName, retain, durable, shared });
     batch.bytes += frame.length;
@@ -141,16 +168,36 @@ export class DurableSender {
   }
 
   /**
-   * A QoS 0 message for `target` joins this turn's batch for it if there is one, so that it is
-   * delivered after the QoS 1/2 messages its publisher sent before it (the batch leaves at the
-   * end of the turn; a core publish would overtake it). False: publish it as usual.
+   * A QoS 0 message for `target`, at most once: in this turn's confirmed batch for it if there is
+   * one (after the QoS 1/2 messages routed before it), else with the turn's other QoS 0 frames
+   * for it in one core publish.
    */
-  addIfOpen(target: string, frame: Buffer, topicName: string, retain: boolean): boolean {
+  publishAtMostOnce(target: string, frame: Buffer): void {
     const batch = this.open.get(target);
-    if (batch === undefined) return false;
-    batch.entries.push({ seq: ++this.seq, frame, topicName, retain, durable: false, shared: undefined });
-    batch.bytes += frame.length;
-    return true;
+    if (batch !== undefined) {
+      batch.entries.push({
+        seq: ++this.seq,
+        frame,
+        topicName: '',
+        retain: false,
+        durable: false,
+        shared: undefined,
+      });
+      batch.bytes += frame.length;
+      return;
+    }
+    let core = this.core.get(target);
+    if (core === undefined) {
+      core = { frames: [], bytes: 0 };
+      this.core.set(target, core);
+      this.scheduleSeal();
+    }
+    core.frames.push(frame);
+    core.bytes += frame.length;
+    if (core.bytes >= MAX_BATCH_BYTES) {
+      this.core.delete(target);
+      this.publishCore(target, core.frames);
+    }
   }
 
   /** At each heartbeat, after the membership was read: sends again what failed. */
@@ -165,14 +212,36 @@ export class DurableSender {
     }
   }
 
+  private scheduleSeal(): void {
+    if (this.sealScheduled) return;
+    this.sealScheduled = true;
+    setImmediate(() => this.sealTurn());
+  }
+
   private sealTurn(): void {
+    this.sealScheduled = false;
     const turn = this.turn;
     this.turn = undefined;
+    for (const [target, core] of this.core) this.publishCore(target, core.frames);
+    this.core.clear();
     for (const batch of this.open.values()) this.send(batch);
     this.open.clear();
     if (turn === undefined) return;
     turn.sealed = true;
     if (turn.pending === 0) turn.resolve();
+  }
+
+  private publishCore(target: string, frames: readonly Buffer[]): void {
+    const nc = this.nc;
+    if (nc === undefined) return;
+    try {
+      nc.publish(this.coreSubject(target), frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+    } catch (error) {
+      this.log.error(
+        { err: error, node: target, messages: frames.length },
+        'cluster: QoS 0 messages could not be handed to another node; not sent there',
+      );
+    }
   }
 
   private batchDone(turn: Turn): void {
