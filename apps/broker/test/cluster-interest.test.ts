@@ -48,10 +48,19 @@ describe('RemoteInterest', () => {
     }
     expect(chosen.slice(0, 3).sort()).toEqual(['b', 'c', 'self']);
     expect(chosen.slice(3)).toEqual(chosen.slice(0, 3));
+    // Picked here with no member online here: another node of the group, in turns.
+    expect([0, 1, 2, 3].map(() => remote.otherSharedNode('$share/g/s/#', 'self')).sort()).toEqual([
+      'b',
+      'b',
+      'c',
+      'c',
+    ]);
+    expect(remote.otherSharedNode('$share/h/s/x', 'b')).toBeUndefined();
     remote.removeNode('b');
     remote.localShared('$share/g/s/#', 'self', false);
     expect(remote.pickShared('s/x', picks)).toBe(1);
     expect(picks).toEqual([['$share/g/s/#', 'c']]);
+    expect(remote.otherSharedNode('$share/g/s/#', 'self')).toBe('c');
   });
 
   it('names each matching node once, however many of its filters match', () => {

@@ -61,6 +61,8 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
   private adoption: SessionAdoption | undefined;
   /** `[sharedFilter, nodeId]` picked for the message being routed (`sharedPickedFor`). */
   private readonly sharedPicks: Array<[string, string]> = [];
+  /** The share filters the router asked `sharedHere` about for that message (members online here). */
+  private readonly sharedAsked: string[] = [];
   private sharedPickedFor: Message | undefined;
   /** The cluster's figures at the last heartbeat. */
   private figures = { nodesAlive: 1, nodesDead: 0, otherClients: 0 };
@@ -142,6 +144,7 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
    */
   sharedHere(sharedFilter: string, message: Message): boolean {
     this.pickShared(message);
+    this.sharedAsked.push(sharedFilter);
     for (const [filter, nodeId] of this.sharedPicks)
       if (filter === sharedFilter) return nodeId === this.nodeId;
     return true;
@@ -150,6 +153,7 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
   private pickShared(message: Message): void {
     if (this.sharedPickedFor === message) return;
     this.sharedPickedFor = message;
+    this.sharedAsked.length = 0;
     this.remote.pickShared(message.topicName, this.sharedPicks);
   }
 
@@ -158,14 +162,20 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
     this.pickShared(message);
     this.sharedPickedFor = undefined;
     let elsewhere: Map<string, string[]> | undefined;
-    for (const [filter, nodeId] of this.sharedPicks) {
-      if (nodeId === this.nodeId) continue;
+    for (const pick of this.sharedPicks) {
+      const filter = pick[0];
+      let nodeId: string | undefined = pick[1];
+      // Picked here, but the router did not ask: no member of the group is online here.
+      if (nodeId === this.nodeId && !this.sharedAsked.includes(filter))
+        nodeId = this.remote.otherSharedNode(filter, this.nodeId);
+      if (nodeId === undefined || nodeId === this.nodeId) continue;
       elsewhere ??= new Map();
       const filters = elsewhere.get(nodeId);
       if (filters === undefined) elsewhere.set(nodeId, [filter]);
       else filters.push(filter);
     }
     this.sharedPicks.length = 0;
+    this.sharedAsked.length = 0;
     return elsewhere;
   }
 

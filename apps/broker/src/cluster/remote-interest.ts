@@ -19,6 +19,8 @@ export class RemoteInterest {
   private readonly trie = new SubscriptionTrie<string>({ maxLevels: 32_768 });
   private readonly shared = new SubscriptionTrie<string>({ maxLevels: 32_768 });
   private sharedCount = 0;
+  /** Share filter -> the nodes with members, and a turn counter for `otherSharedNode`. */
+  private readonly sharedNodes = new Map<string, { nodes: readonly string[]; turn: number }>();
   private readonly matches: Subscription<string>[] = [];
 
   /** Node ids with a known interest. */
@@ -78,17 +80,42 @@ export class RemoteInterest {
     return out.length;
   }
 
+  /**
+   * A node other than `except` with members of `sharedFilter`, in turns (the group's pick fell on
+   * `except`, which has no member online to take it); `undefined` when there is none.
+   */
+  otherSharedNode(sharedFilter: string, except: string): string | undefined {
+    const entry = this.sharedNodes.get(sharedFilter);
+    if (entry === undefined) return undefined;
+    for (let i = 0; i < entry.nodes.length; i++) {
+      const nodeId = entry.nodes[entry.turn++ % entry.nodes.length]!;
+      if (nodeId !== except) return nodeId;
+    }
+    return undefined;
+  }
+
   private addFilter(filter: string, nodeId: string): void {
-    if (filter.startsWith('$share/')) {
-      this.shared.add(filter, nodeId, { qos: 0 });
-      this.sharedCount++;
-    } else this.trie.add(filter, nodeId, { qos: 0 });
+    if (!filter.startsWith('$share/')) {
+      this.trie.add(filter, nodeId, { qos: 0 });
+      return;
+    }
+    this.shared.add(filter, nodeId, { qos: 0 });
+    this.sharedCount++;
+    const entry = this.sharedNodes.get(filter);
+    if (entry === undefined) this.sharedNodes.set(filter, { nodes: [nodeId], turn: 0 });
+    else if (!entry.nodes.includes(nodeId)) entry.nodes = [...entry.nodes, nodeId];
   }
 
   private removeFilter(filter: string, nodeId: string): void {
-    if (filter.startsWith('$share/')) {
-      if (this.shared.remove(filter, nodeId)) this.sharedCount--;
-    } else this.trie.remove(filter, nodeId);
+    if (!filter.startsWith('$share/')) {
+      this.trie.remove(filter, nodeId);
+      return;
+    }
+    if (this.shared.remove(filter, nodeId)) this.sharedCount--;
+    const entry = this.sharedNodes.get(filter);
+    if (entry === undefined) return;
+    entry.nodes = entry.nodes.filter((node) => node !== nodeId);
+    if (entry.nodes.length === 0) this.sharedNodes.delete(filter);
   }
 
   /** Writes every known node into `out` (retained messages go to all: each node keeps an index). */
