@@ -3,6 +3,7 @@ import type { DeliverRemoteOptions } from './broker.js';
 import { installSession, restoreBroker } from './broker-restore.js';
 import type { BrokerStats } from './broker-stats.js';
 import type { Clock } from './clock.js';
+import { deliverClustered } from './clustered-delivery.js';
 import { type Connection, ConnectionState } from './connection.js';
 import { DelayedWills } from './delayed-wills.js';
 import { DeliveryEncoder } from './delivery-encoder.js';
@@ -28,8 +29,6 @@ import type { SessionOwnershipHook } from './session-ownership.js';
 import { redistributeShared } from './shared-redelivery.js';
 import { settleHeldShared } from './shared-settle.js';
 import type { SessionSnapshot, StoreSnapshot } from './store.js';
-
-const NO_FILTERS: ReadonlySet<string> = new Set();
 
 /**
  * The broker's shared state and delivery logic, used by connections and handlers. Not part of
@@ -167,54 +166,39 @@ export class BrokerCore {
     const merger = this.subscriptions.collect(message.topicName, publisher);
     // The publishing connection, paused by flow control when a subscriber's queue is full.
     const source = publisher?.connection;
-    const checkRead = this.hooks.authorizeRead !== undefined;
     const count = merger.length;
-    const only = remoteOptions?.only;
-    // Cluster: which broker serves each share group (remote: the sender chose; local: the hook).
-    const remoteShared = remote === true ? (remoteOptions?.sharedFilters ?? NO_FILTERS) : undefined;
-    const sharedHere = remote === true ? undefined : this.fanOut?.sharedHere;
-    // A sender waits to hear of each group it named: the ones served here are noted.
-    const settle = message.sharedSettled;
-    const served: string[] | undefined = settle === undefined ? undefined : [];
     try {
-      const deliveries = merger.deliveries;
-      let i = 0;
-      // One try around the loop, re-entered after a failure: no per-delivery cost.
-      while (i < count) {
-        try {
-          for (; i < count; i++) {
-            const delivery = deliveries[i]!;
-            const shared = delivery.shareGroup === undefined ? undefined : delivery.subscription.topicFilter;
-            if (shared === undefined) {
-              if (only !== undefined && !only(delivery.subscriber.clientId)) continue;
-            } else if (remoteShared !== undefined) {
-              if (!remoteShared.has(shared)) continue;
-              served?.push(shared);
-            } else if (sharedHere !== undefined && !sharedHere.call(this.fanOut, shared, message)) continue;
-            if (checkRead && !this.mayRead(delivery.subscriber, message.topicName)) {
-              // Denied by policy, as on one broker: no other member is tried.
-              if (shared !== undefined) settle?.(shared, 'delivered');
-              continue;
+      // Cluster mode takes its own loop (share groups across brokers, re-sends to some sessions):
+      // the single-broker loop stays as small as it was, for the JIT.
+      if (remote === true || this.fanOut?.sharedHere !== undefined) {
+        deliverClustered(this, merger, message, encoder, source, remote === true, remoteOptions);
+      } else {
+        const checkRead = this.hooks.authorizeRead !== undefined;
+        const deliveries = merger.deliveries;
+        let i = 0;
+        // One try around the loop, re-entered after a failure: no per-delivery cost.
+        while (i < count) {
+          try {
+            for (; i < count; i++) {
+              const delivery = deliveries[i]!;
+              if (checkRead && !this.mayRead(delivery.subscriber, message.topicName)) continue;
+              const qos = Math.min(message.qos, delivery.qos) as QoS;
+              // Forwarded copies carry RETAIN 0 [MQTT-3.3.1-9] unless 5.0 Retain As Published asks otherwise.
+              const retain = delivery.retainAsPublished ? message.retain : false;
+              const ids = delivery.subscriptionIdentifiers;
+              const shared =
+                delivery.shareGroup === undefined ? undefined : delivery.subscription.topicFilter;
+              this.deliver(delivery.subscriber, message, qos, retain, encoder, source, ids, shared);
             }
-            const qos = Math.min(message.qos, delivery.qos) as QoS;
-            // Forwarded copies carry RETAIN 0 [MQTT-3.3.1-9] unless 5.0 Retain As Published asks otherwise.
-            const retain = delivery.retainAsPublished ? message.retain : false;
-            const ids = delivery.subscriptionIdentifiers;
-            this.deliver(delivery.subscriber, message, qos, retain, encoder, source, ids, shared);
-            // QoS 0 is written (or dropped) now: nothing more to wait for.
-            if (shared !== undefined && qos === 0) settle?.(shared, 'delivered');
+          } catch (error) {
+            this.deliveryFailed(deliveries[i]!.subscriber, error);
+            i++;
           }
-        } catch (error) {
-          this.deliveryFailed(deliveries[i]!.subscriber, error);
-          i++;
         }
       }
     } finally {
       this.subscriptions.release(merger);
     }
-    // Named groups with no member online here: the sender picks another broker.
-    if (served !== undefined && remoteShared !== undefined)
-      for (const filter of remoteShared) if (!served.includes(filter)) settle!(filter, 'lost');
     if (this.fanOut !== undefined && remote !== true)
       this.remoteConfirm = this.fanOut.routed(message) ?? undefined;
     if (this.events.has('messagePublished')) this.events.emit('messagePublished', message);
@@ -383,7 +367,7 @@ export class BrokerCore {
   }
 
   /** An exception while delivering to one session closes that session's connection only. */
-  private deliveryFailed(session: Session, error: unknown): void {
+  deliveryFailed(session: Session, error: unknown): void {
     const connection = session.connection;
     if (connection !== undefined && !connection.isClosed()) {
       connection.failed(error);

@@ -178,6 +178,26 @@ describe('cluster mode (three nodes, one PostgreSQL, NATS)', () => {
     }, 'retained message on node-c');
   }, 20_000);
 
+  it('QoS 2 across nodes: each message exactly once, in order, at QoS 2', async () => {
+    const sub = await mqtt.connectAsync(brokers.get('node-c')!.url, {
+      clientId: 'qos2-sub',
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
+    clients.push(sub);
+    const received = collect(sub);
+    await sub.subscribeAsync('q2/#', { qos: 2 });
+    await until(async () => (await storedInterest('node-c')).includes('q2/#'), 'node-c interest stored');
+    await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS * 3));
+    const pub = await client('node-a', 'qos2-pub');
+    const n = 100;
+    await Promise.all(Array.from({ length: n }, (_, i) => pub.publishAsync('q2/t', `q-${i}`, { qos: 2 })));
+    await until(() => received.length >= n, 'the QoS 2 deliveries');
+    await new Promise((resolve) => setTimeout(resolve, 300)); // nothing more may come
+    expect(received.map((m) => m.payload)).toEqual(Array.from({ length: n }, (_, i) => `q-${i}`));
+    expect(received.every((m) => m.qos === 2)).toBe(true);
+  }, 20_000);
+
   it('a share group with members on three nodes: each message to exactly one member cluster-wide, spread over the nodes', async () => {
     const members: Array<[string, MqttClient]> = [];
     for (const [nodeId, clientId] of [
