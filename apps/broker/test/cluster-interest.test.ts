@@ -9,6 +9,7 @@ import {
 } from '../src/cluster/bus-frame.js';
 import { generateNodeId, resolveCluster } from '../src/cluster/cluster-config.js';
 import { LocalInterest } from '../src/cluster/local-interest.js';
+import { MovedSessions } from '../src/cluster/moved-sessions.js';
 import { RemoteInterest } from '../src/cluster/remote-interest.js';
 import { resolveConfig } from '../src/config.js';
 
@@ -226,5 +227,21 @@ describe('cluster config', () => {
       exitCode: 2,
       stderr: 'config: --cluster takes no value; drop "=yes"\n',
     });
+  });
+});
+
+describe('MovedSessions', () => {
+  it('names the new owners of sessions just lost whose filters match, for a while, share filters aside', () => {
+    let now = 1000;
+    const moved = new MovedSessions(500, () => now);
+    moved.record('a', 'node-b', ['t/#', '$share/g/t/#']);
+    moved.record('c', 'node-c', ['t/x']);
+    expect(moved.ownersFor('t/x').sort()).toEqual(['node-b', 'node-c']);
+    expect(moved.ownersFor('t/y')).toEqual(['node-b']);
+    expect(moved.ownersFor('other')).toEqual([]);
+    moved.record('a', 'node-d', ['t/y']); // moved again: the latest owner and filters
+    expect(moved.ownersFor('t/y')).toEqual(['node-d']);
+    now += 501;
+    expect(moved.ownersFor('t/x')).toEqual([]);
   });
 });

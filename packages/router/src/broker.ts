@@ -275,6 +275,13 @@ export class Broker {
     return this.core.route(message, undefined, undefined, true, options);
   }
 
+  /** The topic filters of the session held here for `clientId` (as subscribed); `undefined`: none held. */
+  sessionFilters(clientId: string): string[] | undefined {
+    const session = this.core.sessions.get(clientId);
+    if (session === undefined) return undefined;
+    return [...(session.subscriptionsIfAny?.keys() ?? [])];
+  }
+
   /** Client ids of the sessions held here with a client connected now (for a cluster's ownership audit). */
   connectedClientIds(): string[] {
     const ids: string[] = [];

@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { type DurableBatchHeader, encodeDurableBatch } from './bus-frame.js';
+import type { DurableAnswer } from './durable-receiver.js';
 
 /** One QoS 1/2 message on its way to one node. */
 interface Entry {
@@ -285,7 +286,7 @@ export class BusSender {
           batch.done();
         } else if (answer.startsWith('ok ')) {
           this.confirmed += batch.entries.length;
-          this.repickLost(batch, answer.slice(3));
+          this.followUp(batch, answer.slice(3));
         } else if (answer === 'malformed') {
           this.log.error(
             { node: batch.target },
@@ -299,35 +300,68 @@ export class BusSender {
   }
 
   /**
-   * Confirmed, except for share groups that had no member online there (`[index, sharedFilter]`
-   * pairs): those messages go to another node of the group at the next heartbeat.
+   * Confirmed, with follow-ups (`DurableAnswer`): share groups that had no member online there
+   * go to another node of the group at the next heartbeat; messages for sessions another node
+   * just took from the target go to that node now, on the target's behalf.
    */
-  private repickLost(batch: Batch, json: string): void {
-    let lost: Array<[number, string]>;
+  private followUp(batch: Batch, json: string): void {
+    let answer: DurableAnswer;
     try {
-      lost = JSON.parse(json) as Array<[number, string]>;
+      answer = JSON.parse(json) as DurableAnswer;
     } catch {
-      lost = [];
+      answer = {};
     }
-    const entries: Entry[] = [];
-    for (const [index, filter] of lost) {
-      const entry = batch.entries[index];
-      if (entry?.durable === true) entries.push({ ...entry, shared: [filter] });
+    const pick = (indexes: Iterable<number>, shared?: (index: number) => readonly string[]): Entry[] => {
+      const entries: Entry[] = [];
+      for (const index of indexes) {
+        const entry = batch.entries[index];
+        if (entry?.durable === true) entries.push({ ...entry, shared: shared?.(index) });
+      }
+      return entries;
+    };
+    const bytesOf = (entries: readonly Entry[]): number =>
+      entries.reduce((sum, entry) => sum + entry.frame.length, 0);
+    const followUps: Batch[] = [];
+    let pending = 1;
+    const done = (): void => {
+      if (--pending === 0) batch.done();
+    };
+    const lost = answer.lost ?? [];
+    const repick = lost.flatMap(([index, filter]) => pick([index], () => [filter]));
+    if (repick.length > 0) {
+      pending++;
+      this.failed.push({
+        target: batch.target,
+        onBehalfOf: undefined,
+        sharedOnly: true,
+        repick: true,
+        entries: repick,
+        bytes: bytesOf(repick),
+        done,
+      });
     }
-    if (entries.length === 0) {
-      batch.done();
-      return;
+    for (const [owner, indexes] of Object.entries(answer.moved ?? {})) {
+      const entries = pick(indexes);
+      if (entries.length === 0) continue;
+      pending++;
+      followUps.push({
+        target: owner,
+        // On behalf of the node that lost the session (also in a re-send on behalf of another
+        // one): the new owner took it from that node.
+        onBehalfOf: batch.target,
+        sharedOnly: false,
+        entries,
+        bytes: bytesOf(entries),
+        done,
+      });
     }
-    const bytes = entries.reduce((sum, entry) => sum + entry.frame.length, 0);
-    this.failed.push({
-      target: batch.target,
-      onBehalfOf: undefined,
-      sharedOnly: true,
-      repick: true,
-      entries,
-      bytes,
-      done: batch.done,
-    });
+    if (followUps.length > 0)
+      this.log.debug(
+        { node: batch.target, to: followUps.map((b) => b.target) },
+        'cluster: re-sending to the new owners of sessions a node just lost',
+      );
+    for (const followUp of followUps) this.send(followUp);
+    done();
   }
 
   private failedOnce(batch: Batch, why: string): void {

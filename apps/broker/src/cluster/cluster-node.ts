@@ -11,11 +11,13 @@ import { ClusterWills } from './cluster-wills.js';
 import { DurableReceiver } from './durable-receiver.js';
 import { LocalInterest } from './local-interest.js';
 import { Membership, type NodeRow } from './membership.js';
+import { MovedSessions } from './moved-sessions.js';
 import { OwnershipAudit } from './ownership-audit.js';
 import { RemoteInterest } from './remote-interest.js';
 import { SessionAdoption } from './session-adoption.js';
 import { SessionProvenance } from './session-provenance.js';
 import { SessionTakeover } from './session-takeover.js';
+import { SharedRouting } from './shared-routing.js';
 
 /** NATS subjects of one cluster: scoped by the store's schema, so clusters can share a NATS. */
 export function clusterSubjects(schema: string): {
@@ -56,14 +58,12 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
   private readonly subjects: ReturnType<typeof clusterSubjects>;
   private readonly targets: string[] = [];
   private readonly provenance: SessionProvenance;
+  private readonly moved: MovedSessions;
   private readonly sender: BusSender;
   private receiver: DurableReceiver | undefined;
   private adoption: SessionAdoption | undefined;
-  /** `[sharedFilter, nodeId]` picked for the message being routed (`sharedPickedFor`). */
-  private readonly sharedPicks: Array<[string, string]> = [];
-  /** The share filters the router asked `sharedHere` about for that message (members online here). */
-  private readonly sharedAsked: string[] = [];
-  private sharedPickedFor: Message | undefined;
+  /** Which node serves each share group of a message (this one included). */
+  private readonly shares: SharedRouting;
   /** The cluster's figures at the last heartbeat. */
   private figures = { nodesAlive: 1, nodesDead: 0, otherClients: 0 };
   /** Nodes with a row that is not retired (alive, or dead and not adopted yet): the ones sent to. */
@@ -93,9 +93,19 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
     // Versions grow across restarts under one node id: others ignore what is not newer.
     this.local = new LocalInterest(Date.now() * 1000, () => this.scheduleAnnounce());
     this.subjects = clusterSubjects(store.schema);
+    this.shares = new SharedRouting(this.remote, this.nodeId);
     // Longer than re-sends on a gone node's behalf go on (they stop once its row is retired).
     this.provenance = new SessionProvenance(Math.max(60_000, 4 * config.deadAfterMs));
-    this.takeover = new SessionTakeover(this.nodeId, this.subjects.takeover, this.provenance, log);
+    // Long enough for the publishers' nodes to learn the new owner's interest (one NATS hop,
+    // at most a heartbeat when the announcement was missed).
+    this.moved = new MovedSessions(Math.max(2000, 3 * config.heartbeatMs));
+    this.takeover = new SessionTakeover(
+      this.nodeId,
+      this.subjects.takeover,
+      this.provenance,
+      this.moved,
+      log,
+    );
     this.sender = new BusSender(
       `${this.nodeId}/${Date.now()}`,
       this.subjects.durable,
@@ -110,7 +120,7 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
     const nc = this.nc;
     // $SYS is per node: a node's figures stay on that node.
     if (nc === undefined || message.topicName.startsWith('$SYS/')) return undefined;
-    const sharedTargets = this.sharedElsewhere(message);
+    const sharedTargets = this.shares.elsewhere(message);
     // A retained message goes to every node, interested or not: each keeps a retained index
     // for its later subscribers (the store row was written here).
     let count = message.retain
@@ -138,52 +148,14 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
     return confirmed;
   }
 
-  /**
-   * `FanOutHook.sharedHere`: whether this node's member of `sharedFilter` gets `message`; the
-   * share groups of one message are picked once (this node included among their nodes).
-   */
+  /** `FanOutHook.sharedHere`: whether this node's member of `sharedFilter` gets `message`. */
   sharedHere(sharedFilter: string, message: Message): boolean {
-    this.pickShared(message);
-    this.sharedAsked.push(sharedFilter);
-    for (const [filter, nodeId] of this.sharedPicks)
-      if (filter === sharedFilter) return nodeId === this.nodeId;
-    return true;
-  }
-
-  private pickShared(message: Message): void {
-    if (this.sharedPickedFor === message) return;
-    this.sharedPickedFor = message;
-    this.sharedAsked.length = 0;
-    this.remote.pickShared(message.topicName, this.sharedPicks);
-  }
-
-  /** The other nodes picked for share groups of `message`, with their groups; picks forgotten. */
-  private sharedElsewhere(message: Message): Map<string, string[]> | undefined {
-    this.pickShared(message);
-    this.sharedPickedFor = undefined;
-    let elsewhere: Map<string, string[]> | undefined;
-    for (const pick of this.sharedPicks) {
-      const filter = pick[0];
-      let nodeId: string | undefined = pick[1];
-      // Picked here, but the router did not ask: no member of the group is online here.
-      if (nodeId === this.nodeId && !this.sharedAsked.includes(filter))
-        nodeId = this.remote.otherSharedNode(filter, this.nodeId);
-      if (nodeId === undefined || nodeId === this.nodeId) continue;
-      elsewhere ??= new Map();
-      const filters = elsewhere.get(nodeId);
-      if (filters === undefined) elsewhere.set(nodeId, [filter]);
-      else filters.push(filter);
-    }
-    this.sharedPicks.length = 0;
-    this.sharedAsked.length = 0;
-    return elsewhere;
+    return this.shares.here(sharedFilter, message);
   }
 
   /** `DurableRoutes`: the node whose member of `sharedFilter` gets `topicName` now. */
   sharedTarget(topicName: string, sharedFilter: string): string | undefined {
-    const picks: Array<[string, string]> = [];
-    this.remote.pickShared(topicName, picks);
-    return picks.find(([filter]) => filter === sharedFilter)?.[1];
+    return this.shares.target(topicName, sharedFilter);
   }
 
   /** This node's counters and the cluster's figures at the last heartbeat. */
@@ -273,6 +245,7 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
         this.provenance,
         this.log,
         sharedWaitMs,
+        this.moved,
       );
       this.receiver = receiver;
       this.nc.subscribe(this.subjects.durable(this.nodeId), {

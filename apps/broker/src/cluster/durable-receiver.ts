@@ -2,9 +2,20 @@ import type { Broker, SharedSettled } from '@mqtt-adapt/router';
 import type { Msg } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { decodeDurableBatch } from './bus-frame.js';
+import type { MovedSessions } from './moved-sessions.js';
 import type { SessionProvenance } from './session-provenance.js';
 
 const nobody = (): boolean => false;
+
+/**
+ * A confirmation with follow-ups (`ok <json>`): `lost`, `[index, sharedFilter]` of share groups
+ * with no member online here; `moved`, per node, the indexes of messages for sessions that node
+ * just took from this one (the sender re-sends them there on this node's behalf).
+ */
+export interface DurableAnswer {
+  readonly lost?: ReadonlyArray<readonly [number, string]>;
+  readonly moved?: Readonly<Record<string, readonly number[]>>;
+}
 
 /** QoS 2 messages remembered against a second delivery when a batch is sent again. */
 const SEEN_LIMIT = 65_536;
@@ -26,6 +37,7 @@ export class DurableReceiver {
     private readonly log: Logger,
     /** How long a share-group member may take to acknowledge before the sender is asked to retry. */
     private readonly sharedWaitMs: number,
+    private readonly movedSessions: MovedSessions,
   ) {}
 
   handle(error: Error | null, msg: Msg): void {
@@ -118,7 +130,23 @@ export class DurableReceiver {
       msg.respond('retry');
       return;
     }
-    msg.respond(lost.length === 0 ? 'ok' : `ok ${JSON.stringify(lost)}`);
+    // Sessions this node just lost that the batch's messages were for: their new owners.
+    const moved: Record<string, number[]> = {};
+    let anyMoved = false;
+    for (let i = 0; i < messages.length; i++) {
+      if (messages[i]!.qos === 0 || header.sharedOnly === true) continue;
+      for (const owner of this.movedSessions.ownersFor(messages[i]!.topicName)) {
+        const indexes = moved[owner] ?? [];
+        indexes.push(i);
+        moved[owner] = indexes;
+        anyMoved = true;
+      }
+    }
+    const answer: DurableAnswer = {
+      ...(lost.length > 0 ? { lost } : {}),
+      ...(anyMoved ? { moved } : {}),
+    };
+    msg.respond(lost.length === 0 && !anyMoved ? 'ok' : `ok ${JSON.stringify(answer)}`);
   }
 
   private remember(key: string): void {

@@ -2,6 +2,7 @@ import type { Broker, SessionOwnershipHook, SessionSnapshot } from '@mqtt-adapt/
 import type { PgStore, PgStoreFencing } from '@mqtt-adapt/store-pg';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import type { MovedSessions } from './moved-sessions.js';
 import type { SessionProvenance } from './session-provenance.js';
 
 /** What a node that claimed a client id tells its previous owner, on `takeover.<previousOwner>`. */
@@ -33,6 +34,8 @@ export class SessionTakeover implements SessionOwnershipHook {
     private readonly subject: (nodeId: string) => string,
     /** Where each session taken from another node came from (re-sends on a gone node's behalf). */
     private readonly provenance: SessionProvenance,
+    /** Sessions just lost to another node, with their filters (re-sends to the new owner). */
+    private readonly moved: MovedSessions,
     private readonly log: Logger,
   ) {}
 
@@ -41,7 +44,7 @@ export class SessionTakeover implements SessionOwnershipHook {
     return {
       nodeId: this.nodeId,
       onFenced: (clientId, ownerNode) =>
-        this.drop(clientId, `store refused writes; owner ${ownerNode ?? '?'}`),
+        this.drop(clientId, `store refused writes; owner ${ownerNode ?? '?'}`, ownerNode),
     };
   }
 
@@ -125,7 +128,7 @@ export class SessionTakeover implements SessionOwnershipHook {
     const own = this.epochs.get(notice.clientId);
     // Claimed here again after that notice was sent: this node is the owner.
     if (own !== undefined && own >= notice.epoch) return;
-    this.drop(notice.clientId, `taken over by ${notice.nodeId}`);
+    this.drop(notice.clientId, `taken over by ${notice.nodeId}`, notice.nodeId);
   }
 
   /**
@@ -136,12 +139,15 @@ export class SessionTakeover implements SessionOwnershipHook {
   dropStale(clientId: string, ownerNode: string, epoch: number): boolean {
     const own = this.epochs.get(clientId);
     if (own !== undefined && own >= epoch) return false;
-    return this.drop(clientId, `owned by ${ownerNode} (ownership audit)`);
+    return this.drop(clientId, `owned by ${ownerNode} (ownership audit)`, ownerNode);
   }
 
-  private drop(clientId: string, why: string): boolean {
+  private drop(clientId: string, why: string, newOwner: string | undefined): boolean {
     this.epochs.delete(clientId);
+    const filters = this.broker?.sessionFilters(clientId);
     if (this.broker?.dropSession(clientId) !== true) return false;
+    if (newOwner !== undefined && newOwner !== this.nodeId)
+      this.moved.record(clientId, newOwner, filters ?? []);
     this.dropped++;
     this.log.debug({ clientId, why }, 'cluster: session dropped here');
     return true;

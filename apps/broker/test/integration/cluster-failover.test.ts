@@ -234,11 +234,17 @@ describe('cluster mode: nodes that die or restart lose nothing acknowledged', ()
     const ackedAtEnd = new Set(acked);
     expect(ackedAtEnd.size).toBeGreaterThan(200);
     for (const subscriber of subscribers) {
+      const id = subscriber.client.options.clientId;
       await until(
         () => missing(ackedAtEnd, subscriber.received).length === 0,
-        `every acknowledged message at ${subscriber.client.options.clientId}`,
+        `every acknowledged message at ${id}`,
         30_000,
-      );
+      ).catch((error: unknown) => {
+        const lost = missing(ackedAtEnd, subscriber.received);
+        throw new Error(
+          `${(error as Error).message}: ${lost.length} missing (${lost.slice(0, 20).join(' ')})`,
+        );
+      });
     }
   }, 120_000);
 });
