@@ -11,7 +11,7 @@ import { forwardedProperties } from './forwarded-properties.js';
 import type { BrokerEventName, BrokerListener } from './hooks.js';
 import { silentLogger } from './logger.js';
 import { MemoryStore } from './memory-store.js';
-import { createMessage, type RoutedMessage } from './message.js';
+import { createMessage, type Message, type RoutedMessage } from './message.js';
 import type { AcceptOptions, BrokerOptions, ResolvedBrokerOptions } from './options.js';
 import type { SharedSettled } from './shared-settle.js';
 import type { SessionSnapshot, Store } from './store.js';
@@ -280,6 +280,20 @@ export class Broker {
     const session = this.core.sessions.get(clientId);
     if (session === undefined) return undefined;
     return [...(session.subscriptionsIfAny?.keys() ?? [])];
+  }
+
+  /**
+   * The QoS 1/2 messages the session held here for `clientId` still has to deliver (in flight,
+   * then queued, in order); empty when none is held. A cluster hands them to the session's new
+   * owner when it loses the session before they were stored (`dropSession` discards them).
+   */
+  sessionMessages(clientId: string): Message[] {
+    const session = this.core.sessions.get(clientId);
+    if (session === undefined || (session.inflightCount === 0 && session.queueLength === 0)) return [];
+    const messages: Message[] = [];
+    for (const entry of session.inflight.values()) messages.push(entry.message);
+    for (const entry of session.queue) if (entry.qos > 0) messages.push(entry.message);
+    return messages;
   }
 
   /** Client ids of the sessions held here with a client connected now (for a cluster's ownership audit). */

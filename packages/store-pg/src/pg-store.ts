@@ -172,6 +172,15 @@ export class PgStore implements Store {
     }));
   }
 
+  /**
+   * Cluster mode: whether this store holds writes for `clientId`'s session not committed yet
+   * (waiting, or in the transaction committing now): what another node's claim may not have
+   * seen.
+   */
+  experimental_hasUnflushedWrites(clientId: string): boolean {
+    return this.commits?.hasWritesFor(clientId) ?? false;
+  }
+
   /** Cluster mode: the current owner and epoch of each of `clientIds` that was ever claimed. */
   async experimental_sessionOwners(
     clientIds: readonly string[],

@@ -84,6 +84,11 @@ export interface DurableBatchHeader {
   readonly shared?: ReadonlyArray<readonly string[] | null>;
   /** Only the named share groups get these messages (a share group's member elsewhere was lost). */
   readonly sharedOnly?: boolean;
+  /**
+   * Only these client ids' sessions get them (outside share groups): what a node's session held
+   * when another node took it over, handed to the new owner.
+   */
+  readonly clients?: readonly string[];
 }
 
 /** A durable batch: 4-byte header length, the header as JSON, then one bus frame per message. */

@@ -20,6 +20,10 @@ interface Batch {
   readonly onBehalfOf: string | undefined;
   /** Only the entries' share groups get them (re-sent to another member's node). */
   readonly sharedOnly: boolean;
+  /** The target's start, as known when the batch was first sent to it. */
+  incarnation?: number | undefined;
+  /** Only these client ids' sessions get the messages (a lost session's messages, handed on). */
+  readonly clients?: readonly string[];
   /** The target had no member online for these groups: pick again, not the same node. */
   readonly repick?: boolean;
   readonly entries: Entry[];
@@ -38,8 +42,14 @@ interface Turn {
 
 /** What the sender needs to know of the cluster when a batch must be sent again. */
 export interface DurableRoutes {
-  /** Whether `nodeId` has a membership row that is not retired (alive, or lapsed and not yet adopted). */
-  isPresent(nodeId: string): boolean;
+  /**
+   * Whether `nodeId` has a membership row that is not retired (alive, or lapsed and not yet
+   * adopted), started at `incarnation` when given (a node restarted under its id is another one:
+   * it does not hold what its previous run was sent).
+   */
+  isPresent(nodeId: string, incarnation?: number): boolean;
+  /** When the node now under `nodeId` started; `undefined` when none is known. */
+  incarnationOf(nodeId: string): number | undefined;
   /**
    * Nodes, this one included, that may hold sessions of a gone node now (they announced a
    * matching filter; a retained message: every node). Writes them into `out`, returns how many.
@@ -201,6 +211,37 @@ export class BusSender {
     }
   }
 
+  /**
+   * The QoS 1/2 messages a session held here when `owner` took it over (they may not have been
+   * stored before its claim): sent to `owner` for that client id's session only, confirmed and
+   * sent again like any batch (possibly a second copy of what the claim found).
+   */
+  handOver(
+    owner: string,
+    clientId: string,
+    frames: ReadonlyArray<{ frame: Buffer; topicName: string }>,
+  ): void {
+    const entries: Entry[] = frames.map(({ frame, topicName }) => ({
+      seq: ++this.seq,
+      frame,
+      topicName,
+      retain: false,
+      durable: true,
+      shared: undefined,
+    }));
+    if (entries.length === 0) return;
+    const bytes = entries.reduce((sum, entry) => sum + entry.frame.length, 0);
+    this.send({
+      target: owner,
+      onBehalfOf: undefined,
+      sharedOnly: false,
+      clients: [clientId],
+      entries,
+      bytes,
+      done: () => {},
+    });
+  }
+
   /** At each heartbeat, after the membership was read: sends again what failed. */
   retry(): void {
     if (this.nc === undefined || this.failed.length === 0) return;
@@ -208,7 +249,7 @@ export class BusSender {
     this.failed = [];
     for (const batch of batches) {
       this.resent++;
-      if (batch.repick !== true && this.routes.isPresent(batch.target)) this.send(batch);
+      if (batch.repick !== true && this.routes.isPresent(batch.target, batch.incarnation)) this.send(batch);
       else this.reroute(batch);
     }
   }
@@ -253,6 +294,7 @@ export class BusSender {
   private send(batch: Batch): void {
     const nc = this.nc;
     if (nc === undefined) return;
+    batch.incarnation ??= this.routes.incarnationOf(batch.target);
     const header: DurableBatchHeader = {
       origin: this.origin,
       seqs: batch.entries.map((entry) => entry.seq),
@@ -261,6 +303,7 @@ export class BusSender {
         ? { shared: batch.entries.map((entry) => entry.shared ?? null) }
         : {}),
       ...(batch.sharedOnly ? { sharedOnly: true } : {}),
+      ...(batch.clients === undefined ? {} : { clients: batch.clients }),
     };
     let request: Promise<{ string(): string }>;
     try {

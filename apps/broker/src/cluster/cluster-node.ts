@@ -67,7 +67,7 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
   /** The cluster's figures at the last heartbeat. */
   private figures = { nodesAlive: 1, nodesDead: 0, otherClients: 0 };
   /** Nodes with a row that is not retired (alive, or dead and not adopted yet): the ones sent to. */
-  private present = new Set<string>();
+  private present = new Map<string, number>();
   private nc: NatsConnection | undefined;
   private broker: Broker | undefined;
   private pool: pg.Pool | undefined;
@@ -105,6 +105,13 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
       this.provenance,
       this.moved,
       log,
+    );
+    this.takeover.onHandOver((owner, clientId, messages) =>
+      this.sender.handOver(
+        owner,
+        clientId,
+        messages.map((message) => ({ frame: encodeBusFrame(message), topicName: message.topicName })),
+      ),
     );
     this.sender = new BusSender(
       `${this.nodeId}/${Date.now()}`,
@@ -176,8 +183,14 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
   }
 
   /** `DurableRoutes`: a node with a row that is not retired still gets what it is owed. */
-  isPresent(nodeId: string): boolean {
-    return this.present.has(nodeId);
+  isPresent(nodeId: string, incarnation?: number): boolean {
+    const startedAt = this.present.get(nodeId);
+    return startedAt !== undefined && (incarnation === undefined || startedAt === incarnation);
+  }
+
+  /** `DurableRoutes`: when the node now under `nodeId` started (its membership row). */
+  incarnationOf(nodeId: string): number | undefined {
+    return this.present.get(nodeId);
   }
 
   /** `DurableRoutes`: the nodes whose interest matches now, and this one (it may have adopted some). */
@@ -359,11 +372,11 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
       const rows = await this.readMembership(membership);
       const alive = [this.nodeId];
       const dead: string[] = [];
-      const present = new Set<string>();
+      const present = new Map<string, number>();
       let otherClients = 0;
       for (const row of rows) {
         if (row.nodeId === this.nodeId || row.retiredBy !== undefined) continue;
-        present.add(row.nodeId);
+        present.set(row.nodeId, row.startedAt.getTime());
         // Its interest stays until its row is retired: what it is sent fails and is sent again,
         // on its behalf, once its sessions were adopted.
         if (row.interest !== undefined) this.remote.update(row.nodeId, row.interestVersion, row.interest);
@@ -450,7 +463,7 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
     const adoption = this.adoption;
     if (adoption === undefined) return;
     // Dead nodes not retired yet count as alive here: the first live node adopts theirs.
-    const alive = [...this.present];
+    const alive = [...this.present.keys()];
     for (;;) {
       const round = await adoption.adopt(alive);
       if (!round.more || round.adopted === 0) break;

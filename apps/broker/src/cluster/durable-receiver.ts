@@ -63,12 +63,15 @@ export class DurableReceiver {
     const { header, messages } = batch;
     const onBehalfOf =
       header.onBehalfOf !== undefined && header.onBehalfOf !== this.nodeId ? header.onBehalfOf : undefined;
+    const clients = header.clients;
     const only =
       header.sharedOnly === true
         ? nobody
-        : onBehalfOf === undefined
-          ? undefined
-          : (clientId: string) => this.provenance.cameFrom(clientId, onBehalfOf);
+        : clients !== undefined
+          ? (clientId: string) => clients.includes(clientId)
+          : onBehalfOf === undefined
+            ? undefined
+            : (clientId: string) => this.provenance.cameFrom(clientId, onBehalfOf);
     const remembered: string[] = [];
     // Share groups named for QoS 1/2 messages: confirmed once a member acknowledged (or kept) it.
     const waits: Array<Promise<void>> = [];
@@ -93,7 +96,12 @@ export class DurableReceiver {
         };
       }
       if (message.qos === 2) {
-        const kind = header.sharedOnly === true ? `share:${shared?.join(',')}` : (onBehalfOf ?? '');
+        const kind =
+          header.sharedOnly === true
+            ? `share:${shared?.join(',')}`
+            : clients !== undefined
+              ? `clients:${clients.join(',')}`
+              : (onBehalfOf ?? '');
         const key = `${header.origin}:${header.seqs[i]}:${kind}`;
         if (this.seen.has(key)) {
           for (const filter of shared ?? []) sharedSettled?.(filter, 'delivered');

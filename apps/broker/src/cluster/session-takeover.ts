@@ -1,4 +1,4 @@
-import type { Broker, SessionOwnershipHook, SessionSnapshot } from '@mqtt-adapt/router';
+import type { Broker, Message, SessionOwnershipHook, SessionSnapshot } from '@mqtt-adapt/router';
 import type { PgStore, PgStoreFencing } from '@mqtt-adapt/store-pg';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -27,6 +27,7 @@ export class SessionTakeover implements SessionOwnershipHook {
   private broker: Broker | undefined;
   private nc: NatsConnection | undefined;
   private dropped = 0;
+  private handOver: ((owner: string, clientId: string, messages: readonly Message[]) => void) | undefined;
 
   constructor(
     private readonly nodeId: string,
@@ -43,9 +44,15 @@ export class SessionTakeover implements SessionOwnershipHook {
   fencing(): PgStoreFencing {
     return {
       nodeId: this.nodeId,
+      // Its refused writes never reached the new owner: what the session held is handed on.
       onFenced: (clientId, ownerNode) =>
-        this.drop(clientId, `store refused writes; owner ${ownerNode ?? '?'}`, ownerNode),
+        this.drop(clientId, `store refused writes; owner ${ownerNode ?? '?'}`, ownerNode, true),
     };
+  }
+
+  /** Called with the QoS 1/2 messages a session held when another node took it over. */
+  onHandOver(handOver: (owner: string, clientId: string, messages: readonly Message[]) => void): void {
+    this.handOver = handOver;
   }
 
   /** Claims go to `store` from now on. */
@@ -142,12 +149,18 @@ export class SessionTakeover implements SessionOwnershipHook {
     return this.drop(clientId, `owned by ${ownerNode} (ownership audit)`, ownerNode);
   }
 
-  private drop(clientId: string, why: string, newOwner: string | undefined): boolean {
+  private drop(clientId: string, why: string, newOwner: string | undefined, refused = false): boolean {
     this.epochs.delete(clientId);
     const filters = this.broker?.sessionFilters(clientId);
+    // What the new owner's claim may not have seen: refused writes, or writes not committed yet.
+    const unseen = refused || this.store?.experimental_hasUnflushedWrites(clientId) === true;
+    const held = unseen ? (this.broker?.sessionMessages(clientId) ?? []) : [];
     if (this.broker?.dropSession(clientId) !== true) return false;
-    if (newOwner !== undefined && newOwner !== this.nodeId)
+    if (newOwner !== undefined && newOwner !== this.nodeId) {
       this.moved.record(clientId, newOwner, filters ?? []);
+      // What it held may not have been stored before the other node's claim: handed on.
+      if (held.length > 0) this.handOver?.(newOwner, clientId, held);
+    }
     this.dropped++;
     this.log.debug({ clientId, why }, 'cluster: session dropped here');
     return true;

@@ -1,6 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterFixture, until } from './cluster-harness.js';
+import type { TestBroker } from './helpers.js';
 import { TcpBalancer } from './tcp-balancer.js';
 
 // Nodes die or restart while clients publish and subscribe at QoS 1: nothing a publisher got a
@@ -207,6 +208,7 @@ describe('cluster mode: nodes that die or restart lose nothing acknowledged', ()
     await pause(HEARTBEAT_MS * 3);
 
     const acked = new Set<string>();
+    const stoppedBrokers: Array<[string, TestBroker]> = [];
     let publishing = true;
     const loops = publishers.map(async (publisher, p) => {
       for (let i = 0; publishing; i++) {
@@ -222,7 +224,9 @@ describe('cluster mode: nodes that die or restart lose nothing acknowledged', ()
     for (const nodeId of nodeIds) {
       await pause(500);
       balancer.remove(nodeId);
-      const stopped = await nodes.brokers.get(nodeId)!.stop('SIGTERM');
+      const stopping = nodes.brokers.get(nodeId)!;
+      stoppedBrokers.push([nodeId, stopping]);
+      const stopped = await stopping.stop('SIGTERM');
       expect(stopped.code).toBe(0);
       const restarted = await nodes.startNode(nodeId);
       balancer.set(nodeId, restarted.port);
@@ -241,8 +245,16 @@ describe('cluster mode: nodes that die or restart lose nothing acknowledged', ()
         30_000,
       ).catch((error: unknown) => {
         const lost = missing(ackedAtEnd, subscriber.received);
+        // What the nodes (every run of each) said about the cluster, for whoever reads a failure.
+        for (const [nodeId, broker] of [...stoppedBrokers, ...nodes.brokers])
+          console.error(
+            `${nodeId}:\n${broker.lines
+              .filter((line) => Number(line.level) >= 40 || String(line.msg).startsWith('cluster'))
+              .map((line) => JSON.stringify(line))
+              .join('\n')}`,
+          );
         throw new Error(
-          `${(error as Error).message}: ${lost.length} missing (${lost.slice(0, 20).join(' ')})`,
+          `${(error as Error).message}: ${lost.length} missing (${lost.slice(0, 20).join(' ')}); ${subscriber.received.length} received, client connected: ${subscriber.client.connected}`,
         );
       });
     }

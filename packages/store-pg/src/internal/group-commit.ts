@@ -100,6 +100,17 @@ export class GroupCommit {
   }
 
   /** True while writes wait in a batch or a commit is in flight. */
+  /** Whether a write for `clientId` is waiting or committing now (or was just refused by the fence). */
+  hasWritesFor(clientId: string): boolean {
+    const inFlight = this.inFlight;
+    if (this.batch.clients.has(clientId)) return true;
+    if (inFlight === undefined) return false;
+    return (
+      inFlight.clients.has(clientId) ||
+      inFlight.fenced?.some((fenced) => fenced.clientId === clientId) === true
+    );
+  }
+
   get pending(): boolean {
     return this.batch.size > 0 || this.inFlight !== undefined;
   }
