@@ -157,16 +157,7 @@ export class BusSender {
       const core = this.core.get(target);
       if (core !== undefined) {
         this.core.delete(target);
-        for (const frame of core.frames)
-          batch.entries.push({
-            seq: ++this.seq,
-            frame,
-            topicName: '',
-            retain: false,
-            durable: false,
-            shared: undefined,
-          });
-        batch.bytes += core.bytes;
+        for (const frame of core.frames) this.rideAlong(batch, frame);
       }
     }
     batch.entries.push({ seq: ++this.seq, frame, topicName, retain, durable, shared });
@@ -186,15 +177,7 @@ export class BusSender {
   publishAtMostOnce(target: string, frame: Buffer): void {
     const batch = this.open.get(target);
     if (batch !== undefined) {
-      batch.entries.push({
-        seq: ++this.seq,
-        frame,
-        topicName: '',
-        retain: false,
-        durable: false,
-        shared: undefined,
-      });
-      batch.bytes += frame.length;
+      this.rideAlong(batch, frame);
       return;
     }
     let core = this.core.get(target);
@@ -240,6 +223,19 @@ export class BusSender {
       bytes,
       done: () => {},
     });
+  }
+
+  /** A QoS 0 frame in a confirmed batch, for order only: never sent again if the batch fails. */
+  private rideAlong(batch: Batch, frame: Buffer): void {
+    batch.entries.push({
+      seq: ++this.seq,
+      frame,
+      topicName: '',
+      retain: false,
+      durable: false,
+      shared: undefined,
+    });
+    batch.bytes += frame.length;
   }
 
   /** At each heartbeat, after the membership was read: sends again what failed. */
@@ -321,25 +317,30 @@ export class BusSender {
       batch.done();
       return;
     }
-    request.then(
-      (reply) => {
-        const answer = reply.string();
-        if (answer === 'ok') {
-          this.confirmed += batch.entries.length;
-          batch.done();
-        } else if (answer.startsWith('ok ')) {
-          this.confirmed += batch.entries.length;
-          this.followUp(batch, answer.slice(3));
-        } else if (answer === 'malformed') {
-          this.log.error(
-            { node: batch.target },
-            'cluster: a node could not read a batch from this node; not sent again',
-          );
-          batch.done();
-        } else this.failedOnce(batch, answer);
-      },
-      (error: unknown) => this.failedOnce(batch, (error as Error).message),
-    );
+    request
+      .then(
+        (reply) => {
+          const answer = reply.string();
+          if (answer === 'ok') {
+            this.confirmed += batch.entries.length;
+            batch.done();
+          } else if (answer.startsWith('ok ')) {
+            this.confirmed += batch.entries.length;
+            this.followUp(batch, answer.slice(3));
+          } else if (answer === 'malformed') {
+            this.log.error(
+              { node: batch.target },
+              'cluster: a node could not read a batch from this node; not sent again',
+            );
+            batch.done();
+          } else this.failedOnce(batch, answer);
+        },
+        (error: unknown) => this.failedOnce(batch, (error as Error).message),
+      )
+      // A bug in handling an answer must not become an unhandled rejection (it ends the process).
+      .catch((error: unknown) =>
+        this.log.error({ err: error, node: batch.target }, 'cluster: handling a batch answer failed'),
+      );
   }
 
   /**

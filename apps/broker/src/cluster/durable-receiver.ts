@@ -45,7 +45,11 @@ export class DurableReceiver {
       this.log.warn({ err: error }, 'cluster: durable message subscription failed');
       return;
     }
-    void this.deliver(msg);
+    // Never an unhandled rejection (it would end the process): a reply that cannot be sent is
+    // logged, and the sender sends the batch again.
+    this.deliver(msg).catch((failure: unknown) => {
+      this.log.warn({ err: failure }, 'cluster: a batch from another node failed here');
+    });
   }
 
   private async deliver(msg: Msg): Promise<void> {

@@ -2,6 +2,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterFixture, until } from './cluster-harness.js';
 import type { TestBroker } from './helpers.js';
+import { withPostgres } from './persistence-harness.js';
 import { TcpBalancer } from './tcp-balancer.js';
 
 // Nodes die or restart while clients publish and subscribe at QoS 1: nothing a publisher got a
@@ -243,9 +244,15 @@ describe('cluster mode: nodes that die or restart lose nothing acknowledged', ()
         () => missing(ackedAtEnd, subscriber.received).length === 0,
         `every acknowledged message at ${id}`,
         30_000,
-      ).catch((error: unknown) => {
+      ).catch(async (error: unknown) => {
         const lost = missing(ackedAtEnd, subscriber.received);
         // What the nodes (every run of each) said about the cluster, for whoever reads a failure.
+        const owners = await withPostgres((pg) =>
+          pg.query(
+            `SELECT o.client_id, o.owner_node, o.owner_epoch, n.interest FROM ${nodes.schema}.session_owners o LEFT JOIN ${nodes.schema}.cluster_nodes n ON n.node_id = o.owner_node WHERE o.client_id LIKE 'sub-%'`,
+          ),
+        ).catch(() => ({ rows: [] }));
+        console.error(`owners: ${JSON.stringify(owners.rows)}`);
         for (const [nodeId, broker] of [...stoppedBrokers, ...nodes.brokers])
           console.error(
             `${nodeId}:\n${broker.lines

@@ -39,7 +39,16 @@ export class Fence {
     for (const clientId of ids) {
       const row = owners.get(clientId);
       const epoch = this.owned.get(clientId);
-      if (row !== undefined && row.owner_node === this.nodeId && Number(row.owner_epoch) === epoch) continue;
+      // Owned here at this epoch or a later one: a later one is this node's own claim that
+      // committed while its answer was on the way (two claims of one client id, e.g. a CONNECT
+      // and an adoption): the writes are this node's, not a stale owner's.
+      if (
+        row !== undefined &&
+        row.owner_node === this.nodeId &&
+        epoch !== undefined &&
+        Number(row.owner_epoch) >= epoch
+      )
+        continue;
       batch.clients.delete(clientId);
       batch.fenced ??= [];
       batch.fenced.push({ clientId, epoch, ownerNode: row?.owner_node });
