@@ -1,22 +1,16 @@
-import type { BrokerListener, ClientInfo } from '@mqtt-adapt/router';
+import type { ClientInfo } from '@mqtt-adapt/router';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { type ClientEvents, OwnershipAudit } from '../src/cluster/ownership-audit.js';
+import { type ConnectedClients, OwnershipAudit } from '../src/cluster/ownership-audit.js';
 
 type Owner = { ownerNode: string; epoch: number };
 
-/** The router's connect/disconnect events, driven by the test. */
-class FakeClients implements ClientEvents {
-  // `never[]`: the fake passes the client alone, which every listener of these two events reads first.
-  private readonly listeners = new Map<string, Set<(client: ClientInfo, ...rest: never[]) => void>>();
+/** The router's connected clients, as the test connects and disconnects them. */
+class FakeClients implements ConnectedClients {
+  private readonly connected = new Map<string, ClientInfo>();
 
-  on(event: 'clientConnected', listener: BrokerListener<'clientConnected'>): () => void;
-  on(event: 'clientDisconnected', listener: BrokerListener<'clientDisconnected'>): () => void;
-  on(event: string, listener: (client: ClientInfo, ...rest: never[]) => void): () => void {
-    const set = this.listeners.get(event) ?? new Set();
-    this.listeners.set(event, set);
-    set.add(listener);
-    return () => set.delete(listener);
+  connectedClientIds(): string[] {
+    return [...this.connected.keys()];
   }
 
   connect(clientId: string): ClientInfo {
@@ -26,12 +20,13 @@ class FakeClients implements ClientEvents {
       remoteAddress: '127.0.0.1:1',
       protocolVersion: 5,
     };
-    for (const listener of this.listeners.get('clientConnected') ?? []) listener(client);
+    this.connected.set(clientId, client);
     return client;
   }
 
+  /** The router forgets a connection only when that very one closes (a reconnect replaced it). */
   disconnect(client: ClientInfo): void {
-    for (const listener of this.listeners.get('clientDisconnected') ?? []) listener(client);
+    if (this.connected.get(client.clientId) === client) this.connected.delete(client.clientId);
   }
 }
 

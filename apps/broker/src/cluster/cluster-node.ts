@@ -292,6 +292,7 @@ export class ClusterNode implements FanOutHook, DurableRoutes {
     this.nc = undefined;
     this.sender.stop();
     this.takeover.stop();
+    this.audit?.stop();
     if (nc !== undefined)
       await nc.drain().catch((error: unknown) => this.log.warn({ err: error }, 'cluster: nats drain failed'));
     await this.wills?.close();

@@ -1,12 +1,10 @@
-import type { BrokerListener, ClientInfo } from '@mqtt-adapt/router';
 import type { PgStore } from '@mqtt-adapt/store-pg';
 import type { Logger } from 'pino';
 import type { SessionTakeover } from './session-takeover.js';
 
-/** What the audit needs of the router: its connect and disconnect events (`Broker.on`). */
-export interface ClientEvents {
-  on(event: 'clientConnected', listener: BrokerListener<'clientConnected'>): () => void;
-  on(event: 'clientDisconnected', listener: BrokerListener<'clientDisconnected'>): () => void;
+/** What the audit needs of the router: who is connected now (`Broker.connectedClientIds`). */
+export interface ConnectedClients {
+  connectedClientIds(): string[];
 }
 
 export interface OwnershipAuditOptions {
@@ -34,8 +32,6 @@ interface Sweep {
  */
 export class OwnershipAudit {
   /** Connected client ids, with the connection's `ClientInfo` (a new object per connection). */
-  private readonly connected = new Map<string, ClientInfo>();
-  private readonly unsubscribe: Array<() => void>;
   private readonly idsPerQuery: number;
   private readonly idsPerRun: number;
   private isNatsConnected = true;
@@ -44,11 +40,12 @@ export class OwnershipAudit {
   private reconnects = 0;
   private sweep: Sweep | undefined;
   private isRunning = false;
+  private stopped = false;
   private dropped = 0;
 
   constructor(
     private readonly store: Pick<PgStore, 'experimental_sessionOwners'>,
-    broker: ClientEvents,
+    private readonly broker: ConnectedClients,
     private readonly takeover: Pick<SessionTakeover, 'dropStale'>,
     private readonly nodeId: string,
     private readonly log: Logger,
@@ -56,15 +53,6 @@ export class OwnershipAudit {
   ) {
     this.idsPerQuery = positive('idsPerQuery', options.idsPerQuery ?? 1000);
     this.idsPerRun = positive('idsPerRun', options.idsPerRun ?? 10_000);
-    // The router has no list of connected client ids: kept here from its events.
-    this.unsubscribe = [
-      broker.on('clientConnected', (client) => this.connected.set(client.clientId, client)),
-      // A reconnect of the same client id on this node may report the old close after the new
-      // CONNECT: only the entry of that very connection is removed.
-      broker.on('clientDisconnected', (client) => {
-        if (this.connected.get(client.clientId) === client) this.connected.delete(client.clientId);
-      }),
-    ];
   }
 
   /** Feed of this node's NATS connection status (`NatsConnection.status()` event types). */
@@ -90,7 +78,7 @@ export class OwnershipAudit {
 
   /** At each heartbeat: audits while NATS is down or a sweep is owed after a reconnect; never throws. */
   async maybeRun(): Promise<void> {
-    if ((this.isNatsConnected && !this.isSweepOwed) || this.isRunning) return;
+    if ((this.isNatsConnected && !this.isSweepOwed) || this.isRunning || this.stopped) return;
     this.isRunning = true;
     try {
       await this.run();
@@ -104,16 +92,16 @@ export class OwnershipAudit {
     }
   }
 
+  /** No audit runs from now on (the node is leaving). */
   stop(): void {
-    for (const unsubscribe of this.unsubscribe) unsubscribe();
-    this.connected.clear();
+    this.stopped = true;
     this.sweep = undefined;
   }
 
   /** Checks at most `idsPerRun` client ids of the current sweep, `idsPerQuery` per query. */
   private async run(): Promise<void> {
     const sweep = this.sweep ?? {
-      clientIds: [...this.connected.keys()],
+      clientIds: this.broker.connectedClientIds(),
       next: 0,
       generation: this.reconnects,
     };
@@ -121,6 +109,7 @@ export class OwnershipAudit {
     const end = Math.min(sweep.clientIds.length, sweep.next + this.idsPerRun);
     let checked = 0;
     let dropped = 0;
+    const connected = new Set(this.broker.connectedClientIds());
     try {
       while (sweep.next < end) {
         const chunk: string[] = [];
@@ -128,7 +117,7 @@ export class OwnershipAudit {
         for (; next < end && chunk.length < this.idsPerQuery; next++) {
           const clientId = sweep.clientIds[next]!;
           // Gone since the sweep began: nothing to check.
-          if (this.connected.has(clientId)) chunk.push(clientId);
+          if (connected.has(clientId)) chunk.push(clientId);
         }
         // A failed query leaves its chunk to the next run.
         if (chunk.length > 0) dropped += await this.check(chunk);
